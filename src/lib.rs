@@ -2,3 +2,5 @@
 
 pub mod model;
 pub mod render;
+pub mod cursor;
+pub mod protocol;

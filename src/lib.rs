@@ -1,6 +1,8 @@
 //! feedgate: transaction feeds (RSS 2.0 / Atom 1.0) over conditional GET.
 
-pub mod model;
-pub mod render;
+pub mod clock;
 pub mod cursor;
+pub mod model;
 pub mod protocol;
+pub mod render;
+pub mod store;

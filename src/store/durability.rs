@@ -1,0 +1,77 @@
+//! Group commit: many writers share one flush, none is answered before the
+//! flush that covers its write has finished.
+//!
+//! Each applied batch takes a generation number; `sync(gen)` returns once a
+//! flush that started after generation `gen` was applied has completed. While
+//! one flush runs, later writers queue on the lock and, when they get it,
+//! usually find their generation already covered.
+
+use super::StoreError;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+pub struct Durability {
+    db: sled::Db,
+    written: AtomicU64,
+    flushed: AtomicU64,
+    failed: AtomicBool,
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Durability {
+    pub fn new(db: sled::Db) -> Self {
+        Durability {
+            db,
+            written: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Record that a batch has been applied; call with the feed's writer lock held.
+    pub fn mark_written(&self) -> u64 {
+        self.written.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// Wait until generation `gen` is durable.
+    pub async fn sync(&self, gen: u64) -> Result<(), StoreError> {
+        loop {
+            if self.failed() {
+                return Err(StoreError::Failed);
+            }
+            if self.flushed.load(Ordering::SeqCst) >= gen {
+                return Ok(());
+            }
+            let _turn = self.lock.lock().await;
+            if self.flushed.load(Ordering::SeqCst) >= gen {
+                return Ok(());
+            }
+            let target = self.written();
+            let db = self.db.clone();
+            let result = tokio::task::spawn_blocking(move || db.flush()).await;
+            match result {
+                Ok(Ok(_)) => {
+                    self.flushed.fetch_max(target, Ordering::SeqCst);
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "flush failed; the store refuses further writes");
+                    self.failed.store(true, Ordering::SeqCst);
+                    return Err(e.into());
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "flush task failed; the store refuses further writes");
+                    self.failed.store(true, Ordering::SeqCst);
+                    return Err(StoreError::Failed);
+                }
+            }
+        }
+    }
+}

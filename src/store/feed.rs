@@ -1,0 +1,370 @@
+//! One feed's log in its sled tree: opening (epoch), appending (actions,
+//! identical-PUT detection, atomic batches) and the read side ([`LogView`]).
+
+use super::durability::Durability;
+use super::{Appended, Applied, Op, Outcome, StoreError};
+use crate::clock::Clock;
+use crate::model::{Action, Payload, Txn};
+use crate::protocol::LogView;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+const EPOCH: &[u8] = b"m:epoch";
+const CREATED: &[u8] = b"m:created";
+const LIVE: &[u8] = b"m:live";
+
+fn log_key(seq: u64) -> [u8; 9] {
+    let mut k = [b'l'; 9];
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn second_key(sec: u64) -> [u8; 9] {
+    let mut k = [b's'; 9];
+    k[1..].copy_from_slice(&sec.to_be_bytes());
+    k
+}
+
+fn item_key(id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(id.len() + 1);
+    k.push(b'i');
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// An item's current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemState {
+    pub seq: u64,
+    pub stamp: u64,
+    pub payload: Payload,
+}
+
+/// The visible head: the highest durable seq, its stamp, and the live item count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Published {
+    pub seq: u64,
+    pub stamp: u64,
+    pub live: u64,
+}
+
+/// Writer-side state, guarded by the writer lock.
+struct Writer {
+    head: u64,
+    last_stamp: u64,
+    live: u64,
+}
+
+pub struct FeedLog {
+    name: String,
+    epoch: String,
+    created: u64,
+    tree: sled::Tree,
+    writer: Mutex<Writer>,
+    published: Mutex<Published>,
+    durability: Arc<Durability>,
+    clock: Arc<dyn Clock>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks leaves plain numbers behind; keep going.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn u64_of(v: Option<sled::IVec>) -> u64 {
+    v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+impl FeedLog {
+    pub(super) fn open(
+        name: &str,
+        tree: sled::Tree,
+        durability: Arc<Durability>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<FeedLog, StoreError> {
+        let epoch = match tree.get(EPOCH)? {
+            Some(e) => String::from_utf8_lossy(&e).into_owned(),
+            None => {
+                let epoch = new_epoch();
+                let mut b = sled::Batch::default();
+                b.insert(EPOCH, epoch.as_bytes());
+                b.insert(CREATED, &clock.now_ms().to_be_bytes());
+                tree.apply_batch(b)?;
+                tracing::info!(feed = name, %epoch, "created feed log");
+                epoch
+            }
+        };
+        let created = u64_of(tree.get(CREATED)?);
+        let mut log = FeedLog {
+            name: name.to_string(),
+            epoch,
+            created,
+            tree,
+            writer: Mutex::new(Writer {
+                head: 0,
+                last_stamp: 0,
+                live: 0,
+            }),
+            published: Mutex::new(Published::default()),
+            durability,
+            clock,
+        };
+        let live = u64_of(log.tree.get(LIVE)?);
+        let last = match log.tree.range(log_key(0)..=log_key(u64::MAX)).next_back() {
+            Some(kv) => Some(log.decode(&kv?.1)?),
+            None => None,
+        };
+        let (head, stamp) = last.map_or((0, 0), |t| (t.seq, t.stamp));
+        log.writer = Mutex::new(Writer {
+            head,
+            last_stamp: stamp,
+            live,
+        });
+        log.published = Mutex::new(Published {
+            seq: head,
+            stamp,
+            live,
+        });
+        Ok(log)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// When the log was created, ms since the Unix epoch.
+    pub fn created(&self) -> u64 {
+        self.created
+    }
+
+    pub fn published(&self) -> Published {
+        *lock(&self.published)
+    }
+
+    /// The stamp of the transaction at `seq` (`None` for 0 or an unknown seq).
+    pub fn stamp_of(&self, seq: u64) -> Result<Option<u64>, StoreError> {
+        let p = self.published();
+        if seq == p.seq && seq > 0 {
+            return Ok(Some(p.stamp));
+        }
+        match self.tree.get(log_key(seq))? {
+            Some(v) => Ok(Some(self.decode(&v)?.stamp)),
+            None => Ok(None),
+        }
+    }
+
+    /// The item's current, durable state.
+    pub async fn item(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
+        let gen = self.durability.written();
+        let state = self.state(id)?;
+        if state.as_ref().is_some_and(|s| s.seq > self.published().seq) {
+            // Written by a writer that has not been acknowledged yet: wait for it.
+            self.durability.sync(gen).await?;
+        }
+        Ok(state)
+    }
+
+    fn state(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
+        match self.tree.get(item_key(id))? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| self.corrupt(e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Apply `ops` atomically (all transactions or none) and return once they
+    /// are durable. A delete of an item that does not exist rejects the whole
+    /// write with [`StoreError::ItemNotFound`], leaving no trace.
+    pub async fn append(&self, ops: &[Op]) -> Result<Appended, StoreError> {
+        if self.durability.failed() {
+            return Err(StoreError::Failed);
+        }
+        let (applied, gen, last) = self.apply(ops)?;
+        self.durability.sync(gen).await?;
+        let head = {
+            let mut p = lock(&self.published);
+            if let Some((seq, stamp, live)) = last {
+                if seq > p.seq {
+                    *p = Published { seq, stamp, live };
+                }
+            }
+            p.seq
+        };
+        Ok(Appended { applied, head })
+    }
+
+    /// The synchronous half of `append`: decide and apply under the writer lock.
+    #[allow(clippy::type_complexity)]
+    fn apply(
+        &self,
+        ops: &[Op],
+    ) -> Result<(Vec<Applied>, u64, Option<(u64, u64, u64)>), StoreError> {
+        let mut w = lock(&self.writer);
+        let stamp = self.clock.now_ms().max(w.last_stamp);
+        let mut overlay: HashMap<&str, Option<ItemState>> = HashMap::new();
+        let mut txns: Vec<Txn> = Vec::new();
+        let mut applied = Vec::with_capacity(ops.len());
+        let mut live = w.live;
+        for op in ops {
+            let id = op.id();
+            let current = match overlay.get(id) {
+                Some(s) => s.clone(),
+                None => self.state(id)?,
+            };
+            let seq = w.head + txns.len() as u64 + 1;
+            let (outcome, next) = match (op, current) {
+                (Op::Put { payload, .. }, Some(cur)) if &cur.payload == payload => {
+                    applied.push(Applied {
+                        id: id.to_string(),
+                        outcome: Outcome::Unchanged,
+                        seq: cur.seq,
+                    });
+                    continue;
+                }
+                (Op::Delete { .. }, None) => return Err(StoreError::ItemNotFound(id.to_string())),
+                (Op::Delete { .. }, Some(_)) => {
+                    live -= 1;
+                    (Outcome::Delete, None)
+                }
+                (Op::Put { payload, .. }, cur) => {
+                    let outcome = if cur.is_some() {
+                        Outcome::Update
+                    } else {
+                        Outcome::Add
+                    };
+                    live += u64::from(cur.is_none());
+                    (
+                        outcome,
+                        Some(ItemState {
+                            seq,
+                            stamp,
+                            payload: payload.clone(),
+                        }),
+                    )
+                }
+            };
+            let action = match outcome {
+                Outcome::Add => Action::Add,
+                Outcome::Update => Action::Update,
+                _ => Action::Delete,
+            };
+            let payload = next.as_ref().map(|s| s.payload.clone());
+            txns.push(Txn {
+                seq,
+                id: id.to_string(),
+                action,
+                stamp,
+                payload,
+            });
+            applied.push(Applied {
+                id: id.to_string(),
+                outcome,
+                seq,
+            });
+            overlay.insert(id, next);
+        }
+        let Some(last) = txns.last() else {
+            // Nothing to append; what was compared against must be durable too.
+            return Ok((applied, self.durability.written(), None));
+        };
+        let last_seq = last.seq;
+        let mut batch = sled::Batch::default();
+        for t in &txns {
+            let bytes = serde_json::to_vec(t).map_err(|e| self.corrupt(e))?;
+            batch.insert(&log_key(t.seq), bytes);
+        }
+        for (id, state) in &overlay {
+            match state {
+                Some(s) => batch.insert(
+                    item_key(id),
+                    serde_json::to_vec(s).map_err(|e| self.corrupt(e))?,
+                ),
+                None => batch.remove(item_key(id)),
+            }
+        }
+        if w.head == 0 || stamp / 1000 > w.last_stamp / 1000 {
+            batch.insert(&second_key(stamp / 1000), &(w.head + 1).to_be_bytes());
+        }
+        batch.insert(LIVE, &live.to_be_bytes());
+        self.tree.apply_batch(batch)?;
+        let gen = self.durability.mark_written();
+        *w = Writer {
+            head: last_seq,
+            last_stamp: stamp,
+            live,
+        };
+        Ok((applied, gen, Some((last_seq, stamp, live))))
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Txn, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| self.corrupt(e))
+    }
+
+    fn corrupt(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            feed: self.name.clone(),
+            what: e.to_string(),
+        }
+    }
+}
+
+impl LogView for FeedLog {
+    type Error = StoreError;
+
+    fn head(&self) -> u64 {
+        self.published().seq
+    }
+
+    fn scan(
+        &self,
+        after: u64,
+        upto: u64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Txn>, StoreError> {
+        let mut out = Vec::new();
+        if after >= upto {
+            return Ok(out);
+        }
+        let mut bytes = 0usize;
+        for kv in self.tree.range(log_key(after + 1)..=log_key(upto)) {
+            if out.len() >= max || (!out.is_empty() && bytes >= max_bytes) {
+                break;
+            }
+            let (_, v) = kv?;
+            bytes += v.len();
+            out.push(self.decode(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, StoreError> {
+        match self
+            .tree
+            .range(second_key(sec)..=second_key(u64::MAX))
+            .next()
+        {
+            Some(kv) => Ok(Some(u64_of(Some(kv?.1)))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A fresh random epoch token: 16 lowercase hex digits.
+fn new_epoch() -> String {
+    let mut b = [0u8; 8];
+    if getrandom::getrandom(&mut b).is_err() {
+        // No OS randomness: fall back to the clock and the process id, still unique enough
+        // to tell a re-created log from the old one.
+        let t = crate::clock::SystemClock.now_ms() ^ (u64::from(std::process::id()) << 40);
+        b = t.to_be_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,162 @@
+//! The transaction store: one append-only log per feed in an embedded sled
+//! database, each item's current state beside it, and group commit so that a
+//! write is acknowledged only once it is on disk.
+//!
+//! Layout of a feed's sled tree (keys are prefixed by one byte):
+//! - `m:epoch`, `m:created`, `m:live`: the epoch token, its creation stamp,
+//!   the number of live items;
+//! - `l` + seq (u64 big-endian): the transaction, JSON;
+//! - `i` + id: the item's current state (seq and payload), JSON; deleted
+//!   items have no key;
+//! - `s` + Unix second (u64 big-endian): the first seq stamped in that second,
+//!   the index that turns a date cursor into a position in one probe.
+//!
+//! A feed's writes are serialised by a mutex (seq order = apply order), each
+//! batch is applied atomically with `apply_batch`, and only then made durable
+//! by [`durability::Durability`]; readers see the log up to the highest
+//! durable seq, so visibility is monotonic whatever the number of writers.
+
+mod durability;
+mod feed;
+
+pub use feed::{FeedLog, ItemState, Published};
+
+use crate::clock::Clock;
+use crate::model::Payload;
+use durability::Durability;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record in feed {feed}: {what}")]
+    Corrupt { feed: String, what: String },
+    #[error("item {0:?} not found")]
+    ItemNotFound(String),
+    #[error("the store failed to make a write durable earlier and refuses writes")]
+    Failed,
+}
+
+/// One change a producer asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Put { id: String, payload: Payload },
+    Delete { id: String },
+}
+
+impl Op {
+    pub fn id(&self) -> &str {
+        match self {
+            Op::Put { id, .. } | Op::Delete { id } => id,
+        }
+    }
+}
+
+/// What a write did to one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Add,
+    Update,
+    Delete,
+    /// Identical payload: nothing appended.
+    Unchanged,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Add => "add",
+            Outcome::Update => "update",
+            Outcome::Delete => "delete",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// The result of one op: its transaction's seq (for `Unchanged`, the seq
+/// of the transaction that set the current state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub id: String,
+    pub outcome: Outcome,
+    pub seq: u64,
+}
+
+/// The result of an acknowledged (durable) write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub applied: Vec<Applied>,
+    /// The feed's visible head after the write (>= every seq in `applied`).
+    pub head: u64,
+}
+
+/// The embedded database with the configured feeds' logs.
+pub struct Store {
+    db: sled::Db,
+    feeds: HashMap<String, Arc<FeedLog>>,
+    durability: Arc<Durability>,
+}
+
+impl Store {
+    /// Open (or create) the database at `path` with a log for each of `feeds`.
+    pub fn open(path: &Path, feeds: &[String], clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        Self::with_config(sled::Config::new().path(path), feeds, clock)
+    }
+
+    /// A throw-away store in memory (tests).
+    pub fn temporary(feeds: &[String], clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        Self::with_config(sled::Config::new().temporary(true), feeds, clock)
+    }
+
+    fn with_config(
+        config: sled::Config,
+        feeds: &[String],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Store, StoreError> {
+        let db = config.open()?;
+        let durability = Arc::new(Durability::new(db.clone()));
+        let mut logs = HashMap::with_capacity(feeds.len());
+        for name in feeds {
+            let tree = db.open_tree(format!("feed/{name}"))?;
+            let log = FeedLog::open(name, tree, durability.clone(), clock.clone())?;
+            logs.insert(name.clone(), Arc::new(log));
+        }
+        db.flush()?;
+        Ok(Store {
+            db,
+            feeds: logs,
+            durability,
+        })
+    }
+
+    pub fn feed(&self, name: &str) -> Option<&Arc<FeedLog>> {
+        self.feeds.get(name)
+    }
+
+    /// The feeds, sorted by name.
+    pub fn feeds(&self) -> Vec<&Arc<FeedLog>> {
+        let mut v: Vec<_> = self.feeds.values().collect();
+        v.sort_by(|a, b| a.name().cmp(b.name()));
+        v
+    }
+
+    /// Can the store take writes? (`/readyz`)
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        if self.durability.failed() {
+            return Err(StoreError::Failed);
+        }
+        self.db.insert(b"readyz-probe", &[1u8])?;
+        Ok(())
+    }
+
+    /// Make everything written so far durable (shutdown).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.durability.sync(self.durability.written()).await
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,10 @@
 //! feedgate: transaction feeds (RSS 2.0 / Atom 1.0) over conditional GET.
 
 pub mod clock;
+pub mod config;
 pub mod cursor;
+pub mod error;
+pub mod ingest;
 pub mod model;
 pub mod protocol;
 pub mod render;

@@ -1,0 +1,285 @@
+//! Configuration: typed structs read from TOML, then overridden by
+//! `FEEDGATE_*` environment variables and command-line flags (the binary
+//! applies those), validated once at start with messages that name the key.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config: `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// The whole configuration. Every field has a default, so no file is needed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Directory of the embedded sled store.
+    pub data_dir: PathBuf,
+    /// Public base URL (`https://feeds.example.org`) used in links; by default
+    /// `http://` + the request's Host.
+    pub base_url: Option<String>,
+    /// Page size when the request has no `limit`.
+    pub default_limit: usize,
+    /// Largest `limit` a request may ask for (larger ones are clamped).
+    pub max_limit: usize,
+    /// Byte budget of a page's transactions (a page always holds one at least).
+    pub max_page_bytes: usize,
+    /// Largest request body accepted by the push API.
+    pub max_body_bytes: usize,
+    /// Most connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time a client has to send its request headers.
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// Time in-flight requests get to finish on shutdown.
+    #[serde(with = "duration")]
+    pub shutdown_grace: Duration,
+    pub feeds: BTreeMap<String, FeedConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./feedgate-data"),
+            base_url: None,
+            default_limit: 100,
+            max_limit: 1000,
+            max_page_bytes: 1 << 20,
+            max_body_bytes: 1 << 20,
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+            feeds: BTreeMap::new(),
+        }
+    }
+}
+
+/// One feed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedConfig {
+    pub title: Option<String>,
+    pub link: Option<String>,
+    pub description: Option<String>,
+    /// A JSON file of items (the push API's batch format) applied once, when
+    /// the feed's log is still empty: a demo or an initial load.
+    pub seed: Option<PathBuf>,
+    /// Upstream origin: accepted here, served by the upstream module.
+    pub upstream: Option<toml::Table>,
+}
+
+impl Config {
+    /// Read a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        // Relative seed paths are relative to the config file.
+        let base = path.parent().unwrap_or(Path::new("."));
+        for feed in config.feeds.values_mut() {
+            if let Some(seed) = feed.seed.as_mut().filter(|s| s.is_relative()) {
+                *seed = base.join(&*seed);
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Apply `FEEDGATE_<KEY>` overrides for the top-level keys (e.g.
+    /// `FEEDGATE_LISTEN`, `FEEDGATE_MAX_BODY_BYTES`, `FEEDGATE_SHUTDOWN_GRACE`).
+    /// `FEEDGATE_CONFIG` names the file and is handled by the binary.
+    pub fn apply_env<I>(&mut self, vars: I) -> Result<(), ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix("FEEDGATE_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            let bad = |message: String| ConfigError::Invalid { key: name.clone(), message };
+            let number = || value.trim().parse::<usize>().map_err(|e| bad(e.to_string()));
+            let duration = || parse_duration(&value).ok_or_else(|| bad(format!("invalid duration {value:?}")));
+            match key.as_str() {
+                "config" => {}
+                "listen" => self.listen = value.trim().parse().map_err(|e| bad(format!("{e}")))?,
+                "data_dir" => self.data_dir = PathBuf::from(&value),
+                "base_url" => self.base_url = Some(value.trim().to_string()),
+                "default_limit" => self.default_limit = number()?,
+                "max_limit" => self.max_limit = number()?,
+                "max_page_bytes" => self.max_page_bytes = number()?,
+                "max_body_bytes" => self.max_body_bytes = number()?,
+                "max_connections" => self.max_connections = number()?,
+                "header_read_timeout" => self.header_read_timeout = duration()?,
+                "shutdown_grace" => self.shutdown_grace = duration()?,
+                _ => tracing::warn!(variable = %name, "unknown FEEDGATE_ variable ignored"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Check what serde cannot: names, ranges, URLs.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            key: key.to_string(),
+            message: message.to_string(),
+        };
+        for name in self.feeds.keys() {
+            if !crate::model::valid_feed_name(name) {
+                return Err(invalid(
+                    &format!("feeds.{name}"),
+                    "feed names must match [a-z0-9][a-z0-9_-]{0,63}",
+                ));
+            }
+        }
+        if self.default_limit == 0 || self.default_limit > self.max_limit {
+            return Err(invalid("default_limit", "must be between 1 and max_limit"));
+        }
+        for (key, v) in [
+            ("max_page_bytes", self.max_page_bytes),
+            ("max_body_bytes", self.max_body_bytes),
+            ("max_connections", self.max_connections),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        if let Some(url) = &self.base_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && !url.ends_with('/')
+                && !url.contains(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>');
+            if !ok {
+                return Err(invalid("base_url", "must be an http(s) URL without a trailing slash"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parse durations written as `250ms`, `5s`, `2m`, `1h` (or a bare number of seconds).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => Some(Duration::from_secs(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
+    }
+}
+
+mod duration {
+    use serde::{de::Error, Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_duration(&s)
+            .ok_or_else(|| D::Error::custom(format!("invalid duration {s:?} (try \"10s\")")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(c.default_limit, 100);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_protocol_example_parses() {
+        let c = Config::from_toml(
+            r#"
+            listen = "127.0.0.1:0"
+            data_dir = "./d"
+            header_read_timeout = "2s"
+            [feeds.news]
+            title = "News"
+            link = "https://example.org/news"
+            description = "Company news"
+            [feeds.catalog]
+            title = "Catalog"
+            upstream = { url = "http://127.0.0.1:9000/items.json", format = "json", refresh = "5s" }
+            "#,
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.feeds["news"].title.as_deref(), Some("News"));
+        assert!(c.feeds["catalog"].upstream.is_some());
+        assert_eq!(c.header_read_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn bad_configs_name_the_key() {
+        let e = Config::from_toml("listen = 5").unwrap_err();
+        assert!(e.contains("listen"), "{e}");
+        let e = Config::from_toml("colour = 1").unwrap_err();
+        assert!(e.contains("colour"), "{e}");
+        let e = Config::from_toml("shutdown_grace = \"soon\"").unwrap_err();
+        assert!(e.contains("soon"), "{e}");
+        let c = Config::from_toml("[feeds.Bad]").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("feeds.Bad"));
+        let c = Config::from_toml("default_limit = 5000").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("default_limit"));
+        let c = Config::from_toml("base_url = \"ftp://x\"").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("base_url"));
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let mut c = Config::default();
+        let vars = [
+            ("FEEDGATE_LISTEN", "0.0.0.0:9999"),
+            ("FEEDGATE_MAX_BODY_BYTES", "2048"),
+            ("FEEDGATE_SHUTDOWN_GRACE", "3s"),
+            ("FEEDGATE_DATA_DIR", "/tmp/x"),
+            ("HOME", "/root"),
+        ];
+        c.apply_env(vars.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], 9999)));
+        assert_eq!(c.max_body_bytes, 2048);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(3));
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        let e = c.apply_env([("FEEDGATE_MAX_LIMIT".to_string(), "many".to_string())]);
+        assert!(e.unwrap_err().to_string().contains("FEEDGATE_MAX_LIMIT"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_duration("5d"), None);
+    }
+}

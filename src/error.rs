@@ -1,0 +1,126 @@
+//! The errors a client can see, each with its HTTP status and stable `code`,
+//! rendered once, at the edge, as RFC 9457 `application/problem+json`.
+
+use crate::store::StoreError;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Response, StatusCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("there is no feed named {0:?}")]
+    FeedNotFound(String),
+    #[error("there is no item {0:?} in this feed")]
+    ItemNotFound(String),
+    #[error("{0}")]
+    InvalidItem(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("the request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("expected a JSON body (Content-Type: application/json), got {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("{method} is not allowed here; allowed: {allow}")]
+    MethodNotAllowed { method: String, allow: &'static str },
+    #[error("there is nothing at this path")]
+    NotFound,
+    #[error("feed {0:?} is derived from an upstream origin and cannot be written")]
+    ReadOnlyFeed(String),
+    #[error("the store is unavailable: {0}")]
+    StoreUnavailable(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            FeedNotFound(_) | ItemNotFound(_) | NotFound => StatusCode::NOT_FOUND,
+            InvalidItem(_) | InvalidParameter(_) => StatusCode::BAD_REQUEST,
+            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ReadOnlyFeed(_) => StatusCode::CONFLICT,
+            StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            FeedNotFound(_) => "feed_not_found",
+            ItemNotFound(_) => "item_not_found",
+            InvalidItem(_) => "invalid_item",
+            InvalidParameter(_) => "invalid_parameter",
+            PayloadTooLarge(_) => "payload_too_large",
+            UnsupportedMediaType(_) => "unsupported_media_type",
+            MethodNotAllowed { .. } => "method_not_allowed",
+            NotFound => "not_found",
+            ReadOnlyFeed(_) => "read_only_feed",
+            StoreUnavailable(_) => "store_unavailable",
+        }
+    }
+
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let status = self.status();
+        let body = serde_json::json!({
+            "type": format!("urn:feedgate:problem:{}", self.code()),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.to_string(),
+            "code": self.code(),
+        });
+        let mut res = Response::new(Full::new(Bytes::from(body.to_string())));
+        *res.status_mut() = status;
+        let h = res.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        match &self {
+            ApiError::MethodNotAllowed { allow, .. } => {
+                h.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::StoreUnavailable(_) => {
+                h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), error = %self, "request failed");
+        }
+        res
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::ItemNotFound(id) => ApiError::ItemNotFound(id),
+            other => ApiError::StoreUnavailable(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn problem_documents() {
+        let e = ApiError::MethodNotAllowed { method: "PATCH".into(), allow: "GET, HEAD" };
+        let res = e.into_response();
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers()[ALLOW], "GET, HEAD");
+        assert_eq!(res.headers()[CONTENT_TYPE], "application/problem+json");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], "method_not_allowed");
+        assert_eq!(v["status"], 405);
+        assert_eq!(v["title"], "Method Not Allowed");
+        assert_eq!(v["type"], "urn:feedgate:problem:method_not_allowed");
+        assert!(v["detail"].as_str().unwrap().contains("PATCH"));
+        let res = ApiError::StoreUnavailable("disk".into()).into_response();
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()[RETRY_AFTER], "5");
+    }
+}

@@ -11,7 +11,10 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid config: `{key}`: {message}")]
@@ -117,9 +120,18 @@ impl Config {
                 continue;
             };
             let key = key.to_ascii_lowercase();
-            let bad = |message: String| ConfigError::Invalid { key: name.clone(), message };
-            let number = || value.trim().parse::<usize>().map_err(|e| bad(e.to_string()));
-            let duration = || parse_duration(&value).ok_or_else(|| bad(format!("invalid duration {value:?}")));
+            let bad = |message: String| ConfigError::Invalid {
+                key: name.clone(),
+                message,
+            };
+            let number = || {
+                value
+                    .trim()
+                    .parse::<usize>()
+                    .map_err(|e| bad(e.to_string()))
+            };
+            let duration =
+                || parse_duration(&value).ok_or_else(|| bad(format!("invalid duration {value:?}")));
             match key.as_str() {
                 "config" => {}
                 "listen" => self.listen = value.trim().parse().map_err(|e| bad(format!("{e}")))?,
@@ -169,7 +181,10 @@ impl Config {
                 && !url.ends_with('/')
                 && !url.contains(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>');
             if !ok {
-                return Err(invalid("base_url", "must be an http(s) URL without a trailing slash"));
+                return Err(invalid(
+                    "base_url",
+                    "must be an http(s) URL without a trailing slash",
+                ));
             }
         }
         Ok(())
@@ -248,7 +263,11 @@ mod tests {
         let c = Config::from_toml("[feeds.Bad]").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("feeds.Bad"));
         let c = Config::from_toml("default_limit = 5000").unwrap();
-        assert!(c.validate().unwrap_err().to_string().contains("default_limit"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("default_limit"));
         let c = Config::from_toml("base_url = \"ftp://x\"").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("base_url"));
     }
@@ -263,7 +282,8 @@ mod tests {
             ("FEEDGATE_DATA_DIR", "/tmp/x"),
             ("HOME", "/root"),
         ];
-        c.apply_env(vars.map(|(k, v)| (k.to_string(), v.to_string()))).unwrap();
+        c.apply_env(vars.map(|(k, v)| (k.to_string(), v.to_string())))
+            .unwrap();
         assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], 9999)));
         assert_eq!(c.max_body_bytes, 2048);
         assert_eq!(c.shutdown_grace, Duration::from_secs(3));

@@ -48,7 +48,10 @@ pub fn resolve(v: &Validators<'_>, epoch: &str, head: u64, now: u64) -> Cursor {
     if let Some(tag) = v.etag.filter(|s| !s.trim().is_empty()) {
         return best_seq(tag, epoch, head).map_or(Cursor::CatchUp, Cursor::Seq);
     }
-    let date = match (v.if_modified_since, v.last_mod.filter(|s| !s.trim().is_empty())) {
+    let date = match (
+        v.if_modified_since,
+        v.last_mod.filter(|s| !s.trim().is_empty()),
+    ) {
         (Some(ims), _) => parse_http_date(ims),
         (None, Some(lm)) => parse_last_mod(lm),
         (None, None) => return Cursor::CatchUp,
@@ -161,7 +164,10 @@ mod tests {
         let got: Vec<_> = tags(r#""a.1", W/"b.2",c.3 ,, "d,4""#).collect();
         assert_eq!(got, ["a.1", "b.2", "c.3", "d,4"]);
         assert_eq!(tags("").count(), 0);
-        assert_eq!(tags(r#""unterminated"#).collect::<Vec<_>>(), ["unterminated"]);
+        assert_eq!(
+            tags(r#""unterminated"#).collect::<Vec<_>>(),
+            ["unterminated"]
+        );
         assert_eq!(tags("W/").count(), 0);
     }
 
@@ -169,7 +175,15 @@ mod tests {
     fn tag_parsing() {
         assert_eq!(parse_tag("e.5"), Some(Position { epoch: "e", seq: 5 }));
         assert_eq!(parse_tag("e.0"), Some(Position { epoch: "e", seq: 0 }));
-        for bad in ["e", ".5", "e.", "e.-1", "e.+1", "e.1x", "e.99999999999999999999"] {
+        for bad in [
+            "e",
+            ".5",
+            "e.",
+            "e.-1",
+            "e.+1",
+            "e.1x",
+            "e.99999999999999999999",
+        ] {
             assert_eq!(parse_tag(bad), None, "{bad}");
         }
     }
@@ -185,13 +199,37 @@ mod tests {
     #[test]
     fn if_none_match_rules() {
         let inm = format!(r#"W/"{E}.4""#);
-        let c = resolve(&Validators { if_none_match: Some(&inm), ..v() }, E, 9, NOW);
+        let c = resolve(
+            &Validators {
+                if_none_match: Some(&inm),
+                ..v()
+            },
+            E,
+            9,
+            NOW,
+        );
         assert_eq!(c, Cursor::Seq(4));
-        let c = resolve(&Validators { if_none_match: Some(r#""x", *"#), ..v() }, E, 9, NOW);
+        let c = resolve(
+            &Validators {
+                if_none_match: Some(r#""x", *"#),
+                ..v()
+            },
+            E,
+            9,
+            NOW,
+        );
         assert_eq!(c, Cursor::Star);
         // A seq beyond the head, a foreign epoch, garbage: catch-up.
         for bad in [format!("\"{E}.10\""), "\"zz.3\"".into(), "%%%".into()] {
-            let c = resolve(&Validators { if_none_match: Some(&bad), ..v() }, E, 9, NOW);
+            let c = resolve(
+                &Validators {
+                    if_none_match: Some(&bad),
+                    ..v()
+                },
+                E,
+                9,
+                NOW,
+            );
             assert_eq!(c, Cursor::CatchUp, "{bad}");
         }
     }
@@ -208,7 +246,10 @@ mod tests {
         };
         assert_eq!(resolve(&all, E, 9, NOW), Cursor::Seq(2));
         // Invalid If-None-Match still wins over a valid date: catch-up.
-        let bad = Validators { if_none_match: Some("\"nope\""), ..all };
+        let bad = Validators {
+            if_none_match: Some("\"nope\""),
+            ..all
+        };
         assert_eq!(resolve(&bad, E, 9, NOW), Cursor::CatchUp);
     }
 
@@ -223,11 +264,30 @@ mod tests {
         };
         assert_eq!(resolve(&q, E, 9, NOW), Cursor::Seq(5));
         let quoted = format!("\"{E}.6\"");
-        assert_eq!(resolve(&Validators { etag: Some(&quoted), ..v() }, E, 9, NOW), Cursor::Seq(6));
-        let bad = Validators { etag: Some("zz.1"), last_mod: Some("1994-11-06T08:49:37Z"), ..v() };
+        assert_eq!(
+            resolve(
+                &Validators {
+                    etag: Some(&quoted),
+                    ..v()
+                },
+                E,
+                9,
+                NOW
+            ),
+            Cursor::Seq(6)
+        );
+        let bad = Validators {
+            etag: Some("zz.1"),
+            last_mod: Some("1994-11-06T08:49:37Z"),
+            ..v()
+        };
         assert_eq!(resolve(&bad, E, 9, NOW), Cursor::CatchUp);
         // An empty parameter counts as absent.
-        let empty = Validators { etag: Some(""), last_mod: Some("1994-11-06T08:49:37Z"), ..v() };
+        let empty = Validators {
+            etag: Some(""),
+            last_mod: Some("1994-11-06T08:49:37Z"),
+            ..v()
+        };
         assert_eq!(resolve(&empty, E, 9, NOW), Cursor::Date(784_111_777));
     }
 
@@ -239,7 +299,15 @@ mod tests {
             "Sun Nov  6 08:49:37 1994",
         ] {
             assert_eq!(parse_http_date(s), Some(784_111_777), "{s}");
-            let c = resolve(&Validators { if_modified_since: Some(s), ..v() }, E, 9, NOW);
+            let c = resolve(
+                &Validators {
+                    if_modified_since: Some(s),
+                    ..v()
+                },
+                E,
+                9,
+                NOW,
+            );
             assert_eq!(c, Cursor::Date(784_111_777));
         }
         assert_eq!(parse_http_date("yesterday"), None);
@@ -268,11 +336,20 @@ mod tests {
             ..v()
         };
         assert_eq!(resolve(&both, E, 9, NOW), Cursor::Date(784_111_777));
-        let lm = Validators { last_mod: Some("2000-01-01T00:00:00Z"), ..v() };
+        let lm = Validators {
+            last_mod: Some("2000-01-01T00:00:00Z"),
+            ..v()
+        };
         assert_eq!(resolve(&lm, E, 9, NOW), Cursor::Date(946_684_800));
-        let bad = Validators { if_modified_since: Some("garbage"), ..v() };
+        let bad = Validators {
+            if_modified_since: Some("garbage"),
+            ..v()
+        };
         assert_eq!(resolve(&bad, E, 9, NOW), Cursor::CatchUp);
-        let future = Validators { last_mod: Some("2100-01-01T00:00:00Z"), ..v() };
+        let future = Validators {
+            last_mod: Some("2100-01-01T00:00:00Z"),
+            ..v()
+        };
         assert_eq!(resolve(&future, E, 9, NOW), Cursor::CatchUp);
         assert_eq!(resolve(&v(), E, 9, NOW), Cursor::CatchUp);
     }

@@ -74,7 +74,10 @@ impl ApiError {
         let mut res = Response::new(Full::new(Bytes::from(body.to_string())));
         *res.status_mut() = status;
         let h = res.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         match &self {
             ApiError::MethodNotAllowed { allow, .. } => {
                 h.insert(ALLOW, HeaderValue::from_static(allow));
@@ -107,7 +110,10 @@ mod tests {
 
     #[tokio::test]
     async fn problem_documents() {
-        let e = ApiError::MethodNotAllowed { method: "PATCH".into(), allow: "GET, HEAD" };
+        let e = ApiError::MethodNotAllowed {
+            method: "PATCH".into(),
+            allow: "GET, HEAD",
+        };
         let res = e.into_response();
         assert_eq!(res.status(), 405);
         assert_eq!(res.headers()[ALLOW], "GET, HEAD");

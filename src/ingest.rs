@@ -31,18 +31,23 @@ pub fn parse_put(body: &[u8], path_id: &str) -> Result<Payload, ApiError> {
     let input: ItemInput = serde_json::from_slice(body).map_err(|e| invalid(format!("{e}")))?;
     if let Some(id) = &input.id {
         if id != path_id {
-            return Err(invalid(format!("body id {id:?} differs from the id in the path {path_id:?}")));
+            return Err(invalid(format!(
+                "body id {id:?} differs from the id in the path {path_id:?}"
+            )));
         }
     }
     if input.deleted.is_some() {
-        return Err(invalid("`deleted` is for batches; use DELETE to delete an item".into()));
+        return Err(invalid(
+            "`deleted` is for batches; use DELETE to delete an item".into(),
+        ));
     }
     payload(input)
 }
 
 /// The body of `POST /feeds/{feed}/items`: a JSON array of items.
 pub fn parse_batch(body: &[u8]) -> Result<Vec<Op>, ApiError> {
-    let inputs: Vec<ItemInput> = serde_json::from_slice(body).map_err(|e| invalid(format!("{e}")))?;
+    let inputs: Vec<ItemInput> =
+        serde_json::from_slice(body).map_err(|e| invalid(format!("{e}")))?;
     inputs
         .into_iter()
         .enumerate()
@@ -51,7 +56,10 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<Op>, ApiError> {
 }
 
 fn batch_op(mut input: ItemInput) -> Result<Op, ApiError> {
-    let id = input.id.take().ok_or_else(|| invalid("missing `id`".into()))?;
+    let id = input
+        .id
+        .take()
+        .ok_or_else(|| invalid("missing `id`".into()))?;
     check_id(&id)?;
     if input.deleted == Some(true) {
         let has_payload = input.title.is_some()
@@ -68,7 +76,10 @@ fn batch_op(mut input: ItemInput) -> Result<Op, ApiError> {
         }
         return Ok(Op::Delete { id });
     }
-    Ok(Op::Put { id, payload: payload(input)? })
+    Ok(Op::Put {
+        id,
+        payload: payload(input)?,
+    })
 }
 
 fn payload(input: ItemInput) -> Result<Payload, ApiError> {
@@ -194,20 +205,35 @@ mod tests {
 
     #[test]
     fn batches() {
-        let ops = parse_batch(br#"[{"id":"a","title":"A"},{"id":"b","deleted":true},{"id":"c","deleted":false}]"#).unwrap();
+        let ops = parse_batch(
+            br#"[{"id":"a","title":"A"},{"id":"b","deleted":true},{"id":"c","deleted":false}]"#,
+        )
+        .unwrap();
         assert_eq!(ops.len(), 3);
-        assert!(matches!(&ops[0], Op::Put { id, payload } if id == "a" && payload.title.as_deref() == Some("A")));
+        assert!(
+            matches!(&ops[0], Op::Put { id, payload } if id == "a" && payload.title.as_deref() == Some("A"))
+        );
         assert_eq!(ops[1], Op::Delete { id: "b".into() });
         assert!(matches!(&ops[2], Op::Put { id, .. } if id == "c"));
         assert!(code(parse_batch(br#"[{"title":"A"}]"#)).contains("element 0: missing `id`"));
-        assert!(code(parse_batch(br#"[{"id":"a"},{"id":"b","deleted":true,"title":"x"}]"#)).contains("element 1"));
+        assert!(code(parse_batch(
+            br#"[{"id":"a"},{"id":"b","deleted":true,"title":"x"}]"#
+        ))
+        .contains("element 1"));
         assert!(code(parse_batch(br#"{"id":"a"}"#)).starts_with("invalid_item"));
         assert_eq!(parse_batch(b"[]").unwrap(), vec![]);
     }
 
     #[test]
     fn content_types() {
-        for ok in ["text", "html", "xhtml", "text/plain", "application/json; charset=utf-8", "image/svg+xml"] {
+        for ok in [
+            "text",
+            "html",
+            "xhtml",
+            "text/plain",
+            "application/json; charset=utf-8",
+            "image/svg+xml",
+        ] {
             assert!(valid_content_type(ok), "{ok}");
         }
         for bad in ["", "plain", "text/", "/x", "a b/c", "html5"] {

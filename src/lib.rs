@@ -1,11 +1,14 @@
 //! feedgate: transaction feeds (RSS 2.0 / Atom 1.0) over conditional GET.
 
+pub mod app;
 pub mod clock;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod http;
 pub mod ingest;
 pub mod model;
 pub mod protocol;
 pub mod render;
+pub mod server;
 pub mod store;

@@ -1,1 +1,85 @@
-fn main(){}
+//! The `feedgate` binary: parse flags, load the config, start tracing, bind,
+//! and hand over to [`feedgate::server::run`].
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use feedgate::app::App;
+use feedgate::clock::SystemClock;
+use feedgate::config::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "feedgate",
+    version,
+    about = "Transaction feeds (RSS 2.0 / Atom 1.0) over conditional GET"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML config file (optional: without one, defaults apply and no feeds exist).
+    #[arg(long, env = "FEEDGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port). Overrides `listen`.
+    #[arg(long, env = "FEEDGATE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory of the embedded store. Overrides `data_dir`.
+    #[arg(long, env = "FEEDGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    config.apply_env(std::env::vars())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listen = config.listen;
+        let app = Arc::new(App::build(config, Arc::new(SystemClock)).await?);
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let feeds: Vec<&str> = app.feeds.keys().map(String::as_str).collect();
+        tracing::info!(data_dir = %app.config.data_dir.display(), ?feeds, "listening on http://{addr}");
+        feedgate::server::run(listener, app, feedgate::server::shutdown_signal()).await?;
+        Ok(())
+    })
+}

@@ -115,7 +115,16 @@ mod tests {
         for ok in ["a", "0", "news", "a-b_c", &"x".repeat(64)] {
             assert!(valid_feed_name(ok), "{ok}");
         }
-        for bad in ["", "-a", "_a", "A", "news.atom", "a/b", "é", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "-a",
+            "_a",
+            "A",
+            "news.atom",
+            "a/b",
+            "é",
+            &"x".repeat(65),
+        ] {
             assert!(!valid_feed_name(bad), "{bad}");
         }
     }
@@ -131,7 +140,11 @@ mod tests {
     #[test]
     fn payload_serialisation_is_canonical() {
         let a: Payload = serde_json::from_str(r#"{"summary":"s","title":"t"}"#).unwrap();
-        let b: Payload = serde_json::from_str(r#"{"title":"t","summary":"s","categories":[]}"#).unwrap();
-        assert_eq!(serde_json::to_vec(&a).unwrap(), serde_json::to_vec(&b).unwrap());
+        let b: Payload =
+            serde_json::from_str(r#"{"title":"t","summary":"s","categories":[]}"#).unwrap();
+        assert_eq!(
+            serde_json::to_vec(&a).unwrap(),
+            serde_json::to_vec(&b).unwrap()
+        );
     }
 }

@@ -19,8 +19,13 @@ pub trait LogView {
     /// Transactions with `after < seq <= upto`, oldest first: at most `max`
     /// of them, stopping once their encoded size reaches `max_bytes` (but
     /// always at least one when the range is not empty).
-    fn scan(&self, after: u64, upto: u64, max: usize, max_bytes: usize)
-        -> Result<Vec<Txn>, Self::Error>;
+    fn scan(
+        &self,
+        after: u64,
+        upto: u64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Txn>, Self::Error>;
     /// The first seq stamped in Unix second `sec` or later, if any is stored.
     /// May name a seq beyond [`LogView::head`] (written, not yet visible).
     fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Self::Error>;
@@ -37,7 +42,9 @@ pub struct Limits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
     /// Nothing newer: 304 with the position the cursor already held.
-    NotModified { position: u64 },
+    NotModified {
+        position: u64,
+    },
     Page(Page),
 }
 

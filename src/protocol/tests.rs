@@ -10,7 +10,10 @@ struct Mem {
 
 impl Mem {
     fn new() -> Self {
-        Mem { txns: vec![], head: 0 }
+        Mem {
+            txns: vec![],
+            head: 0,
+        }
     }
     fn push(&mut self, id: &str, action: Action, stamp: u64) -> u64 {
         let seq = self.txns.len() as u64 + 1;
@@ -19,7 +22,13 @@ impl Mem {
             ..Payload::default()
         });
         let id = id.to_string();
-        self.txns.push(Txn { seq, id, action, stamp, payload });
+        self.txns.push(Txn {
+            seq,
+            id,
+            action,
+            stamp,
+            payload,
+        });
         self.head = seq;
         seq
     }
@@ -30,7 +39,13 @@ impl LogView for Mem {
     fn head(&self) -> u64 {
         self.head
     }
-    fn scan(&self, after: u64, upto: u64, max: usize, max_bytes: usize) -> Result<Vec<Txn>, Infallible> {
+    fn scan(
+        &self,
+        after: u64,
+        upto: u64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Txn>, Infallible> {
         let mut out = vec![];
         let mut bytes = 0;
         for t in self.txns.iter().filter(|t| t.seq > after && t.seq <= upto) {
@@ -43,11 +58,18 @@ impl LogView for Mem {
         Ok(out)
     }
     fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Infallible> {
-        Ok(self.txns.iter().find(|t| t.stamp / 1000 >= sec).map(|t| t.seq))
+        Ok(self
+            .txns
+            .iter()
+            .find(|t| t.stamp / 1000 >= sec)
+            .map(|t| t.seq))
     }
 }
 
-const BIG: Limits = Limits { max_entries: 1000, max_bytes: usize::MAX };
+const BIG: Limits = Limits {
+    max_entries: 1000,
+    max_bytes: usize::MAX,
+};
 const T0: u64 = 1_700_000_000_000;
 
 fn page_of(plan: Plan) -> Page {
@@ -58,7 +80,10 @@ fn page_of(plan: Plan) -> Page {
 }
 
 fn shown(p: &Page) -> Vec<(u64, &str, Action)> {
-    p.entries.iter().map(|e| (e.seq, e.id.as_str(), e.action)).collect()
+    p.entries
+        .iter()
+        .map(|e| (e.seq, e.id.as_str(), e.action))
+        .collect()
 }
 
 #[test]
@@ -67,8 +92,14 @@ fn at_head_is_not_modified_with_the_held_position() {
     log.push("a", Action::Add, T0);
     log.push("b", Action::Add, T0);
     let now = T0 + 5000;
-    assert_eq!(plan(&log, Cursor::Seq(2), now, BIG).unwrap(), Plan::NotModified { position: 2 });
-    assert_eq!(plan(&log, Cursor::Star, now, BIG).unwrap(), Plan::NotModified { position: 2 });
+    assert_eq!(
+        plan(&log, Cursor::Seq(2), now, BIG).unwrap(),
+        Plan::NotModified { position: 2 }
+    );
+    assert_eq!(
+        plan(&log, Cursor::Star, now, BIG).unwrap(),
+        Plan::NotModified { position: 2 }
+    );
 }
 
 #[test]
@@ -77,7 +108,10 @@ fn etag_delta_pages_with_limit_and_next() {
     for i in 0..5 {
         log.push(&format!("i{i}"), Action::Add, T0 + i);
     }
-    let lim = Limits { max_entries: 2, max_bytes: usize::MAX };
+    let lim = Limits {
+        max_entries: 2,
+        max_bytes: usize::MAX,
+    };
     let p = page_of(plan(&log, Cursor::Seq(1), T0, lim).unwrap());
     assert_eq!((p.after, p.last, p.more), (1, 3, true));
     assert_eq!(shown(&p), [(2, "i1", Action::Add), (3, "i2", Action::Add)]);
@@ -90,7 +124,18 @@ fn byte_budget_still_gives_at_least_one_entry() {
     let mut log = Mem::new();
     log.push("a", Action::Add, T0);
     log.push("b", Action::Add, T0);
-    let p = page_of(plan(&log, Cursor::Seq(0), T0, Limits { max_entries: 10, max_bytes: 1 }).unwrap());
+    let p = page_of(
+        plan(
+            &log,
+            Cursor::Seq(0),
+            T0,
+            Limits {
+                max_entries: 10,
+                max_bytes: 1,
+            },
+        )
+        .unwrap(),
+    );
     assert_eq!((p.last, p.more), (1, true));
 }
 
@@ -111,15 +156,37 @@ fn one_entry_per_item_with_actions_relative_to_the_position() {
     let p = page_of(plan(&log, Cursor::Seq(2), T0 + 9999, BIG).unwrap());
     assert_eq!(
         shown(&p),
-        [(4, "new", Action::Add), (6, "kept", Action::Update), (11, "gone", Action::Update)]
+        [
+            (4, "new", Action::Add),
+            (6, "kept", Action::Update),
+            (11, "gone", Action::Update)
+        ]
     );
-    assert_eq!(p.entries[0].payload.as_ref().unwrap().title.as_deref(), Some("new@4"));
+    assert_eq!(
+        p.entries[0].payload.as_ref().unwrap().title.as_deref(),
+        Some("new@4")
+    );
     let p = page_of(plan(&log, Cursor::Seq(6), T0 + 9999, BIG).unwrap());
     assert_eq!(shown(&p), [(11, "gone", Action::Update)]);
-    let p = page_of(plan(&log, Cursor::Seq(2), T0 + 9999, Limits { max_entries: 5, ..BIG }).unwrap());
+    let p = page_of(
+        plan(
+            &log,
+            Cursor::Seq(2),
+            T0 + 9999,
+            Limits {
+                max_entries: 5,
+                ..BIG
+            },
+        )
+        .unwrap(),
+    );
     assert_eq!(
         shown(&p),
-        [(4, "new", Action::Add), (6, "kept", Action::Update), (7, "gone", Action::Delete)]
+        [
+            (4, "new", Action::Add),
+            (6, "kept", Action::Update),
+            (7, "gone", Action::Delete)
+        ]
     );
     assert!(p.entries[2].payload.is_none());
 }
@@ -138,10 +205,16 @@ fn catch_up_and_dates_stop_before_the_current_second() {
     assert_eq!(shown(&p), [(2, "b", Action::Add)]);
     // Holding second T0+1: nothing visible yet, 304 at position 2.
     let d = Cursor::Date(T0 / 1000 + 1);
-    assert_eq!(plan(&log, d, now, BIG).unwrap(), Plan::NotModified { position: 2 });
+    assert_eq!(
+        plan(&log, d, now, BIG).unwrap(),
+        Plan::NotModified { position: 2 }
+    );
     // A claim on the current second is cut back to what is surely held.
     let d = Cursor::Date(T0 / 1000 + 2);
-    assert_eq!(plan(&log, d, now, BIG).unwrap(), Plan::NotModified { position: 2 });
+    assert_eq!(
+        plan(&log, d, now, BIG).unwrap(),
+        Plan::NotModified { position: 2 }
+    );
     // An ETag may reach into the current second.
     let p = page_of(plan(&log, Cursor::Seq(2), now, BIG).unwrap());
     assert_eq!(shown(&p), [(3, "c", Action::Add)]);
@@ -159,7 +232,10 @@ fn date_pages_end_at_second_boundaries() {
     log.push("d", Action::Add, T0 + 1002);
     log.push("e", Action::Add, T0 + 2000);
     let now = T0 + 10_000;
-    let lim = Limits { max_entries: 2, max_bytes: usize::MAX };
+    let lim = Limits {
+        max_entries: 2,
+        max_bytes: usize::MAX,
+    };
     // a | b c d | e with limit 2: the incomplete second of b is dropped ...
     let p = page_of(plan(&log, Cursor::CatchUp, now, lim).unwrap());
     assert_eq!((p.last, p.more), (1, true));
@@ -178,12 +254,23 @@ fn date_only_consumer_gets_each_transaction_exactly_once() {
     let mut log = Mem::new();
     let mut seen: Vec<u64> = vec![];
     let mut last_modified: Option<u64> = None;
-    let lim = Limits { max_entries: 3, max_bytes: usize::MAX };
+    let lim = Limits {
+        max_entries: 3,
+        max_bytes: usize::MAX,
+    };
     let mut now = T0;
     for step in 0..400u64 {
         if step < 300 {
             // 20 transactions per second, in bursts
-            log.push(&format!("i{}", step % 7), if step < 7 { Action::Add } else { Action::Update }, now);
+            log.push(
+                &format!("i{}", step % 7),
+                if step < 7 {
+                    Action::Add
+                } else {
+                    Action::Update
+                },
+                now,
+            );
         }
         now += 50;
         let cursor = last_modified.map_or(Cursor::CatchUp, |ms| Cursor::Date(ms / 1000));

@@ -1,6 +1,42 @@
 //! Rendering a page of entries as an RSS 2.0 or Atom 1.0 document (PROTOCOL §4).
 //!
-//! Input is plain data ([`Document`]); output is bytes of well-formed XML 1.0.
+//! Input is plain data ([`Document`]); output is bytes of well-formed XML 1.0
+//! (UTF-8, with an XML declaration). Every text and attribute value goes
+//! through [`clean`] before it reaches the `rss` / `atom_syndication` crates,
+//! so characters XML 1.0 forbids never reach a document; the crates escape
+//! markup. In attribute values TAB/LF/CR are written as spaces (what XML
+//! attribute-value normalisation makes of them anyway).
+//!
+//! Files:
+//! - `mod.rs`: the public types and [`render`].
+//! - `rss.rs`: RSS 2.0 (and its decisions: author, content, enclosures).
+//! - `atom.rs`: Atom 1.0 (and its decisions: content types, tombstones).
+//! - `ext.rs`: the `ibmfs` / `ibmwcm` / `sync` / `at` elements both share.
+//! - `ids.rs`: Atom ids from item ids ([`atom_id`], [`item_id_from_atom`]).
+//! - `content.rs`: classifying a payload's `content_type`.
+//! - `xml.rs`: [`clean`], escaping, Base64, date formats.
+//!
+//! Dates: RSS `lastBuildDate` / `pubDate` are IMF-fixdates (`… GMT`, whole
+//! seconds, the form of `Last-Modified`); `sync:stamp` and `at:deleted-entry
+//! @when` are RFC 3339 UTC with milliseconds; Atom `updated` / `published` are
+//! RFC 3339 with a `+00:00` offset, entry stamps with milliseconds when not
+//! zero, the feed's `updated` in whole seconds like `Last-Modified`.
+
+mod atom;
+mod content;
+mod ext;
+mod ids;
+mod rss;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests_atom;
+#[cfg(test)]
+mod tests_rss;
+mod xml;
+
+pub use ids::{atom_id, item_id_from_atom, URN_PREFIX};
+pub use xml::clean;
 
 use crate::model::Entry;
 
@@ -52,4 +88,12 @@ pub struct Document<'a> {
     /// Stamp of the head transaction; `None` when the log is empty.
     pub head_stamp: Option<u64>,
     pub entries: &'a [Entry],
+}
+
+/// Render `doc` in `format`: the complete response body.
+pub fn render(format: Format, doc: &Document<'_>) -> Vec<u8> {
+    match format {
+        Format::Rss => rss::render(doc),
+        Format::Atom => atom::render(doc),
+    }
 }

@@ -1,0 +1,96 @@
+//! The application state a request sees: configuration, the store, the
+//! clock and each feed's presentation; built once at start.
+
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
+use crate::store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the store in {dir}: {source}")]
+    Store { dir: String, source: StoreError },
+    #[error("cannot seed feed {feed} from {path}: {message}")]
+    Seed {
+        feed: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// How a feed presents itself (from the config).
+#[derive(Debug, Clone)]
+pub struct FeedInfo {
+    pub title: String,
+    pub link: String,
+    pub description: String,
+    /// Derived from an upstream origin: read-only for the push API.
+    pub upstream: bool,
+}
+
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub feeds: HashMap<String, FeedInfo>,
+}
+
+impl App {
+    /// Validate the config, open the store and seed empty feeds.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
+        config.validate()?;
+        let names: Vec<String> = config.feeds.keys().cloned().collect();
+        let store = Store::open(&config.data_dir, &names, clock.clone()).map_err(|source| {
+            AppError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            }
+        })?;
+        let feeds = config
+            .feeds
+            .iter()
+            .map(|(name, f)| {
+                let info = FeedInfo {
+                    title: f.title.clone().unwrap_or_else(|| name.clone()),
+                    link: f.link.clone().unwrap_or_default(),
+                    description: f.description.clone().unwrap_or_default(),
+                    upstream: f.upstream.is_some(),
+                };
+                (name.clone(), info)
+            })
+            .collect();
+        let app = App {
+            config,
+            store,
+            clock,
+            feeds,
+        };
+        app.seed().await?;
+        Ok(app)
+    }
+
+    /// Apply each feed's `seed` file once, while its log is empty.
+    async fn seed(&self) -> Result<(), AppError> {
+        for (name, feed) in &self.config.feeds {
+            let (Some(path), Some(log)) = (&feed.seed, self.store.feed(name)) else {
+                continue;
+            };
+            if log.published().seq > 0 {
+                continue;
+            }
+            let err = |message: String| AppError::Seed {
+                feed: name.clone(),
+                path: path.display().to_string(),
+                message,
+            };
+            let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+            let ops = crate::ingest::parse_batch(&bytes).map_err(|e| err(e.to_string()))?;
+            let done = log.append(&ops).await.map_err(|e| err(e.to_string()))?;
+            tracing::info!(feed = %name, items = ops.len(), head = done.head, "seeded feed");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,244 @@
+//! The HTTP edge: routing, method checks, path and body decoding, and the
+//! mapping of [`ApiError`] to problem+json. Handlers live in `read` (feeds),
+//! `write` (push API) and `ops` (health, readiness, feed list); the
+//! decisions they make are in `cursor`, `protocol`, `ingest` and `store`.
+
+mod ops;
+mod read;
+mod write;
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::render::Format;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use std::borrow::Cow;
+
+pub type Res = Response<Full<Bytes>>;
+
+/// Answer one request. Never fails: errors become problem documents.
+pub async fn handle(app: &App, req: Request<Incoming>) -> Res {
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let res = match route(app, req).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    };
+    tracing::debug!(%method, status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    res
+}
+
+/// The resources, by path shape.
+enum Route<'a> {
+    Healthz,
+    Readyz,
+    Feeds,
+    Feed(&'a str, Option<Format>),
+    Items(&'a str),
+    Item(&'a str, Cow<'a, str>),
+}
+
+impl Route<'_> {
+    fn allow(&self) -> &'static str {
+        match self {
+            Route::Healthz | Route::Readyz | Route::Feeds | Route::Feed(..) => "GET, HEAD, OPTIONS",
+            Route::Items(_) => "POST, OPTIONS",
+            Route::Item(..) => "GET, HEAD, PUT, DELETE, OPTIONS",
+        }
+    }
+}
+
+fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
+    let mut segs = path.strip_prefix('/').unwrap_or(path).split('/');
+    let route = match (
+        segs.next(),
+        segs.next(),
+        segs.next(),
+        segs.next(),
+        segs.next(),
+    ) {
+        (Some("healthz"), None, ..) => Route::Healthz,
+        (Some("readyz"), None, ..) => Route::Readyz,
+        (Some("feeds"), None, ..) => Route::Feeds,
+        (Some("feeds"), Some(feed), None, ..) if !feed.is_empty() => {
+            let (name, format) = match feed.rsplit_once('.') {
+                Some((name, "atom")) => (name, Some(Format::Atom)),
+                Some((name, "rss")) => (name, Some(Format::Rss)),
+                _ => (feed, None),
+            };
+            Route::Feed(name, format)
+        }
+        (Some("feeds"), Some(feed), Some("items"), None, ..) => Route::Items(feed),
+        (Some("feeds"), Some(feed), Some("items"), Some(id), None) => {
+            Route::Item(feed, decode(id)?)
+        }
+        _ => return Err(ApiError::NotFound),
+    };
+    Ok(route)
+}
+
+/// Percent-decode one path segment (so `%2F` stays inside it).
+fn decode(seg: &str) -> Result<Cow<'_, str>, ApiError> {
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8()
+        .map_err(|_| {
+            ApiError::InvalidParameter("the path is not valid UTF-8 once percent-decoded".into())
+        })
+}
+
+async fn route(app: &App, req: Request<Incoming>) -> Result<Res, ApiError> {
+    let path = req.uri().path().to_owned();
+    let route = parse_route(&path)?;
+    let method = req.method();
+    if method == Method::OPTIONS {
+        let mut res = empty(StatusCode::NO_CONTENT);
+        res.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(route.allow()));
+        return Ok(res);
+    }
+    let not_allowed = || ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        allow: route.allow(),
+    };
+    let read = method == Method::GET || method == Method::HEAD;
+    match &route {
+        Route::Healthz if read => Ok(ops::healthz()),
+        Route::Readyz if read => Ok(ops::readyz(app)),
+        Route::Feeds if read => Ok(ops::list_feeds(app)),
+        Route::Feed(name, format) if read => read::feed_response(app, &req, name, *format),
+        Route::Items(feed) if method == Method::POST => write::batch(app, req, feed).await,
+        Route::Item(feed, id) => match *method {
+            Method::GET | Method::HEAD => write::get_item(app, feed, id).await,
+            Method::PUT => write::put_item(app, req, feed, id).await,
+            Method::DELETE => write::delete_item(app, feed, id).await,
+            _ => Err(not_allowed()),
+        },
+        _ => Err(not_allowed()),
+    }
+}
+
+/// A response with no body.
+fn empty(status: StatusCode) -> Res {
+    let mut res = Response::new(Full::new(Bytes::new()));
+    *res.status_mut() = status;
+    res
+}
+
+/// A JSON response.
+fn json(status: StatusCode, value: &serde_json::Value) -> Res {
+    let mut res = Response::new(Full::new(Bytes::from(value.to_string())));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+/// Read a JSON request body of at most `max` bytes.
+async fn json_body(req: Request<Incoming>, max: usize) -> Result<Bytes, ApiError> {
+    let ct = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType(ct));
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(ApiError::PayloadTooLarge(max));
+    }
+    match Limited::new(req.into_body(), max).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::PayloadTooLarge(max)),
+        Err(e) => Err(ApiError::InvalidParameter(format!(
+            "cannot read the request body: {e}"
+        ))),
+    }
+}
+
+/// The feed's log and presentation, or 404.
+fn feed<'a>(
+    app: &'a App,
+    name: &str,
+) -> Result<
+    (
+        &'a std::sync::Arc<crate::store::FeedLog>,
+        &'a crate::app::FeedInfo,
+    ),
+    ApiError,
+> {
+    match (app.store.feed(name), app.feeds.get(name)) {
+        (Some(log), Some(info)) => Ok((log, info)),
+        _ => Err(ApiError::FeedNotFound(name.to_string())),
+    }
+}
+
+/// `"EPOCH.SEQ"`, the header form of a position.
+fn etag_header(epoch: &str, seq: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{epoch}.{seq}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// An IMF-fixdate for a stamp in ms.
+fn http_date(ms: u64) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert!(matches!(
+            parse_route("/feeds/news"),
+            Ok(Route::Feed("news", None))
+        ));
+        assert!(matches!(
+            parse_route("/feeds/news.atom"),
+            Ok(Route::Feed("news", Some(Format::Atom)))
+        ));
+        assert!(matches!(
+            parse_route("/feeds/news.rss"),
+            Ok(Route::Feed("news", Some(Format::Rss)))
+        ));
+        assert!(matches!(
+            parse_route("/feeds/news/items"),
+            Ok(Route::Items("news"))
+        ));
+        match parse_route("/feeds/news/items/a%2Fb%20c") {
+            Ok(Route::Item("news", id)) => assert_eq!(id, "a/b c"),
+            _ => panic!("item route"),
+        }
+        assert!(matches!(
+            parse_route("/feeds/news/items/%FF"),
+            Err(ApiError::InvalidParameter(_))
+        ));
+        for none in [
+            "/",
+            "/feeds/",
+            "/feeds/news/",
+            "/feeds/news/items/a/b",
+            "/other",
+        ] {
+            assert!(
+                matches!(parse_route(none), Err(ApiError::NotFound)),
+                "{none}"
+            );
+        }
+    }
+}

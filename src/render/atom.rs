@@ -1,0 +1,179 @@
+//! Atom 1.0 documents, written with the `atom_syndication` crate.
+//!
+//! This file owns the mapping of a [`Document`] to an `atom_syndication::Feed`:
+//! - feed: `title`, `id` (= feed URL), `updated`, `author`, links `self`,
+//!   `next`, `alternate` (= the configured link, when non-empty), `subtitle`
+//!   (= description, when non-empty), the entries, then `ibmfs:etag`,
+//!   `sync:syncMode`, `sync:digest` and the `at:deleted-entry` tombstones.
+//! - entry: `title`, `id`, `updated` (= the transaction's stamp, with ms),
+//!   `author`, `category term`*, `link rel="alternate"` (= payload link),
+//!   `link rel="enclosure" href type length`*, `published`, `summary`,
+//!   `content`, `ibmwcm:action`, `sync:syncState`.
+//!
+//! Decisions:
+//! - `updated` of the feed is `Last-Modified` (whole seconds) as RFC 3339;
+//!   at position 0 (nothing processed yet) it is `1970-01-01T00:00:00+00:00`.
+//! - The crate writes feed-level extension elements after all entries, so
+//!   `ibmfs:etag`, `sync:*` and the tombstones follow the `<entry>`s;
+//!   tombstones keep their seq order among themselves. Each tombstone is
+//!   `<at:deleted-entry ref="ATOM-ID" when="STAMP">` (RFC 6721) with
+//!   `ibmwcm:action` and `sync:syncState` children.
+//! - RFC 4287 wants an author on every entry, or on the feed: the feed gets
+//!   `<author><name>` = the feed title (`feedgate` when that is empty).
+//! - `title` is always present (empty when the payload has none), as text.
+//! - `summary` is `type="html"` (as RSS `description`, it is HTML by convention).
+//! - content by type (RFC 4287 §4.1.3.3): `text` → `type="text"`; `html` and
+//!   `text/html` → `type="html"`; `xhtml` and `application/xhtml+xml` →
+//!   `type="html"` too, escaped, since nothing guarantees the input is
+//!   well-formed XHTML (a `type="xhtml"` div would have to be); `text/*` →
+//!   the MIME type with escaped text; XML media types → the MIME type with the
+//!   document as escaped text (inline child elements are only a MAY, and
+//!   unvalidated input could break the feed); any other MIME type → the MIME
+//!   type with the content's UTF-8 bytes in Base64, plus an empty summary when
+//!   the payload has none (required with Base64 content). Unknown or
+//!   malformed types count as `text`.
+//! - `published` comes from the payload's RFC 3339 value; one that does not
+//!   parse is left out.
+
+use atom_syndication::{Category, Content, Entry, Feed, Link, Person, Text};
+use chrono::DateTime;
+
+use super::content::{kind, Kind, MimeClass};
+use super::ext::{entry_elements, feed_elements, namespaces, ordered_map, El, NS_AT};
+use super::ids::atom_id;
+use super::xml::{attr, base64, fixed, fixed_secs, rfc3339_ms, text};
+use super::Document;
+use crate::model::{self, Action, Payload};
+
+const MEDIA_TYPE: &str = "application/atom+xml";
+
+/// Render `doc` as an Atom 1.0 document.
+pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
+    let mut links = vec![link("self", doc.self_url, Some(MEDIA_TYPE))];
+    if let Some(next) = doc.next_url {
+        links.push(link("next", next, Some(MEDIA_TYPE)));
+    }
+    if !doc.link.is_empty() {
+        links.push(link("alternate", doc.link, None));
+    }
+    let mut extensions = feed_elements(doc);
+    let mut entries = Vec::with_capacity(doc.entries.len());
+    let empty = Payload::default();
+    for e in doc.entries {
+        match (e.action, &e.payload) {
+            (Action::Delete, _) => extensions.push(tombstone(doc.feed_url, e)),
+            // An add/update always has a payload; render a bare entry if not.
+            (_, p) => entries.push(entry(doc.feed_url, e, p.as_ref().unwrap_or(&empty))),
+        }
+    }
+    let author = if doc.title.is_empty() {
+        "feedgate"
+    } else {
+        doc.title
+    };
+    let feed = Feed {
+        title: Text::plain(text(doc.title)),
+        id: text(doc.feed_url),
+        updated: fixed_secs(doc.last_modified.unwrap_or(0)),
+        authors: vec![Person {
+            name: text(author),
+            ..Person::default()
+        }],
+        links,
+        subtitle: (!doc.description.is_empty()).then(|| Text::plain(text(doc.description))),
+        entries,
+        extensions: ordered_map(extensions),
+        namespaces: namespaces(&[("at", NS_AT)]),
+        ..Feed::default()
+    };
+    let capacity = 2048 + doc.entries.len() * 1024;
+    feed.write_to(Vec::with_capacity(capacity))
+        // Writing to a Vec cannot fail: the only errors are I/O errors.
+        .expect("writing Atom to a Vec")
+}
+
+fn link(rel: &str, href: &str, media_type: Option<&str>) -> Link {
+    Link {
+        href: attr(href),
+        rel: rel.to_owned(),
+        mime_type: media_type.map(str::to_owned),
+        ..Link::default()
+    }
+}
+
+fn entry(feed_url: &str, e: &model::Entry, p: &Payload) -> Entry {
+    let mut links = Vec::with_capacity(p.enclosures.len() + 1);
+    if let Some(href) = &p.link {
+        links.push(link("alternate", href, None));
+    }
+    links.extend(p.enclosures.iter().map(|enc| Link {
+        href: attr(&enc.url),
+        rel: "enclosure".to_owned(),
+        mime_type: (!enc.mime.is_empty()).then(|| attr(&enc.mime)),
+        length: (enc.length > 0).then(|| enc.length.to_string()),
+        ..Link::default()
+    }));
+    let content = p
+        .content
+        .as_deref()
+        .map(|c| content(c, p.content_type.as_deref()));
+    let base64_content = content.as_ref().is_some_and(|(_, b64)| *b64);
+    let summary = match &p.summary {
+        Some(s) => Some(Text::html(text(s))),
+        None if base64_content => Some(Text::plain(String::new())),
+        None => None,
+    };
+    Entry {
+        title: Text::plain(p.title.as_deref().map(text).unwrap_or_default()),
+        id: atom_id(&e.id).into_owned(),
+        updated: fixed(e.stamp),
+        authors: p
+            .author
+            .iter()
+            .map(|a| Person {
+                name: text(a),
+                ..Person::default()
+            })
+            .collect(),
+        categories: p
+            .categories
+            .iter()
+            .map(|c| Category {
+                term: attr(c),
+                ..Category::default()
+            })
+            .collect(),
+        links,
+        published: p
+            .published
+            .as_deref()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok()),
+        summary,
+        content: content.map(|(c, _)| c),
+        extensions: ordered_map(entry_elements(feed_url, e)),
+        ..Entry::default()
+    }
+}
+
+/// `atom:content` for `value` of `content_type`, and whether it is Base64.
+fn content(value: &str, content_type: Option<&str>) -> (Content, bool) {
+    let (ty, value, b64) = match kind(content_type) {
+        Kind::Text => ("text".to_owned(), text(value), false),
+        Kind::Html => ("html".to_owned(), text(value), false),
+        Kind::Mime(mime, MimeClass::Text | MimeClass::Xml) => (attr(mime), text(value), false),
+        Kind::Mime(mime, MimeClass::Binary) => (attr(mime), base64(value.as_bytes()), true),
+    };
+    let content = Content {
+        content_type: Some(ty),
+        value: Some(value),
+        ..Content::default()
+    };
+    (content, b64)
+}
+
+/// `<at:deleted-entry ref when>` with the action and sync state inside.
+fn tombstone(feed_url: &str, e: &model::Entry) -> El {
+    El::parent("at:deleted-entry", entry_elements(feed_url, e))
+        .with_attr("ref", &atom_id(&e.id))
+        .with_attr("when", &rfc3339_ms(e.stamp))
+}

@@ -117,7 +117,7 @@ fn check_id(id: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(invalid(format!(
-            "item ids are 1 to {MAX_ID_BYTES} bytes of UTF-8; got {} bytes",
+            "item ids are 1 to {MAX_ID_BYTES} bytes of UTF-8 without control characters; got {} bytes",
             id.len()
         )))
     }

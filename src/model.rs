@@ -101,9 +101,15 @@ pub fn valid_feed_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
 }
 
-/// Is `id` a valid item id: non-empty, at most 256 bytes (UTF-8 is given by `&str`)?
+/// Is `id` a valid item id: non-empty, at most 256 bytes (UTF-8 is given by
+/// `&str`), and free of control characters and U+FFFE/U+FFFF, which XML 1.0
+/// cannot carry (an RSS guid would lose them and two ids could collide).
 pub fn valid_item_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_ID_BYTES
+    !id.is_empty()
+        && id.len() <= MAX_ID_BYTES
+        && !id
+            .chars()
+            .any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}')
 }
 
 #[cfg(test)]
@@ -135,6 +141,9 @@ mod tests {
         assert!(valid_item_id(&"é".repeat(128)));
         assert!(!valid_item_id(""));
         assert!(!valid_item_id(&"x".repeat(257)));
+        assert!(!valid_item_id("a\u{1}"));
+        assert!(!valid_item_id("a\nb"));
+        assert!(!valid_item_id("a\u{FFFF}"));
     }
 
     #[test]

@@ -302,24 +302,3 @@ fn a_hundred_entry_page_keeps_seq_order() {
     );
     assert_eq!(ch.items.len(), 100);
 }
-
-#[test]
-#[ignore]
-fn tmp_bench() {
-    let entries: Vec<_> = (1..=100)
-        .map(|i| {
-            let mut p = payload(&format!("t{i}"));
-            p.content = Some("<p>lorem ipsum</p>".repeat(100));
-            entry(i, &format!("id-{i}"), Action::Add, T0 + i, Some(p))
-        })
-        .collect();
-    let d = doc(&entries);
-    for f in [Format::Rss, Format::Atom] {
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for _ in 0..200 {
-            n += render(f, &d).len();
-        }
-        eprintln!("{f:?}: {:?}/page, {} bytes", t.elapsed() / 200, n / 200);
-    }
-}

@@ -42,6 +42,7 @@ pub enum StoreError {
 
 /// One change a producer asks for.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built once per op and consumed at once; boxing buys nothing
 pub enum Op {
     Put { id: String, payload: Payload },
     Delete { id: String },

@@ -78,12 +78,15 @@ def render_config(data_dir: pathlib.Path, feeds: dict, extra: dict | None = None
 
 
 class FeedgateServer:
-    def __init__(self, workdir: pathlib.Path, feeds: dict | None = None, extra: dict | None = None):
+    def __init__(self, workdir: pathlib.Path, feeds: dict | None = None, extra: dict | None = None,
+                 args: list[str] | None = None):
+        """`args` replaces the default `--config FILE` command-line arguments after `serve`."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = workdir / "data"
         self.config_path = workdir / "feedgate.toml"
         self.config_path.write_text(render_config(self.data_dir, feeds or FEEDS, extra))
+        self.args = ["--config", str(self.config_path)] if args is None else args
         self.proc: subprocess.Popen | None = None
         self.base: str | None = None
         self.log: collections.deque[str] = collections.deque(maxlen=2000)
@@ -101,7 +104,7 @@ class FeedgateServer:
         for var in ("FEEDGATE_CONFIG", "FEEDGATE_LISTEN", "FEEDGATE_DATA_DIR"):
             env.pop(var, None)
         self.proc = subprocess.Popen(
-            [binary, "serve", "--config", str(self.config_path)],
+            [binary, "serve", *self.args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -170,7 +173,7 @@ class FeedgateServer:
         return "\n".join(list(self.log)[-last:])
 
 
-def _stop_and_check(server: FeedgateServer) -> None:
+def stop_and_check(server: FeedgateServer) -> None:
     try:
         rc = server.stop()
     finally:
@@ -182,23 +185,28 @@ def _stop_and_check(server: FeedgateServer) -> None:
 def feedgate(tmp_path):
     server = FeedgateServer(tmp_path / "feedgate").start()
     yield server
-    _stop_and_check(server)
+    stop_and_check(server)
 
 
 @pytest.fixture
 def feedgate_factory(tmp_path):
     servers: list[FeedgateServer] = []
 
-    def start(feeds: dict | None = None, extra: dict | None = None) -> FeedgateServer:
-        server = FeedgateServer(tmp_path / f"feedgate{len(servers)}", feeds, extra).start()
+    def start(feeds: dict | None = None, extra: dict | None = None, args: list[str] | None = None,
+              workdir: pathlib.Path | None = None) -> FeedgateServer:
+        """Start a server; pass the `workdir` of an earlier (stopped) one to restart on its data."""
+        workdir = workdir or tmp_path / f"feedgate{len(servers)}"
+        server = FeedgateServer(workdir, feeds, extra, args).start()
         servers.append(server)
         return server
 
     yield start
     failures = []
     for server in servers:
+        if server.proc.returncode is not None:
+            continue  # stopped (and checked) by the test itself
         try:
-            _stop_and_check(server)
+            stop_and_check(server)
         except AssertionError as e:
             failures.append(str(e))
     assert not failures, "\n".join(failures)

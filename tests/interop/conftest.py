@@ -162,6 +162,14 @@ class FeedgateServer:
         self._join_pumps()
         return self.proc.returncode
 
+    def shutdown(self) -> None:
+        """Stop with SIGTERM and require a graceful exit (code 0 within 10 s)."""
+        try:
+            rc = self.stop()
+        finally:
+            print(f"--- feedgate log (last lines) ---\n{self.log_text()}")
+        assert rc == 0, f"feedgate exited with {rc} after SIGTERM (expected 0)"
+
     # ------------------------------------------------------------------ helpers
     def url(self, path: str) -> str:
         return self.base + path
@@ -173,19 +181,11 @@ class FeedgateServer:
         return "\n".join(list(self.log)[-last:])
 
 
-def stop_and_check(server: FeedgateServer) -> None:
-    try:
-        rc = server.stop()
-    finally:
-        print(f"--- feedgate log (last lines) ---\n{server.log_text()}")
-    assert rc == 0, f"feedgate exited with {rc} after SIGTERM (expected 0)"
-
-
 @pytest.fixture
 def feedgate(tmp_path):
     server = FeedgateServer(tmp_path / "feedgate").start()
     yield server
-    stop_and_check(server)
+    server.shutdown()
 
 
 @pytest.fixture
@@ -206,7 +206,7 @@ def feedgate_factory(tmp_path):
         if server.proc.returncode is not None:
             continue  # stopped (and checked) by the test itself
         try:
-            stop_and_check(server)
+            server.shutdown()
         except AssertionError as e:
             failures.append(str(e))
     assert not failures, "\n".join(failures)

@@ -27,7 +27,11 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let Some(stderr) = child.stderr.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no stderr pipe");
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {

@@ -118,13 +118,23 @@ async fn put_delete_get_and_batches() {
     assert_eq!(v["feeds"][1]["head"], 0);
 }
 
+/// method, path, headers, body, expected status, expected code
+type Case<'a> = (
+    &'a str,
+    String,
+    Vec<(&'a str, &'a str)>,
+    Vec<u8>,
+    u16,
+    &'a str,
+);
+
 #[tokio::test]
 async fn bad_input_gets_a_problem_and_changes_nothing() {
     let app = spawn_app("max_body_bytes = 1000").await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     let json = [("Content-Type", "application/json")];
     let long_id = "x".repeat(257);
-    let cases: Vec<(&str, String, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "PUT",
             "/feeds/news/items/a".into(),

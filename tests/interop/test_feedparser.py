@@ -416,6 +416,9 @@ def test_lossy_consumer_converges(feedgate, seed_value):
         assert resp.status == 200, resp
         assert resp.json().get("title") == payload["title"], resp
 
+    for item_id in {item_id for item_id, _ in consumer.processed} - producer.model.keys():
+        assert producer.get(item_id).status == 404, item_id
+
     # A brand-new consumer without losses converges to the same set.
     fresh = LossyConsumer(feedgate.url(f"/feeds/news.rss?limit={limit}"), limit)
     wait_next_second()

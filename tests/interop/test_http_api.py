@@ -163,3 +163,45 @@ def test_documents_are_well_formed_xml(feedgate, path):
     assert r.status == 200, r
     doc = parse_feed(r.body)  # expat raises on any ill-formed byte
     assert "<script>&amp;\"'</script> ]]> end" in [e.title for e in doc.entries]
+
+
+def test_restart_keeps_log_and_epoch(feedgate_factory):
+    first = feedgate_factory()
+    p = first.producer()
+    p.add("a", payload_for("a", "A"))
+    head = p.add("b", payload_for("b", "B"))["etag"]
+    first.shutdown()  # acknowledged writes are durable; SIGTERM exits 0
+
+    second = feedgate_factory(workdir=first.workdir)
+    r = request("GET", second.url("/feeds/news"), headers={"If-None-Match": f'"{head}"'})
+    assert r.status == 304, "the epoch survives a restart, so consumer positions stay valid"
+    assert r.header("ETag") == f'"{head}"'
+    p2 = second.producer()
+    assert p2.get("b").json()["title"] == "B"
+    assert p2.add("c", payload_for("c", "C"))["seq"] == 3
+
+
+def test_flags_override_config_and_ops_endpoints(feedgate_factory, tmp_path):
+    flag_dir = tmp_path / "flag-data"
+    server = feedgate_factory(args=["--config", str(tmp_path / "feedgate0" / "feedgate.toml"),
+                                    "--data-dir", str(flag_dir)])
+    server.producer().add("a", payload_for("a", "A"))
+    assert flag_dir.is_dir() and any(flag_dir.iterdir()), "--data-dir must override data_dir"
+    assert not (server.data_dir.exists() and any(server.data_dir.iterdir()))
+
+    assert request("GET", server.url("/healthz")).status == 200
+    assert request("GET", server.url("/readyz")).status == 200
+    metrics = request("GET", server.url("/metrics"))
+    assert metrics.status == 200 and metrics.header("Content-Type").startswith("text/plain"), metrics
+    feeds = request("GET", server.url("/feeds"))
+    assert feeds.status == 200, feeds
+    assert "news" in feeds.body.decode(), feeds
+    r = request("POST", server.url("/feeds/news"))
+    assert_problem(r, 405, "method_not_allowed")
+    assert r.header("Allow"), r
+
+
+def test_starts_without_config(feedgate_factory, tmp_path):
+    server = feedgate_factory(args=["--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "bare")])
+    assert request("GET", server.url("/healthz")).status == 200
+    assert_problem(request("GET", server.url("/feeds/news")), 404, "feed_not_found")

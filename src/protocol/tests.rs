@@ -284,3 +284,79 @@ fn date_only_consumer_gets_each_transaction_exactly_once() {
     }
     assert_eq!(seen, (1..=300).collect::<Vec<_>>());
 }
+
+/// A view that counts what the protocol reads.
+struct Counting<'a> {
+    inner: &'a Mem,
+    rows: std::cell::Cell<usize>,
+    probes: std::cell::Cell<usize>,
+}
+
+impl LogView for Counting<'_> {
+    type Error = Infallible;
+    fn head(&self) -> u64 {
+        self.inner.head()
+    }
+    fn scan(
+        &self,
+        after: u64,
+        upto: u64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Txn>, Infallible> {
+        let v = self.inner.scan(after, upto, max, max_bytes)?;
+        self.rows.set(self.rows.get() + v.len());
+        Ok(v)
+    }
+    fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Infallible> {
+        self.probes.set(self.probes.get() + 1);
+        self.inner.first_seq_from_second(sec)
+    }
+}
+
+/// The 304 path and the delta path read O(page) rows whatever the log size.
+#[test]
+fn reads_cost_a_page_not_the_log() {
+    let mut log = Mem::new();
+    for i in 0..50_000u64 {
+        log.push(
+            &format!("i{}", i % 1000),
+            if i < 1000 {
+                Action::Add
+            } else {
+                Action::Update
+            },
+            T0 + i * 10,
+        );
+    }
+    let now = T0 + 10_000_000;
+    let lim = Limits {
+        max_entries: 100,
+        max_bytes: usize::MAX,
+    };
+    let cases = [
+        (Cursor::Seq(50_000), 0),
+        (Cursor::Seq(49_000), 100),
+        (Cursor::Seq(10), 100),
+        (Cursor::Date((T0 + 400_000) / 1000), 100),
+        (Cursor::CatchUp, 100),
+    ];
+    for (cursor, max_rows) in cases {
+        let view = Counting {
+            inner: &log,
+            rows: 0.into(),
+            probes: 0.into(),
+        };
+        plan(&view, cursor, now, lim).unwrap();
+        assert!(
+            view.rows.get() <= max_rows,
+            "{cursor:?} read {} rows",
+            view.rows.get()
+        );
+        assert!(
+            view.probes.get() <= 3,
+            "{cursor:?} probed {} times",
+            view.probes.get()
+        );
+    }
+}

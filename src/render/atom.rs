@@ -13,9 +13,12 @@
 //! Decisions:
 //! - `updated` of the feed is `Last-Modified` (whole seconds) as RFC 3339;
 //!   at position 0 (nothing processed yet) it is `1970-01-01T00:00:00+00:00`.
-//! - The crate writes feed-level extension elements after all entries, so
-//!   `ibmfs:etag`, `sync:*` and the tombstones follow the `<entry>`s;
-//!   tombstones keep their seq order among themselves. Each tombstone is
+//! - Entries and tombstones are ordered by seq, interleaved (PROTOCOL §3).
+//!   The crate can only write feed-level extensions after all entries, so
+//!   the feed head (metadata, `ibmfs:etag`, `sync:*`) is written by the
+//!   crate with no entries, and the entries (by the crate, one at a time)
+//!   and tombstones (by [`El::write_xml`]) are appended in seq order before
+//!   the closing `</feed>`. Each tombstone is
 //!   `<at:deleted-entry ref="ATOM-ID" when="STAMP">` (RFC 6721) with
 //!   `ibmwcm:action` and `sync:syncState` children.
 //! - RFC 4287 wants an author on every entry, or on the feed: the feed gets
@@ -35,7 +38,7 @@
 //! - `published` comes from the payload's RFC 3339 value; one that does not
 //!   parse is left out.
 
-use atom_syndication::{Category, Content, Entry, Feed, Link, Person, Text};
+use atom_syndication::{Category, Content, Entry, Feed, Link, Person, Text, WriteConfig};
 use chrono::DateTime;
 
 use super::content::{kind, Kind, MimeClass};
@@ -56,16 +59,6 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
     if !doc.link.is_empty() {
         links.push(link("alternate", doc.link, None));
     }
-    let mut extensions = feed_elements(doc);
-    let mut entries = Vec::with_capacity(doc.entries.len());
-    let empty = Payload::default();
-    for e in doc.entries {
-        match (e.action, &e.payload) {
-            (Action::Delete, _) => extensions.push(tombstone(doc.feed_url, e)),
-            // An add/update always has a payload; render a bare entry if not.
-            (_, p) => entries.push(entry(doc.feed_url, e, p.as_ref().unwrap_or(&empty))),
-        }
-    }
     let author = if doc.title.is_empty() {
         "feedgate"
     } else {
@@ -81,15 +74,37 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
         }],
         links,
         subtitle: (!doc.description.is_empty()).then(|| Text::plain(text(doc.description))),
-        entries,
-        extensions: ordered_map(extensions),
+        extensions: ordered_map(feed_elements(doc)),
         namespaces: namespaces(&[("at", NS_AT)]),
         ..Feed::default()
     };
     let capacity = 2048 + doc.entries.len() * 1024;
-    feed.write_to(Vec::with_capacity(capacity))
-        // Writing to a Vec cannot fail: the only errors are I/O errors.
-        .expect("writing Atom to a Vec")
+    // Writing to a Vec cannot fail: the only errors are I/O errors.
+    let mut out = feed
+        .write_to(Vec::with_capacity(capacity))
+        .expect("writing Atom to a Vec");
+    const CLOSE: &[u8] = b"</feed>";
+    // The head always has children (title, id, …), so it ends with the closing tag.
+    debug_assert!(out.ends_with(CLOSE));
+    out.truncate(out.len().saturating_sub(CLOSE.len()));
+    let empty = Payload::default();
+    let bare = WriteConfig {
+        write_document_declaration: false,
+        indent_size: None,
+    };
+    for e in doc.entries {
+        match (e.action, &e.payload) {
+            (Action::Delete, _) => tombstone(doc.feed_url, e).write_xml(&mut out),
+            // An add/update always has a payload; render a bare entry if not.
+            (_, p) => {
+                out = entry(doc.feed_url, e, p.as_ref().unwrap_or(&empty))
+                    .write_with_config(out, bare)
+                    .expect("writing an Atom entry to a Vec");
+            }
+        }
+    }
+    out.extend_from_slice(CLOSE);
+    out
 }
 
 fn link(rel: &str, href: &str, media_type: Option<&str>) -> Link {

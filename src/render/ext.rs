@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use super::xml::{attr, escape_attr, rfc3339_ms, text};
+use super::xml::{attr, escape_attr, escape_html, rfc3339_ms, text};
 use super::{Document, SyncMode};
 use crate::model::Entry;
 
@@ -58,6 +58,35 @@ impl El {
     pub fn with_attr(mut self, name: &'static str, value: &str) -> El {
         self.attrs.push((name, attr(value)));
         self
+    }
+
+    /// Serialise this element (and its children) as XML into `out`, for the
+    /// places where a crate cannot put it where it belongs. Text and
+    /// attributes were cleaned on the way in and are escaped here.
+    pub fn write_xml(&self, out: &mut Vec<u8>) {
+        out.push(b'<');
+        out.extend_from_slice(self.name.as_bytes());
+        for (k, v) in &self.attrs {
+            out.push(b' ');
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"=\"");
+            out.extend_from_slice(escape_attr(v).as_bytes());
+            out.push(b'"');
+        }
+        if self.value.is_none() && self.children.is_empty() {
+            out.extend_from_slice(b"/>");
+            return;
+        }
+        out.push(b'>');
+        if let Some(v) = &self.value {
+            out.extend_from_slice(escape_html(v).as_bytes());
+        }
+        for c in &self.children {
+            c.write_xml(out);
+        }
+        out.extend_from_slice(b"</");
+        out.extend_from_slice(self.name.as_bytes());
+        out.push(b'>');
     }
 }
 

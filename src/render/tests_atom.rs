@@ -210,7 +210,7 @@ fn hostile_text_arrives_intact_minus_forbidden_chars() {
 }
 
 #[test]
-fn deletions_are_tombstones_after_the_entries_in_seq_order() {
+fn deletions_are_tombstones_interleaved_in_seq_order() {
     let mut entries = mixed_entries();
     let iri = "http://example.org/x?a=1&b='2'";
     entries.push(entry(8, iri, Action::Delete, T0 + 3_000, None));
@@ -230,8 +230,21 @@ fn deletions_are_tombstones_after_the_entries_in_seq_order() {
         .collect();
     assert_eq!(
         order,
-        ["entry", "entry", "entry", "deleted-entry", "deleted-entry"]
+        ["entry", "entry", "deleted-entry", "deleted-entry", "entry"]
     );
+    // Every entry and tombstone in the document order is in seq order.
+    let ticks: Vec<u64> = f
+        .children()
+        .filter(|n| n.tag_name().name() == "entry" || n.tag_name().name() == "deleted-entry")
+        .map(|n| {
+            kid_txt(kid(n, NS_SYNC, "syncState"), NS_SYNC, "tick")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let mut sorted = ticks.clone();
+    sorted.sort_unstable();
+    assert_eq!(ticks, sorted);
     let tombs = kids(f, NS_AT, "deleted-entry");
     let want = [
         ("urn:feedgate:gone", "2024-05-01T12:00:02.750Z", 7),

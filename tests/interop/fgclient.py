@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import email.utils
 import json
 import math
@@ -220,6 +221,7 @@ class FeedEntry:
     tick: int | None
     title: str | None
     tombstone: bool = False  # an Atom at:deleted-entry
+    stamp: str | None = None  # sync:syncState/sync:stamp (RFC 3339, ms)
 
 
 @dataclasses.dataclass
@@ -290,17 +292,17 @@ def _doc(fmt, container, items, tombstones, link_tag) -> FeedDoc:
             continue
         state = el.find(_q("sync", "syncState"))
         tick = _int(state.find(_q("sync", "tick"))) if state is not None else None
+        stamp = _text(state.find(_q("sync", "stamp"))) if state is not None else None
         action = _text(el.find(_q("ibmwcm", "action")))
         if fmt == "rss":
             eid = _text(el.find("guid"))
             title = _text(el.find("title"))
-            entries.append(FeedEntry(eid, action, tick, title))
+            entries.append(FeedEntry(eid, action, tick, title, stamp=stamp))
         elif el.tag == _q("at", "deleted-entry"):
-            entries.append(FeedEntry(el.get("ref"), action or "delete", tick, None, tombstone=True))
+            entries.append(FeedEntry(el.get("ref"), action or "delete", tick, None, tombstone=True, stamp=stamp))
         else:
-            entries.append(
-                FeedEntry(_text(el.find(_q("atom", "id"))), action, tick, _text(el.find(_q("atom", "title"))))
-            )
+            entries.append(FeedEntry(_text(el.find(_q("atom", "id"))), action, tick,
+                                     _text(el.find(_q("atom", "title"))), stamp=stamp))
     if fmt == "rss":
         updated = _text(container.find("lastBuildDate"))
     else:
@@ -315,6 +317,24 @@ def _doc(fmt, container, items, tombstones, link_tag) -> FeedDoc:
         digest_tick=digest_tick,
         entries=entries,
     )
+
+
+def rfc3339_seconds(value: str) -> int:
+    """Whole POSIX seconds of an RFC 3339 timestamp such as `2025-11-25T12:00:00.123Z`."""
+    return int(datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+def check_page_size(doc: "FeedDoc", limit: int, etag_selected: bool) -> None:
+    """`limit` bounds a page. An ETag-selected page obeys it strictly. A date-selected page
+    (date cursor or catch-up) must end on a second boundary so that a consumer keeping only
+    Last-Modified loses nothing (PROTOCOL §3, whole seconds); when one second holds more than
+    `limit` transactions the page may exceed `limit`, but then it holds that one second only."""
+    n = len(doc.entries)
+    if n <= limit:
+        return
+    assert not etag_selected, f"ETag-selected page holds {n} entries, limit {limit}"
+    seconds = {rfc3339_seconds(e.stamp) for e in doc.entries}
+    assert len(seconds) == 1, f"page of {n} > limit {limit} entries spans seconds {sorted(seconds)}"
 
 
 def link_header_next(value: str | None) -> str | None:

@@ -33,6 +33,7 @@ pub struct FeedInfo {
 
 pub struct App {
     pub config: Config,
+    pub auth: crate::auth::Auth,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub feeds: HashMap<String, FeedInfo>,
@@ -62,8 +63,11 @@ impl App {
                 (name.clone(), info)
             })
             .collect();
+        let feed_names: Vec<&str> = config.feeds.keys().map(String::as_str).collect();
+        let auth = crate::auth::Auth::from_config(&config.credentials, &feed_names)?;
         let app = App {
             config,
+            auth,
             store,
             clock,
             feeds,

@@ -49,6 +49,19 @@ pub struct Config {
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
     pub feeds: BTreeMap<String, FeedConfig>,
+    /// Credentials by name; none configured means no authorization.
+    pub credentials: BTreeMap<String, CredentialConfig>,
+}
+
+/// One credential: a bearer token and/or a password for HTTP Basic (the
+/// credential's name is the user name), stored as SHA-256 hex digests, and
+/// its role per feed (`"*"` for every feed).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialConfig {
+    pub token_sha256: Option<String>,
+    pub password_sha256: Option<String>,
+    pub roles: BTreeMap<String, crate::auth::Role>,
 }
 
 impl Default for Config {
@@ -65,6 +78,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
             feeds: BTreeMap::new(),
+            credentials: BTreeMap::new(),
         }
     }
 }

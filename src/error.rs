@@ -4,7 +4,10 @@
 use crate::store::StoreError;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+
+/// The challenges of a 401: a bearer token (RFC 6750) or HTTP Basic (RFC 7617).
+const CHALLENGE: &str = "Bearer realm=\"feedgate\", Basic realm=\"feedgate\", charset=\"UTF-8\"";
 use hyper::{Response, StatusCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +28,10 @@ pub enum ApiError {
     MethodNotAllowed { method: String, allow: &'static str },
     #[error("there is nothing at this path")]
     NotFound,
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error("feed {0:?} is derived from an upstream origin and cannot be written")]
     ReadOnlyFeed(String),
     #[error("the store is unavailable: {0}")]
@@ -36,6 +43,8 @@ impl ApiError {
         use ApiError::*;
         match self {
             FeedNotFound(_) | ItemNotFound(_) | NotFound => StatusCode::NOT_FOUND,
+            Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Forbidden(_) => StatusCode::FORBIDDEN,
             InvalidItem(_) | InvalidParameter(_) => StatusCode::BAD_REQUEST,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -57,6 +66,8 @@ impl ApiError {
             UnsupportedMediaType(_) => "unsupported_media_type",
             MethodNotAllowed { .. } => "method_not_allowed",
             NotFound => "not_found",
+            Unauthorized(_) => "unauthorized",
+            Forbidden(_) => "forbidden",
             ReadOnlyFeed(_) => "read_only_feed",
             StoreUnavailable(_) => "store_unavailable",
         }
@@ -84,6 +95,9 @@ impl ApiError {
             }
             ApiError::StoreUnavailable(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::Unauthorized(_) => {
+                h.insert(WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE));
             }
             _ => {}
         }

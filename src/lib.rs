@@ -1,6 +1,7 @@
 //! feedgate: transaction feeds (RSS 2.0 / Atom 1.0) over conditional GET.
 
 pub mod app;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod cursor;

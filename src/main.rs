@@ -25,6 +25,9 @@ struct Cli {
 enum Command {
     /// Run the gateway.
     Serve(ServeArgs),
+    /// Print the SHA-256 of a secret read from standard input (one line), as
+    /// `token_sha256` / `password_sha256` in the config want it.
+    HashSecret,
 }
 
 #[derive(clap::Args)]
@@ -51,6 +54,16 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::HashSecret => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the secret from stdin")?;
+            let secret = line.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(!secret.is_empty(), "no secret on standard input");
+            println!("{}", feedgate::auth::hash_secret(secret));
+            Ok(())
+        }
     }
 }
 
@@ -77,6 +90,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        if !app.auth.enabled() && !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "WARNING: no credentials are configured and feedgate listens on a non-loopback address: \
+                 anyone who can reach it can read and WRITE every feed. Configure [credentials] or listen on 127.0.0.1."
+            );
+        }
         let feeds: Vec<&str> = app.feeds.keys().map(String::as_str).collect();
         tracing::info!(data_dir = %app.config.data_dir.display(), ?feeds, "listening on http://{addr}");
         feedgate::server::run(listener, app, feedgate::server::shutdown_signal()).await?;

@@ -22,12 +22,14 @@ pub type Res = Response<Full<Bytes>>;
 /// Answer one request. Never fails: errors become problem documents.
 pub async fn handle(app: &App, req: Request<Incoming>) -> Res {
     let method = req.method().clone();
+    let target =
+        tracing::enabled!(tracing::Level::DEBUG).then(|| redacted_target(req.uri()).into_owned());
     let started = std::time::Instant::now();
     let res = match route(app, req).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
-    tracing::debug!(%method, status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    tracing::debug!(%method, target = target.as_deref().unwrap_or(""), status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
     res
 }
 
@@ -104,10 +106,11 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Res, ApiError> {
         allow: route.allow(),
     };
     let read = method == Method::GET || method == Method::HEAD;
+    let who = authorize(app, &req, &route)?;
     match &route {
         Route::Healthz if read => Ok(ops::healthz()),
         Route::Readyz if read => Ok(ops::readyz(app)),
-        Route::Feeds if read => Ok(ops::list_feeds(app)),
+        Route::Feeds if read => Ok(ops::list_feeds(app, who)),
         Route::Feed(name, format) if read => read::feed_response(app, &req, name, *format),
         Route::Items(feed) if method == Method::POST => write::batch(app, req, feed).await,
         Route::Item(feed, id) => match *method {
@@ -118,6 +121,57 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Res, ApiError> {
         },
         _ => Err(not_allowed()),
     }
+}
+
+/// Authenticate the request and check its role for the route (PROTOCOL §7:
+/// 401 without or with wrong credentials, 403 with a role too small).
+/// Health probes are open; reading needs `read`, writing `write`.
+fn authorize<'a>(
+    app: &'a App,
+    req: &Request<Incoming>,
+    route: &Route<'_>,
+) -> Result<Option<&'a crate::auth::Credential>, ApiError> {
+    use crate::auth::Role;
+    let (feed, need) = match route {
+        Route::Healthz | Route::Readyz => return Ok(None),
+        Route::Feeds => (None, Role::Read),
+        Route::Feed(feed, _) => (Some(*feed), Role::Read),
+        Route::Items(feed) => (Some(*feed), Role::Write),
+        Route::Item(feed, _) if req.method() == Method::GET || req.method() == Method::HEAD => {
+            (Some(*feed), Role::Read)
+        }
+        Route::Item(feed, _) => (Some(*feed), Role::Write),
+    };
+    if !app.auth.enabled() {
+        return Ok(None);
+    }
+    let header = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
+    let token = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v)
+    });
+    let who = app.auth.authenticate(header, token.as_deref())?;
+    app.auth.authorize(who, feed, need)?;
+    Ok(who)
+}
+
+/// The request target for logs, with any `access_token` value redacted.
+pub fn redacted_target(uri: &hyper::Uri) -> Cow<'_, str> {
+    let Some(query) = uri.query().filter(|q| q.contains("access_token")) else {
+        return Cow::Borrowed(uri.path_and_query().map_or("/", |p| p.as_str()));
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some(("access_token", _)) => "access_token=REDACTED".to_string(),
+            _ => kv.to_string(),
+        })
+        .collect();
+    Cow::Owned(format!("{}?{}", uri.path(), query.join("&")))
 }
 
 /// A response with no body.

@@ -26,11 +26,13 @@ pub fn readyz(app: &App) -> Res {
     }
 }
 
-pub fn list_feeds(app: &App) -> Res {
+/// The feeds `who` may read (all of them without authorization).
+pub fn list_feeds(app: &App, who: Option<&crate::auth::Credential>) -> Res {
     let feeds: Vec<_> = app
         .store
         .feeds()
         .into_iter()
+        .filter(|log| app.auth.can_read(who, log.name()))
         .map(|log| {
             let head = log.published();
             let info = app.feeds.get(log.name());

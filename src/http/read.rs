@@ -132,10 +132,9 @@ pub fn feed_response(
 
     let base = base_url(app, headers);
     let feed_url = format!("{base}/feeds/{name}");
-    let self_url = match req.uri().query() {
-        Some(query) => format!("{base}{}?{query}", req.uri().path()),
-        None => format!("{base}{}", req.uri().path()),
-    };
+    // Secrets never go into documents: the self link drops `access_token`
+    // (and next links never carry it; such consumers add it themselves).
+    let self_url = format!("{base}{}", without_access_token(req.uri()));
     let etag = format!("{}.{}", log.epoch(), page.last);
     let next_url = page.more.then(|| {
         let mut url = format!("{base}{}?etag={etag}", req.uri().path());
@@ -190,6 +189,25 @@ fn respond(status: StatusCode, headers: HeaderMap, body: Bytes) -> Res {
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res
+}
+
+/// Path and query of `uri` minus any `access_token` parameter.
+fn without_access_token(uri: &hyper::Uri) -> Cow<'_, str> {
+    let Some(query) = uri.query() else {
+        return Cow::Borrowed(uri.path());
+    };
+    if !query.contains("access_token") {
+        return Cow::Borrowed(uri.path_and_query().map_or(uri.path(), |p| p.as_str()));
+    }
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.starts_with("access_token=") && *kv != "access_token")
+        .collect();
+    if kept.is_empty() {
+        Cow::Borrowed(uri.path())
+    } else {
+        Cow::Owned(format!("{}?{}", uri.path(), kept.join("&")))
+    }
 }
 
 /// ETag and Last-Modified of a position (no Last-Modified at position 0).
@@ -278,6 +296,24 @@ mod tests {
         );
         assert_eq!(accept("text/html, */*;q=0.1"), Format::Rss);
         assert_eq!(accept("application/atom+xml;q=0, */*"), Format::Rss);
+    }
+
+    #[test]
+    fn self_links_drop_access_tokens() {
+        let uri = |s: &str| s.parse::<hyper::Uri>().unwrap();
+        assert_eq!(
+            without_access_token(&uri("/feeds/a?access_token=x&etag=e.1")),
+            "/feeds/a?etag=e.1"
+        );
+        assert_eq!(
+            without_access_token(&uri("/feeds/a?access_token=x")),
+            "/feeds/a"
+        );
+        assert_eq!(
+            without_access_token(&uri("/feeds/a?etag=e.1")),
+            "/feeds/a?etag=e.1"
+        );
+        assert_eq!(without_access_token(&uri("/feeds/a")), "/feeds/a");
     }
 
     #[test]

@@ -1,0 +1,390 @@
+//! Authorization, the first phase of a server-to-server sync: who is asking
+//! (a bearer token, HTTP Basic, or an `access_token` query parameter) and
+//! whether that credential's role on the feed allows the request.
+//!
+//! Credentials come from the config with their secrets stored as SHA-256
+//! digests; a presented secret is hashed and compared in constant time
+//! against every credential (no early exit that would leak which one
+//! matched). Roles are per feed (`*` for every feed) and ordered
+//! `read < write < admin`: consumers read, producers write, `admin` may do
+//! everything. With no credentials configured, every request is allowed.
+
+use crate::config::{ConfigError, CredentialConfig};
+use crate::error::ApiError;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// What a credential may do on a feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Read,
+    Write,
+    Admin,
+}
+
+type Digest32 = [u8; 32];
+
+#[derive(Debug)]
+pub struct Credential {
+    pub name: String,
+    token: Option<Digest32>,
+    password: Option<Digest32>,
+    roles: BTreeMap<String, Role>,
+}
+
+impl Credential {
+    /// The credential's role on `feed` (its own entry, else `*`).
+    pub fn role(&self, feed: &str) -> Option<Role> {
+        self.roles
+            .get(feed)
+            .or_else(|| self.roles.get("*"))
+            .copied()
+    }
+}
+
+/// The configured credentials.
+#[derive(Debug, Default)]
+pub struct Auth {
+    creds: Vec<Credential>,
+}
+
+/// SHA-256 of a secret, as the config stores it (lowercase hex).
+pub fn hash_secret(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn parse_digest(key: &str, hex: &str) -> Result<Digest32, ConfigError> {
+    let bad = || ConfigError::Invalid {
+        key: key.to_string(),
+        message:
+            "must be 64 hex digits (the SHA-256 of the secret; `feedgate hash-secret` prints it)"
+                .into(),
+    };
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
+            .map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// Equal in time independent of where the bytes differ.
+fn ct_eq(a: &Digest32, b: &Digest32) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Auth {
+    pub fn from_config(
+        creds: &BTreeMap<String, CredentialConfig>,
+        feeds: &[&str],
+    ) -> Result<Auth, ConfigError> {
+        let mut out = Vec::with_capacity(creds.len());
+        for (name, c) in creds {
+            let key = |k: &str| format!("credentials.{name}.{k}");
+            let token = c
+                .token_sha256
+                .as_deref()
+                .map(|h| parse_digest(&key("token_sha256"), h))
+                .transpose()?;
+            let password = c
+                .password_sha256
+                .as_deref()
+                .map(|h| parse_digest(&key("password_sha256"), h))
+                .transpose()?;
+            if token.is_none() && password.is_none() {
+                return Err(ConfigError::Invalid {
+                    key: format!("credentials.{name}"),
+                    message: "needs token_sha256 or password_sha256".into(),
+                });
+            }
+            for feed in c.roles.keys() {
+                if feed != "*" && !feeds.contains(&feed.as_str()) {
+                    return Err(ConfigError::Invalid {
+                        key: key(&format!("roles.{feed}")),
+                        message: "names a feed that is not configured".into(),
+                    });
+                }
+            }
+            out.push(Credential {
+                name: name.clone(),
+                token,
+                password,
+                roles: c.roles.clone(),
+            });
+        }
+        Ok(Auth { creds: out })
+    }
+
+    /// Is any credential configured (and so is authorization enforced)?
+    pub fn enabled(&self) -> bool {
+        !self.creds.is_empty()
+    }
+
+    /// Who sent the request: `Ok(None)` when it carries no credentials,
+    /// `Err(Unauthorized)` when it carries wrong ones.
+    pub fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        access_token: Option<&str>,
+    ) -> Result<Option<&Credential>, ApiError> {
+        let wrong = || ApiError::Unauthorized("the credentials are not valid".into());
+        let Some(header) = authorization else {
+            return match access_token {
+                Some(token) => self.by_token(token).map(Some).ok_or_else(wrong),
+                None => Ok(None),
+            };
+        };
+        let (scheme, value) = header.trim().split_once(' ').unwrap_or((header, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            self.by_token(value.trim()).map(Some).ok_or_else(wrong)
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            let decoded = base64_decode(value.trim()).ok_or_else(wrong)?;
+            let text = String::from_utf8(decoded).map_err(|_| wrong())?;
+            let (user, password) = text.split_once(':').ok_or_else(wrong)?;
+            self.by_password(user, password).map(Some).ok_or_else(wrong)
+        } else {
+            Err(ApiError::Unauthorized(format!(
+                "unsupported authorization scheme {scheme:?}"
+            )))
+        }
+    }
+
+    fn by_token(&self, token: &str) -> Option<&Credential> {
+        let presented: Digest32 = Sha256::digest(token.as_bytes()).into();
+        let mut found = None;
+        for c in &self.creds {
+            // Compare against every credential; no early exit.
+            if c.token.as_ref().is_some_and(|t| ct_eq(t, &presented)) {
+                found = Some(c);
+            }
+        }
+        found
+    }
+
+    fn by_password(&self, user: &str, password: &str) -> Option<&Credential> {
+        let presented: Digest32 = Sha256::digest(password.as_bytes()).into();
+        let c = self.creds.iter().find(|c| c.name == user)?;
+        c.password
+            .as_ref()
+            .filter(|p| ct_eq(p, &presented))
+            .map(|_| c)
+    }
+
+    /// May `who` act with `need` on `feed` (`None`: a feed-independent resource)?
+    pub fn authorize(
+        &self,
+        who: Option<&Credential>,
+        feed: Option<&str>,
+        need: Role,
+    ) -> Result<(), ApiError> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        let Some(who) = who else {
+            return Err(ApiError::Unauthorized(
+                "this resource needs credentials".into(),
+            ));
+        };
+        let has = match feed {
+            Some(feed) => who.role(feed),
+            None => who.roles.values().max().copied(),
+        };
+        match has {
+            Some(role) if role >= need => Ok(()),
+            _ => Err(ApiError::Forbidden(format!(
+                "credential {:?} lacks the {need:?} role here",
+                who.name
+            ))),
+        }
+    }
+
+    /// May `who` see `feed` in the list of feeds?
+    pub fn can_read(&self, who: Option<&Credential>, feed: &str) -> bool {
+        !self.enabled() || who.and_then(|c| c.role(feed)).is_some()
+    }
+}
+
+/// Standard Base64 (with or without padding); `None` if malformed.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s = s.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cred(
+        token: Option<&str>,
+        password: Option<&str>,
+        roles: &[(&str, Role)],
+    ) -> CredentialConfig {
+        CredentialConfig {
+            token_sha256: token.map(hash_secret),
+            password_sha256: password.map(hash_secret),
+            roles: roles.iter().map(|(f, r)| (f.to_string(), *r)).collect(),
+        }
+    }
+
+    fn auth() -> Auth {
+        let mut c = BTreeMap::new();
+        c.insert(
+            "reader".to_string(),
+            cred(Some("r-token"), Some("r-pass"), &[("news", Role::Read)]),
+        );
+        c.insert(
+            "boss".to_string(),
+            cred(Some("b-token"), None, &[("*", Role::Admin)]),
+        );
+        Auth::from_config(&c, &["news", "other"]).unwrap()
+    }
+
+    #[test]
+    fn hashes_and_base64() {
+        assert_eq!(
+            hash_secret("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            base64_decode("cmVhZGVyOnItcGFzcw==").unwrap(),
+            b"reader:r-pass"
+        );
+        assert_eq!(base64_decode("YQ").unwrap(), b"a");
+        assert_eq!(base64_decode("Y"), None);
+        assert_eq!(base64_decode("a*b="), None);
+    }
+
+    #[test]
+    fn authentication() {
+        let a = auth();
+        assert!(a.enabled());
+        let name = |r: Result<Option<&Credential>, ApiError>| r.map(|c| c.map(|c| c.name.clone()));
+        assert_eq!(
+            name(a.authenticate(Some("Bearer r-token"), None))
+                .unwrap()
+                .as_deref(),
+            Some("reader")
+        );
+        assert_eq!(
+            name(a.authenticate(Some("bearer  b-token"), None))
+                .unwrap()
+                .as_deref(),
+            Some("boss")
+        );
+        assert_eq!(
+            name(a.authenticate(Some("Basic cmVhZGVyOnItcGFzcw=="), None))
+                .unwrap()
+                .as_deref(),
+            Some("reader")
+        );
+        assert_eq!(
+            name(a.authenticate(None, Some("b-token")))
+                .unwrap()
+                .as_deref(),
+            Some("boss")
+        );
+        assert_eq!(name(a.authenticate(None, None)).unwrap(), None);
+        for bad in [
+            "Bearer nope",
+            "Basic cmVhZGVyOndyb25n",
+            "Basic !!!",
+            "Digest x",
+            "Bearer",
+        ] {
+            assert!(
+                matches!(
+                    a.authenticate(Some(bad), None),
+                    Err(ApiError::Unauthorized(_))
+                ),
+                "{bad}"
+            );
+        }
+        // boss has no password: Basic never works for it.
+        assert!(a
+            .authenticate(Some("Basic Ym9zczpiLXRva2Vu"), None)
+            .is_err());
+        assert!(a.authenticate(None, Some("wrong")).is_err());
+    }
+
+    #[test]
+    fn roles_per_feed() {
+        let a = auth();
+        let reader = a.authenticate(Some("Bearer r-token"), None).unwrap();
+        let boss = a.authenticate(Some("Bearer b-token"), None).unwrap();
+        assert!(a.authorize(reader, Some("news"), Role::Read).is_ok());
+        assert!(matches!(
+            a.authorize(reader, Some("news"), Role::Write),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(matches!(
+            a.authorize(reader, Some("other"), Role::Read),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(matches!(
+            a.authorize(None, Some("news"), Role::Read),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(a.authorize(boss, Some("other"), Role::Admin).is_ok());
+        assert!(a.can_read(reader, "news") && !a.can_read(reader, "other"));
+        assert!(Auth::default()
+            .authorize(None, Some("news"), Role::Admin)
+            .is_ok());
+    }
+
+    #[test]
+    fn config_errors_name_the_key() {
+        let mut c = BTreeMap::new();
+        c.insert(
+            "x".to_string(),
+            CredentialConfig {
+                token_sha256: Some("abc".into()),
+                ..Default::default()
+            },
+        );
+        let e = Auth::from_config(&c, &["news"]).unwrap_err().to_string();
+        assert!(e.contains("credentials.x.token_sha256"), "{e}");
+        c.insert("x".to_string(), CredentialConfig::default());
+        assert!(Auth::from_config(&c, &["news"])
+            .unwrap_err()
+            .to_string()
+            .contains("credentials.x"));
+        c.insert(
+            "x".to_string(),
+            cred(Some("t"), None, &[("nope", Role::Read)]),
+        );
+        assert!(Auth::from_config(&c, &["news"])
+            .unwrap_err()
+            .to_string()
+            .contains("roles.nope"));
+    }
+}

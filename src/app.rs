@@ -13,6 +13,11 @@ pub enum AppError {
     Config(#[from] ConfigError),
     #[error("cannot open the store in {dir}: {source}")]
     Store { dir: String, source: StoreError },
+    #[error("feed {feed}: cannot set up its upstream: {source}")]
+    Upstream {
+        feed: String,
+        source: crate::upstream::SyncError,
+    },
     #[error("cannot seed feed {feed} from {path}: {message}")]
     Seed {
         feed: String,
@@ -37,6 +42,12 @@ pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub feeds: HashMap<String, FeedInfo>,
+    /// `/metrics`: recorded by the HTTP edge and the write path.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Each consumer's last acknowledged position (`/feeds/{feed}/consumers`).
+    pub consumers: crate::consumers::Consumers,
+    /// Upstream-derived feeds: sync on demand and in the background.
+    pub upstreams: crate::upstream::Upstreams,
 }
 
 impl App {
@@ -63,16 +74,38 @@ impl App {
                 (name.clone(), info)
             })
             .collect();
+        for (name, f) in &config.feeds {
+            if let Some(log) = store.feed(name) {
+                log.set_retention(f.retention.policy());
+            }
+        }
         let feed_names: Vec<&str> = config.feeds.keys().map(String::as_str).collect();
         let auth = crate::auth::Auth::from_config(&config.credentials, &feed_names)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new(feed_names.iter().copied()));
+        let consumers = store
+            .side_tree("consumers")
+            .and_then(|tree| {
+                crate::consumers::Consumers::open(tree, &names, crate::consumers::DEFAULT_CAP)
+            })
+            .map_err(|source| AppError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            })?;
+        let upstreams =
+            crate::upstream::Upstreams::build(&config, &store, clock.clone(), metrics.clone())
+                .map_err(|(feed, source)| AppError::Upstream { feed, source })?;
         let app = App {
             config,
             auth,
             store,
             clock,
             feeds,
+            metrics,
+            consumers,
+            upstreams,
         };
         app.seed().await?;
+        app.upstreams.start_background();
         Ok(app)
     }
 
@@ -92,7 +125,11 @@ impl App {
             };
             let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
             let ops = crate::ingest::parse_batch(&bytes).map_err(|e| err(e.to_string()))?;
-            let done = log.append(&ops).await.map_err(|e| err(e.to_string()))?;
+            let done = self
+                .metrics
+                .append(log, &ops)
+                .await
+                .map_err(|e| err(e.to_string()))?;
             tracing::info!(feed = %name, items = ops.len(), head = done.head, "seeded feed");
         }
         Ok(())

@@ -93,8 +93,49 @@ pub struct FeedConfig {
     /// A JSON file of items (the push API's batch format) applied once, when
     /// the feed's log is still empty: a demo or an initial load.
     pub seed: Option<PathBuf>,
-    /// Upstream origin: accepted here, served by the upstream module.
-    pub upstream: Option<toml::Table>,
+    /// Upstream origin: the feed is derived from it and read-only (`crate::upstream`).
+    pub upstream: Option<crate::upstream::UpstreamConfig>,
+    /// Retention and compaction (`crate::store::Retention`); keeps everything by default.
+    pub retention: RetentionConfig,
+}
+
+/// `[feeds.NAME.retention]`: what compaction may remove, and how often it runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Superseded item states older than this are compacted away.
+    #[serde(with = "opt_duration")]
+    pub compact_after: Option<Duration>,
+    /// Superseded states further back than the newest N transactions are compacted away.
+    pub keep_latest: Option<u64>,
+    /// Delete tombstones older than this are dropped (consumers older than a
+    /// dropped tombstone get a catch-up). Unset: kept forever.
+    #[serde(with = "opt_duration")]
+    pub tombstones: Option<Duration>,
+    /// Pause between compaction passes.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            compact_after: None,
+            keep_latest: None,
+            tombstones: None,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetentionConfig {
+    pub fn policy(&self) -> crate::store::Retention {
+        crate::store::Retention {
+            compact_after: self.compact_after,
+            keep_latest: self.keep_latest,
+            tombstones: self.tombstones,
+        }
+    }
 }
 
 impl Config {
@@ -170,11 +211,29 @@ impl Config {
             key: key.to_string(),
             message: message.to_string(),
         };
-        for name in self.feeds.keys() {
+        for (name, feed) in &self.feeds {
             if !crate::model::valid_feed_name(name) {
                 return Err(invalid(
                     &format!("feeds.{name}"),
                     "feed names must match [a-z0-9][a-z0-9_-]{0,63}",
+                ));
+            }
+            if let Some(upstream) = &feed.upstream {
+                upstream.validate(&format!("feeds.{name}.upstream"))?;
+                if feed.seed.is_some() {
+                    return Err(invalid(
+                        &format!("feeds.{name}.seed"),
+                        "an upstream feed is filled by its origin, not by a seed file",
+                    ));
+                }
+            }
+        }
+        for (name, feed) in &self.feeds {
+            let r = &feed.retention;
+            if r.tombstones.is_some() && r.compact_after.is_none_or(|c| Some(c) > r.tombstones) {
+                return Err(invalid(
+                    &format!("feeds.{name}.retention.tombstones"),
+                    "needs compact_after, no longer than tombstones (a dropped tombstone takes its item's older states with it)",
                 ));
             }
         }
@@ -216,6 +275,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "" | "s" => Some(Duration::from_secs(n)),
         "m" => n.checked_mul(60).map(Duration::from_secs),
         "h" => n.checked_mul(3600).map(Duration::from_secs),
+        "d" => n.checked_mul(86_400).map(Duration::from_secs),
         _ => None,
     }
 }
@@ -228,6 +288,15 @@ mod duration {
         let s = String::deserialize(d)?;
         super::parse_duration(&s)
             .ok_or_else(|| D::Error::custom(format!("invalid duration {s:?} (try \"10s\")")))
+    }
+}
+
+mod opt_duration {
+    use serde::Deserializer;
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        super::duration::deserialize(d).map(Some)
     }
 }
 
@@ -264,6 +333,26 @@ mod tests {
         assert_eq!(c.feeds["news"].title.as_deref(), Some("News"));
         assert!(c.feeds["catalog"].upstream.is_some());
         assert_eq!(c.header_read_timeout, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn retention() {
+        let c = Config::from_toml(
+            "[feeds.news.retention]\ncompact_after = \"1h\"\ntombstones = \"7d\"\nkeep_latest = 5\n",
+        )
+        .unwrap();
+        let r = &c.feeds["news"].retention;
+        assert_eq!(r.interval, Duration::from_secs(60));
+        let p = r.policy();
+        assert_eq!(p.compact_after, Some(Duration::from_secs(3600)));
+        assert_eq!(p.tombstones, Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(p.keep_latest, Some(5));
+        assert!(!Config::from_toml("[feeds.news]").unwrap().feeds["news"]
+            .retention
+            .policy()
+            .is_active());
+        let e = Config::from_toml("[feeds.news.retention]\ntombstones = \"soon\"").unwrap_err();
+        assert!(e.contains("soon"), "{e}");
     }
 
     #[test]
@@ -313,7 +402,8 @@ mod tests {
         assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
         assert_eq!(parse_duration("x"), None);
-        assert_eq!(parse_duration("5d"), None);
+        assert_eq!(parse_duration("5w"), None);
     }
 }

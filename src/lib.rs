@@ -2,14 +2,19 @@
 
 pub mod app;
 pub mod auth;
+pub mod background;
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod consumers;
 pub mod cursor;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod protocol;
 pub mod render;
 pub mod server;
 pub mod store;
+pub mod upstream;

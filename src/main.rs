@@ -28,6 +28,18 @@ enum Command {
     /// Print the SHA-256 of a secret read from standard input (one line), as
     /// `token_sha256` / `password_sha256` in the config want it.
     HashSecret,
+    /// Load and validate the configuration (file, then FEEDGATE_* variables) as
+    /// `serve` would, and print a summary. Exits 2 naming the bad key.
+    CheckConfig(feedgate::cli::CheckConfigArgs),
+    /// Write a feed's current items as NDJSON (one push-API item per line, by id)
+    /// to standard output. Needs the store, so not while a server runs on it.
+    Export(feedgate::cli::ExportArgs),
+    /// Apply NDJSON items (push-API batch elements, one per line) to a feed as one
+    /// atomic batch. Exits 2 naming the first bad line; nothing is applied then.
+    Import(feedgate::cli::ImportArgs),
+    /// Run a compaction pass now, per the feeds' `retention` settings. Needs the
+    /// store, so not while a server runs on it.
+    Compact(feedgate::cli::CompactArgs),
 }
 
 #[derive(clap::Args)]
@@ -54,6 +66,46 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::CheckConfig(args) => {
+            feedgate::cli::check_config(&args, &mut std::io::stdout().lock())
+                .unwrap_or_else(|e| feedgate::cli::exit(&e));
+            Ok(())
+        }
+        Command::Export(args) => {
+            let n = feedgate::cli::export(&args, &mut std::io::stdout().lock())
+                .unwrap_or_else(|e| feedgate::cli::exit(&e));
+            tracing::info!(feed = %args.feed, items = n, "exported");
+            Ok(())
+        }
+        Command::Import(args) => {
+            let report = match args.file.as_deref() {
+                Some(path) if path != std::path::Path::new("-") => {
+                    let file = std::fs::File::open(path)
+                        .with_context(|| format!("cannot open {}", path.display()))?;
+                    feedgate::cli::import(&args, std::io::BufReader::new(file))
+                }
+                _ => feedgate::cli::import(&args, std::io::stdin().lock()),
+            }
+            .unwrap_or_else(|e| feedgate::cli::exit(&e));
+            println!(
+                "imported into {}: add {}, update {}, delete {}, unchanged {}; head {}",
+                args.feed, report.add, report.update, report.delete, report.unchanged, report.etag
+            );
+            Ok(())
+        }
+        Command::Compact(args) => {
+            let done = feedgate::cli::compact(&args).unwrap_or_else(|e| feedgate::cli::exit(&e));
+            if done.is_empty() {
+                println!("no feed has a retention policy: nothing to compact");
+            }
+            for d in done {
+                println!(
+                    "{}: examined {}, removed {}, tombstones dropped {}",
+                    d.feed, d.report.examined, d.report.removed, d.report.tombstones_dropped
+                );
+            }
+            Ok(())
+        }
         Command::HashSecret => {
             let mut line = String::new();
             std::io::stdin()

@@ -72,6 +72,12 @@ pub struct Txn {
     pub id: String,
     pub action: Action,
     pub stamp: u64,
+    /// Seq of the `add` that created the incarnation of the item this
+    /// transaction belongs to (its own seq for an `add`). A consumer at
+    /// position p held the item before this transaction iff `born <= p`,
+    /// which stays true when compaction removes superseded transactions.
+    #[serde(default)]
+    pub born: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
 }

@@ -16,6 +16,16 @@ pub trait LogView {
     type Error;
     /// Highest visible (committed and durable) seq; 0 for an empty log.
     fn head(&self) -> u64;
+    /// Seq of the newest delete tombstone that compaction dropped (0: none).
+    /// A consumer whose position is older may have missed a deletion and
+    /// gets a catch-up.
+    fn dropped(&self) -> u64 {
+        0
+    }
+    /// Stamp of that dropped tombstone (0: none).
+    fn dropped_stamp(&self) -> u64 {
+        0
+    }
     /// Transactions with `after < seq <= upto`, oldest first: at most `max`
     /// of them, stopping once their encoded size reaches `max_bytes` (but
     /// always at least one when the range is not empty).
@@ -70,25 +80,58 @@ pub fn plan<V: LogView>(
     limits: Limits,
 ) -> Result<Plan, V::Error> {
     let head = log.head();
+    // A catch-up reaches past the newest dropped tombstone in one response,
+    // whatever the limit: a position below the mark would mean "catch up
+    // again" (see `store::compact`).
+    let catch_up = || -> Result<Plan, V::Error> {
+        let mark = log.dropped();
+        let visible = visible_end(log, head, now_ms)?.max(mark);
+        if mark == 0 {
+            return page(log, 0, visible, true, limits).map(Plan::Page);
+        }
+        let mark_stamp = log.dropped_stamp();
+        let mut txns = log.scan(0, mark, usize::MAX, usize::MAX)?;
+        // Complete the mark's second, so Last-Modified is a held position.
+        let second_end = seconds_end(log, mark_stamp / 1000, visible)?;
+        txns.extend(log.scan(mark, second_end, usize::MAX, usize::MAX)?);
+        let mut page = to_page(0, txns, visible);
+        // The mark's own transaction is gone: the position is the mark.
+        if page.last < mark {
+            page.last = mark;
+            page.last_stamp = Some(mark_stamp);
+            page.more = mark < visible;
+        }
+        Ok(Plan::Page(page))
+    };
+    // A page after `after` is valid only if no tombstone after `after` was
+    // dropped, checked again once read: compaction raises `dropped` before
+    // it removes anything, so a read that raced with a drop sees it here.
+    let delta = |after: u64, end: u64, whole_seconds: bool| -> Result<Plan, V::Error> {
+        if after < log.dropped() {
+            return catch_up();
+        }
+        let p = page(log, after, end, whole_seconds, limits)?;
+        if after < log.dropped() {
+            return catch_up();
+        }
+        Ok(Plan::Page(p))
+    };
     match cursor {
         Cursor::Star => Ok(Plan::NotModified { position: head }),
         Cursor::Seq(p) if p >= head => Ok(Plan::NotModified { position: head }),
-        Cursor::Seq(p) => page(log, p, head, false, limits).map(Plan::Page),
+        Cursor::Seq(p) => delta(p, head, false),
         Cursor::Date(secs) => {
             let visible = visible_end(log, head, now_ms)?;
             // The consumer holds every second up to `secs`; a claim reaching into
             // the current, unfinished second is cut back to what surely is held.
             let held = seconds_end(log, secs, head)?.min(visible);
-            if held >= visible {
+            if held >= visible && held >= log.dropped() {
                 Ok(Plan::NotModified { position: held })
             } else {
-                page(log, held, visible, true, limits).map(Plan::Page)
+                delta(held, visible, true)
             }
         }
-        Cursor::CatchUp => {
-            let visible = visible_end(log, head, now_ms)?;
-            page(log, 0, visible, true, limits).map(Plan::Page)
-        }
+        Cursor::CatchUp => catch_up(),
     }
 }
 
@@ -117,14 +160,18 @@ fn page<V: LogView>(
     if whole_seconds {
         align_to_seconds(log, &mut txns, end)?;
     }
+    Ok(to_page(after, txns, end))
+}
+
+fn to_page(after: u64, txns: Vec<Txn>, end: u64) -> Page {
     let last = txns.last().map_or(after, |t| t.seq);
-    Ok(Page {
+    Page {
         after,
         last,
         last_stamp: txns.last().map(|t| t.stamp),
         more: last < end,
-        entries: collapse(&txns),
-    })
+        entries: collapse(&txns, after),
+    }
 }
 
 /// Make a date-selected page end at a second boundary, so that its
@@ -151,16 +198,23 @@ fn align_to_seconds<V: LogView>(log: &V, txns: &mut Vec<Txn>, end: u64) -> Resul
 
 /// One entry per item, showing its latest state in the page, ordered by the
 /// seq of that state. The action is relative to the consumer's position
-/// before the page: an item whose first transaction here is an `add` was not
-/// held; one created and deleted inside the page is left out.
-pub fn collapse(txns: &[Txn]) -> Vec<Entry> {
+/// `after`: the item was held iff the incarnation its first transaction here
+/// belongs to was born at or before `after` (without compaction: iff that
+/// transaction is not an `add`); one created and deleted inside the page is
+/// left out.
+pub fn collapse(txns: &[Txn], after: u64) -> Vec<Entry> {
     // id -> (held before the page, index of its latest transaction)
     let mut latest: HashMap<&str, (bool, usize)> = HashMap::with_capacity(txns.len());
     for (i, t) in txns.iter().enumerate() {
+        let held = if t.born == 0 {
+            t.action != Action::Add
+        } else {
+            t.born <= after
+        };
         latest
             .entry(t.id.as_str())
             .and_modify(|e| e.1 = i)
-            .or_insert((t.action != Action::Add, i));
+            .or_insert((held, i));
     }
     let mut shown: Vec<(bool, usize)> = latest.into_values().collect();
     shown.sort_unstable_by_key(|&(_, i)| i);

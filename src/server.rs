@@ -1,6 +1,8 @@
 //! The HTTP/1.1 server: accept loop with a connection cap, per-connection
 //! hyper service with a header-read timeout, and graceful shutdown that
 //! drains in-flight requests within the grace period and flushes the store.
+//! Beside it, consumer records are persisted every [`PERSIST_EVERY`] and once
+//! more after the drain, before the final flush.
 
 use crate::app::App;
 use crate::http;
@@ -15,19 +17,29 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+/// How often consumer records (`/feeds/{feed}/consumers`) are written to the store.
+pub const PERSIST_EVERY: Duration = Duration::from_secs(5);
+
 /// Serve `app` on `listener` until `shutdown` resolves, then drain and flush.
 pub async fn run(
     listener: TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), crate::store::StoreError> {
+    let (stop_background, stopped) = tokio::sync::watch::channel(false);
+    let background = crate::background::spawn(&app, stopped);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(app.config.max_connections));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(app.config.header_read_timeout)
-        .max_buf_size(64 * 1024);
+        .max_buf_size(64 * 1024)
+        // The head limit itself: without it a head up to one read past
+        // `max_buf_size` (~100 KiB) gets through, depending on how it arrives.
+        .max_header_size(64 * 1024);
+    let (stop_persisting, stopped) = tokio::sync::oneshot::channel::<()>();
+    let persister = tokio::spawn(persist_consumers(app.clone(), stopped));
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -73,9 +85,42 @@ pub async fn run(
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; closing remaining connections"),
     }
+    let _ = stop_persisting.send(());
+    if let Err(e) = persister.await {
+        tracing::warn!(error = %e, "consumer persister failed");
+    }
+    let _ = stop_background.send(true);
+    for task in background {
+        let _ = task.await;
+    }
     app.store.flush().await?;
     tracing::info!("store flushed; bye");
     Ok(())
+}
+
+/// Persist consumer records every [`PERSIST_EVERY`] until `stop`, then once more.
+async fn persist_consumers(app: Arc<App>, mut stop: tokio::sync::oneshot::Receiver<()>) {
+    let mut tick = tokio::time::interval(PERSIST_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = &mut stop => break,
+        }
+        persist_once(&app).await;
+    }
+    persist_once(&app).await;
+}
+
+async fn persist_once(app: &Arc<App>) {
+    let app = app.clone();
+    match tokio::task::spawn_blocking(move || app.consumers.persist()).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::debug!(records = n, "consumer records persisted"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot persist consumer records"),
+        Err(e) => tracing::warn!(error = %e, "consumer persist task failed"),
+    }
 }
 
 /// Resolves on the first SIGTERM or SIGINT (Ctrl-C).

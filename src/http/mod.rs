@@ -7,6 +7,8 @@ mod ops;
 mod read;
 mod write;
 
+pub use read::Query as FeedQuery;
+
 use crate::app::App;
 use crate::error::ApiError;
 use crate::render::Format;
@@ -25,10 +27,12 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Res {
     let target =
         tracing::enabled!(tracing::Level::DEBUG).then(|| redacted_target(req.uri()).into_owned());
     let started = std::time::Instant::now();
+    let label = parse_route(req.uri().path()).map_or("unknown", |r| r.label());
     let res = match route(app, req).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     };
+    app.metrics.request(label, res.status().as_u16());
     tracing::debug!(%method, target = target.as_deref().unwrap_or(""), status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
     res
 }
@@ -37,18 +41,39 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Res {
 enum Route<'a> {
     Healthz,
     Readyz,
+    Metrics,
     Feeds,
     Feed(&'a str, Option<Format>),
     Items(&'a str),
     Item(&'a str, Cow<'a, str>),
+    Consumers(&'a str),
 }
 
 impl Route<'_> {
     fn allow(&self) -> &'static str {
         match self {
-            Route::Healthz | Route::Readyz | Route::Feeds | Route::Feed(..) => "GET, HEAD, OPTIONS",
+            Route::Healthz
+            | Route::Readyz
+            | Route::Metrics
+            | Route::Feeds
+            | Route::Feed(..)
+            | Route::Consumers(_) => "GET, HEAD, OPTIONS",
             Route::Items(_) => "POST, OPTIONS",
             Route::Item(..) => "GET, HEAD, PUT, DELETE, OPTIONS",
+        }
+    }
+
+    /// The `route` label of `feedgate_http_requests_total`.
+    fn label(&self) -> &'static str {
+        match self {
+            Route::Healthz => "healthz",
+            Route::Readyz => "readyz",
+            Route::Metrics => "metrics",
+            Route::Feeds => "feeds",
+            Route::Feed(..) => "feed",
+            Route::Items(_) => "items",
+            Route::Item(..) => "item",
+            Route::Consumers(_) => "consumers",
         }
     }
 }
@@ -64,6 +89,7 @@ fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
     ) {
         (Some("healthz"), None, ..) => Route::Healthz,
         (Some("readyz"), None, ..) => Route::Readyz,
+        (Some("metrics"), None, ..) => Route::Metrics,
         (Some("feeds"), None, ..) => Route::Feeds,
         (Some("feeds"), Some(feed), None, ..) if !feed.is_empty() => {
             let (name, format) = match feed.rsplit_once('.') {
@@ -74,6 +100,7 @@ fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
             Route::Feed(name, format)
         }
         (Some("feeds"), Some(feed), Some("items"), None, ..) => Route::Items(feed),
+        (Some("feeds"), Some(feed), Some("consumers"), None, ..) => Route::Consumers(feed),
         (Some("feeds"), Some(feed), Some("items"), Some(id), None) => {
             Route::Item(feed, decode(id)?)
         }
@@ -110,8 +137,12 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Res, ApiError> {
     match &route {
         Route::Healthz if read => Ok(ops::healthz()),
         Route::Readyz if read => Ok(ops::readyz(app)),
+        Route::Metrics if read => Ok(ops::metrics(app)),
         Route::Feeds if read => Ok(ops::list_feeds(app, who)),
-        Route::Feed(name, format) if read => read::feed_response(app, &req, name, *format),
+        Route::Feed(name, format) if read => {
+            read::feed_response(app, &req, name, *format, who).await
+        }
+        Route::Consumers(feed) if read => ops::consumers(app, feed),
         Route::Items(feed) if method == Method::POST => write::batch(app, req, feed).await,
         Route::Item(feed, id) => match *method {
             Method::GET | Method::HEAD => write::get_item(app, feed, id).await,
@@ -125,7 +156,9 @@ async fn route(app: &App, req: Request<Incoming>) -> Result<Res, ApiError> {
 
 /// Authenticate the request and check its role for the route (PROTOCOL §7:
 /// 401 without or with wrong credentials, 403 with a role too small).
-/// Health probes are open; reading needs `read`, writing `write`.
+/// Health probes are open; reading needs `read`, writing `write`, the
+/// consumer report `admin`, and `/metrics` (every feed's figures and
+/// consumer names) `admin` on every feed.
 fn authorize<'a>(
     app: &'a App,
     req: &Request<Incoming>,
@@ -134,6 +167,8 @@ fn authorize<'a>(
     use crate::auth::Role;
     let (feed, need) = match route {
         Route::Healthz | Route::Readyz => return Ok(None),
+        Route::Metrics => (None, Role::Admin),
+        Route::Consumers(feed) => (Some(*feed), Role::Admin),
         Route::Feeds => (None, Role::Read),
         Route::Feed(feed, _) => (Some(*feed), Role::Read),
         Route::Items(feed) => (Some(*feed), Role::Write),
@@ -156,6 +191,11 @@ fn authorize<'a>(
     });
     let who = app.auth.authenticate(header, token.as_deref())?;
     app.auth.authorize(who, feed, need)?;
+    if matches!(route, Route::Metrics) {
+        for feed in app.feeds.keys() {
+            app.auth.authorize(who, Some(feed), Role::Admin)?;
+        }
+    }
     Ok(who)
 }
 
@@ -274,6 +314,11 @@ mod tests {
             parse_route("/feeds/news/items"),
             Ok(Route::Items("news"))
         ));
+        assert!(matches!(parse_route("/metrics"), Ok(Route::Metrics)));
+        assert!(matches!(
+            parse_route("/feeds/news/consumers"),
+            Ok(Route::Consumers("news"))
+        ));
         match parse_route("/feeds/news/items/a%2Fb%20c") {
             Ok(Route::Item("news", id)) => assert_eq!(id, "a/b c"),
             _ => panic!("item route"),
@@ -287,6 +332,8 @@ mod tests {
             "/feeds/",
             "/feeds/news/",
             "/feeds/news/items/a/b",
+            "/feeds/news/consumers/x",
+            "/metrics/x",
             "/other",
         ] {
             assert!(

@@ -1,7 +1,8 @@
 //! Operations endpoints: `/healthz` (process alive), `/readyz` (store open and
-//! writable), `GET /feeds` (the feeds with head position and counts).
+//! writable), `/metrics` (Prometheus text), `GET /feeds` (the feeds with head
+//! position and counts), `GET /feeds/{feed}/consumers` (the consumer report).
 
-use super::{http_date, json, Res};
+use super::{feed, http_date, json, Res};
 use crate::app::App;
 use crate::error::ApiError;
 use bytes::Bytes;
@@ -19,9 +20,38 @@ pub fn healthz() -> Res {
     res
 }
 
+/// Ready when the store is writable. Upstream origins are listed with their
+/// sync state but do not make the gateway unready: an upstream feed whose
+/// origin fails is still served from its log.
 pub fn readyz(app: &App) -> Res {
     match app.store.check_writable() {
-        Ok(()) => json(StatusCode::OK, &json!({"status": "ready"})),
+        Ok(()) => {
+            let mut body = json!({"status": "ready"});
+            let upstreams = app.upstreams.statuses();
+            if !upstreams.is_empty() {
+                let failing = upstreams
+                    .iter()
+                    .filter(|(_, s)| s.state == "failing")
+                    .count();
+                let detail: serde_json::Map<_, _> = upstreams
+                    .into_iter()
+                    .map(|(name, s)| {
+                        let v = json!({
+                            "state": s.state,
+                            "last_sync": s.last_sync,
+                            "last_outcome": s.last_outcome,
+                            "consecutive_failures": s.consecutive_failures,
+                            "last_error": s.last_error,
+                        });
+                        (name.to_string(), v)
+                    })
+                    .collect();
+                body["upstreams"] = detail.into();
+                body["upstreams_failing"] = failing.into();
+                body["note"] = "upstream failures do not affect readiness: those feeds are served from their logs".into();
+            }
+            json(StatusCode::OK, &body)
+        }
         Err(e) => ApiError::StoreUnavailable(e.to_string()).into_response(),
     }
 }
@@ -36,6 +66,7 @@ pub fn list_feeds(app: &App, who: Option<&crate::auth::Credential>) -> Res {
         .map(|log| {
             let head = log.published();
             let info = app.feeds.get(log.name());
+            let upstream = app.upstreams.get(log.name()).map(|s| s.status());
             json!({
                 "name": log.name(),
                 "title": info.map(|i| i.title.as_str()),
@@ -46,8 +77,84 @@ pub fn list_feeds(app: &App, who: Option<&crate::auth::Credential>) -> Res {
                 "last_modified": (head.seq > 0).then(|| http_date(head.stamp)),
                 "transactions": head.seq,
                 "items": head.live,
+                "upstream": upstream,
             })
         })
         .collect();
     json(StatusCode::OK, &json!({ "feeds": feeds }))
+}
+
+/// The Prometheus scrape, with store size and consumer lag computed now.
+pub fn metrics(app: &App) -> Res {
+    let store_bytes = app
+        .store
+        .size_on_disk()
+        .map_err(|e| tracing::warn!(error = %e, "cannot read the store size"))
+        .ok();
+    let reports: Vec<_> = app
+        .store
+        .feeds()
+        .into_iter()
+        .filter_map(|log| match app.consumers.report(log) {
+            Ok(rows) => Some((log.name(), rows)),
+            Err(e) => {
+                tracing::warn!(feed = log.name(), error = %e, "cannot compute consumer lag");
+                None
+            }
+        })
+        .collect();
+    let lags = reports.iter().flat_map(|(feed, rows)| {
+        rows.iter().map(move |r| crate::metrics::ConsumerLag {
+            feed,
+            consumer: &r.name,
+            transactions: r.lag_transactions,
+            seconds: r.lag_ms as f64 / 1000.0,
+        })
+    });
+    let mut res = Response::new(Full::new(Bytes::from(
+        app.metrics.render(store_bytes, lags),
+    )));
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    res
+}
+
+/// Each consumer of the feed: position, last poll and lag, sorted by name.
+pub fn consumers(app: &App, name: &str) -> Result<Res, ApiError> {
+    let (log, _) = feed(app, name)?;
+    let head = log.published();
+    let consumers: Vec<_> = app
+        .consumers
+        .report(log)?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "name": r.name,
+                "position": format!("{}.{}", r.epoch, r.position),
+                "last_poll": http_date(r.polled_ms),
+                "last_poll_rfc3339": rfc3339(r.polled_ms),
+                "lag_transactions": r.lag_transactions,
+                "lag_seconds": r.lag_ms as f64 / 1000.0,
+            })
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "feed": name,
+            "head": format!("{}.{}", log.epoch(), head.seq),
+            "consumers": consumers,
+        }),
+    ))
+}
+
+/// RFC 3339 in UTC with milliseconds.
+fn rfc3339(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
 }

@@ -21,17 +21,21 @@ const CACHE_IM: HeaderValue = HeaderValue::from_static("no-store, im");
 const IM: HeaderName = HeaderName::from_static("im");
 const A_IM: HeaderName = HeaderName::from_static("a-im");
 
-/// The query parameters a feed read understands; others are ignored.
+/// The query parameters a feed read understands; others are ignored. A
+/// repeated parameter keeps its last value. Pure, so it can be fuzzed.
 #[derive(Debug, Default)]
-struct Query<'a> {
-    etag: Option<Cow<'a, str>>,
-    last_mod: Option<Cow<'a, str>>,
-    limit: Option<Cow<'a, str>>,
-    format: Option<Cow<'a, str>>,
+pub struct Query<'a> {
+    pub etag: Option<Cow<'a, str>>,
+    pub last_mod: Option<Cow<'a, str>>,
+    pub limit: Option<Cow<'a, str>>,
+    pub format: Option<Cow<'a, str>>,
+    /// Names the consumer for the consumer report when it has no credential.
+    pub consumer: Option<Cow<'a, str>>,
 }
 
 impl<'a> Query<'a> {
-    fn parse(q: &'a str) -> Query<'a> {
+    /// Parse a query string (`a=b&c=d`, form-urlencoded, without the `?`).
+    pub fn parse(q: &'a str) -> Query<'a> {
         let mut out = Query::default();
         for (k, v) in form_urlencoded::parse(q.as_bytes()) {
             match &*k {
@@ -39,6 +43,7 @@ impl<'a> Query<'a> {
                 "lastMod" => out.last_mod = Some(v),
                 "limit" => out.limit = Some(v),
                 "format" => out.format = Some(v),
+                "consumer" => out.consumer = Some(v),
                 _ => {}
             }
         }
@@ -46,12 +51,18 @@ impl<'a> Query<'a> {
     }
 }
 
-pub fn feed_response(
+pub async fn feed_response(
     app: &App,
     req: &Request<hyper::body::Incoming>,
     name: &str,
     suffix: Option<Format>,
+    who: Option<&crate::auth::Credential>,
 ) -> Result<Res, ApiError> {
+    if let Some(upstream) = app.upstreams.get(name) {
+        // An upstream feed syncs first when its last sync is older than
+        // `refresh` (cheap when it is not), waiting at most `wait`.
+        upstream.before_read().await;
+    }
     let (log, info) = feed(app, name)?;
     let q = Query::parse(req.uri().query().unwrap_or(""));
     let headers = req.headers();
@@ -92,6 +103,11 @@ pub fn feed_response(
         max_bytes: app.config.max_page_bytes,
     };
     let plan = protocol::plan(log.as_ref(), cursor, now, limits)?;
+    app.metrics.feed_read(name, format, &plan);
+    let from = headers.get(header::FROM);
+    if let Some(consumer) = crate::consumers::identify(who, q.consumer.as_deref(), from) {
+        app.consumers.record(log, consumer, cursor, &plan, now);
+    }
     let im = headers
         .get_all(A_IM)
         .iter()

@@ -29,12 +29,11 @@ pub async fn put_item(
     let log = writable(app, name)?;
     let body = json_body(req, app.config.max_body_bytes).await?;
     let payload = ingest::parse_put(&body, id)?;
-    let done = log
-        .append(&[Op::Put {
-            id: id.to_string(),
-            payload,
-        }])
-        .await?;
+    let put = [Op::Put {
+        id: id.to_string(),
+        payload,
+    }];
+    let done = app.metrics.append(log, &put).await?;
     let status = match done.applied.first().map(|a| a.outcome) {
         Some(Outcome::Add) => StatusCode::CREATED,
         _ => StatusCode::OK,
@@ -44,7 +43,8 @@ pub async fn put_item(
 
 pub async fn delete_item(app: &App, name: &str, id: &str) -> Result<Res, ApiError> {
     let log = writable(app, name)?;
-    let done = log.append(&[Op::Delete { id: id.to_string() }]).await?;
+    let delete = [Op::Delete { id: id.to_string() }];
+    let done = app.metrics.append(log, &delete).await?;
     Ok(single(log, StatusCode::OK, &done))
 }
 
@@ -52,7 +52,7 @@ pub async fn batch(app: &App, req: Request<Incoming>, name: &str) -> Result<Res,
     let log = writable(app, name)?;
     let body = json_body(req, app.config.max_body_bytes).await?;
     let ops = ingest::parse_batch(&body)?;
-    let done = log.append(&ops).await?;
+    let done = app.metrics.append(log, &ops).await?;
     let etag = format!("{}.{}", log.epoch(), done.head);
     let items: Vec<_> = done
         .applied

@@ -17,6 +17,16 @@ impl Mem {
     }
     fn push(&mut self, id: &str, action: Action, stamp: u64) -> u64 {
         let seq = self.txns.len() as u64 + 1;
+        // The incarnation: born at the latest add of this id.
+        let born = if action == Action::Add {
+            seq
+        } else {
+            self.txns
+                .iter()
+                .rev()
+                .find(|t| t.id == id && t.action == Action::Add)
+                .map_or(0, |t| t.seq)
+        };
         let payload = (action != Action::Delete).then(|| Payload {
             title: Some(format!("{id}@{seq}")),
             ..Payload::default()
@@ -27,6 +37,7 @@ impl Mem {
             id,
             action,
             stamp,
+            born,
             payload,
         });
         self.head = seq;

@@ -2,19 +2,23 @@
 //! identical-PUT detection, atomic batches) and the read side ([`LogView`]).
 
 use super::durability::Durability;
-use super::{Appended, Applied, Op, Outcome, StoreError};
+use super::{Appended, Applied, Op, Outcome, Retention, StoreError};
 use crate::clock::Clock;
 use crate::model::{Action, Payload, Txn};
 use crate::protocol::LogView;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 const EPOCH: &[u8] = b"m:epoch";
 const CREATED: &[u8] = b"m:created";
 const LIVE: &[u8] = b"m:live";
+const UPSTREAM: &[u8] = b"m:upstream";
+pub(super) const DROPPED: &[u8] = b"m:dropped";
+pub(super) const DROPPED_STAMP: &[u8] = b"m:dropped_stamp";
 
-fn log_key(seq: u64) -> [u8; 9] {
+pub(super) fn log_key(seq: u64) -> [u8; 9] {
     let mut k = [b'l'; 9];
     k[1..].copy_from_slice(&seq.to_be_bytes());
     k
@@ -26,9 +30,19 @@ fn second_key(sec: u64) -> [u8; 9] {
     k
 }
 
-fn item_key(id: &str) -> Vec<u8> {
+pub(super) fn item_key(id: &str) -> Vec<u8> {
+    prefixed(b'i', id)
+}
+
+/// The seq of a deleted item's delete transaction (its tombstone), kept
+/// until compaction drops the tombstone.
+pub(super) fn tomb_key(id: &str) -> Vec<u8> {
+    prefixed(b'd', id)
+}
+
+fn prefixed(prefix: u8, id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(id.len() + 1);
-    k.push(b'i');
+    k.push(prefix);
     k.extend_from_slice(id.as_bytes());
     k
 }
@@ -38,6 +52,9 @@ fn item_key(id: &str) -> Vec<u8> {
 pub struct ItemState {
     pub seq: u64,
     pub stamp: u64,
+    /// Seq of the `add` that created this incarnation of the item.
+    #[serde(default)]
+    pub born: u64,
     pub payload: Payload,
 }
 
@@ -50,7 +67,7 @@ pub struct Published {
 }
 
 /// Writer-side state, guarded by the writer lock.
-struct Writer {
+pub(super) struct Writer {
     head: u64,
     last_stamp: u64,
     live: u64,
@@ -60,19 +77,24 @@ pub struct FeedLog {
     name: String,
     epoch: String,
     created: u64,
-    tree: sled::Tree,
-    writer: Mutex<Writer>,
+    pub(super) tree: sled::Tree,
+    pub(super) writer: Mutex<Writer>,
     published: Mutex<Published>,
     durability: Arc<Durability>,
     clock: Arc<dyn Clock>,
+    /// Seq of the newest tombstone compaction dropped (0: none), and its stamp.
+    pub(super) dropped: AtomicU64,
+    pub(super) dropped_stamp: AtomicU64,
+    /// The feed's retention policy (compaction does nothing by default).
+    pub(super) retention: Mutex<Retention>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks leaves plain numbers behind; keep going.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn u64_of(v: Option<sled::IVec>) -> u64 {
+pub(super) fn u64_of(v: Option<sled::IVec>) -> u64 {
     v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
         .map_or(0, u64::from_be_bytes)
 }
@@ -110,7 +132,12 @@ impl FeedLog {
             published: Mutex::new(Published::default()),
             durability,
             clock,
+            dropped: AtomicU64::new(0),
+            dropped_stamp: AtomicU64::new(0),
+            retention: Mutex::new(Retention::default()),
         };
+        log.dropped = AtomicU64::new(u64_of(log.tree.get(DROPPED)?));
+        log.dropped_stamp = AtomicU64::new(u64_of(log.tree.get(DROPPED_STAMP)?));
         let live = u64_of(log.tree.get(LIVE)?);
         let last = match log.tree.range(log_key(0)..=log_key(u64::MAX)).next_back() {
             Some(kv) => Some(log.decode(&kv?.1)?),
@@ -170,6 +197,33 @@ impl FeedLog {
         Ok(state)
     }
 
+    /// Every current item with its state, in id order (a scan of the `i`
+    /// prefix). O(items): meant only for an upstream sync's diff, never for
+    /// the read path.
+    pub fn items(&self) -> Result<Vec<(String, ItemState)>, StoreError> {
+        let mut out = Vec::with_capacity(usize::try_from(self.published().live).unwrap_or(0));
+        for kv in self.tree.scan_prefix(b"i") {
+            let (k, v) = kv?;
+            let id = String::from_utf8(k[1..].to_vec()).map_err(|e| self.corrupt(e))?;
+            let state = serde_json::from_slice(&v).map_err(|e| self.corrupt(e))?;
+            out.push((id, state));
+        }
+        Ok(out)
+    }
+
+    /// The upstream sync state (opaque bytes owned by `crate::upstream`).
+    pub fn upstream_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(UPSTREAM)?.map(|v| v.to_vec()))
+    }
+
+    /// Replace the upstream sync state. Not flushed by itself: it becomes
+    /// durable with the next flush, and losing it only costs a re-fetch
+    /// (re-applying an upstream state appends nothing).
+    pub fn set_upstream_state(&self, state: &[u8]) -> Result<(), StoreError> {
+        self.tree.insert(UPSTREAM, state)?;
+        Ok(())
+    }
+
     fn state(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
         match self.tree.get(item_key(id))? {
             Some(v) => serde_json::from_slice(&v)
@@ -212,6 +266,8 @@ impl FeedLog {
         let mut txns: Vec<Txn> = Vec::new();
         let mut applied = Vec::with_capacity(ops.len());
         let mut live = w.live;
+        // Items deleted by this batch, with the seq of their delete.
+        let mut tombs: HashMap<&str, u64> = HashMap::new();
         for op in ops {
             let id = op.id();
             let current = match overlay.get(id) {
@@ -219,7 +275,7 @@ impl FeedLog {
                 None => self.state(id)?,
             };
             let seq = w.head + txns.len() as u64 + 1;
-            let (outcome, next) = match (op, current) {
+            let (outcome, born, next) = match (op, current) {
                 (Op::Put { payload, .. }, Some(cur)) if &cur.payload == payload => {
                     applied.push(Applied {
                         id: id.to_string(),
@@ -229,25 +285,25 @@ impl FeedLog {
                     continue;
                 }
                 (Op::Delete { .. }, None) => return Err(StoreError::ItemNotFound(id.to_string())),
-                (Op::Delete { .. }, Some(_)) => {
+                (Op::Delete { .. }, Some(cur)) => {
                     live -= 1;
-                    (Outcome::Delete, None)
+                    tombs.insert(id, seq);
+                    (Outcome::Delete, cur.born, None)
                 }
                 (Op::Put { payload, .. }, cur) => {
-                    let outcome = if cur.is_some() {
-                        Outcome::Update
-                    } else {
-                        Outcome::Add
+                    let (outcome, born) = match &cur {
+                        Some(c) => (Outcome::Update, c.born),
+                        None => (Outcome::Add, seq),
                     };
                     live += u64::from(cur.is_none());
-                    (
-                        outcome,
-                        Some(ItemState {
-                            seq,
-                            stamp,
-                            payload: payload.clone(),
-                        }),
-                    )
+                    tombs.remove(id);
+                    let next = ItemState {
+                        seq,
+                        stamp,
+                        born,
+                        payload: payload.clone(),
+                    };
+                    (outcome, born, Some(next))
                 }
             };
             let action = match outcome {
@@ -261,6 +317,7 @@ impl FeedLog {
                 id: id.to_string(),
                 action,
                 stamp,
+                born,
                 payload,
             });
             applied.push(Applied {
@@ -282,11 +339,16 @@ impl FeedLog {
         }
         for (id, state) in &overlay {
             match state {
-                Some(s) => batch.insert(
-                    item_key(id),
-                    serde_json::to_vec(s).map_err(|e| self.corrupt(e))?,
-                ),
-                None => batch.remove(item_key(id)),
+                Some(s) => {
+                    let bytes = serde_json::to_vec(s).map_err(|e| self.corrupt(e))?;
+                    batch.insert(item_key(id), bytes);
+                    batch.remove(tomb_key(id));
+                }
+                None => {
+                    batch.remove(item_key(id));
+                    let seq = tombs.get(id).copied().unwrap_or(last_seq);
+                    batch.insert(tomb_key(id), &seq.to_be_bytes());
+                }
             }
         }
         if w.head == 0 || stamp / 1000 > w.last_stamp / 1000 {
@@ -303,7 +365,7 @@ impl FeedLog {
         Ok((applied, gen, Some((last_seq, stamp, live))))
     }
 
-    fn decode(&self, bytes: &[u8]) -> Result<Txn, StoreError> {
+    pub(super) fn decode(&self, bytes: &[u8]) -> Result<Txn, StoreError> {
         serde_json::from_slice(bytes).map_err(|e| self.corrupt(e))
     }
 
@@ -320,6 +382,14 @@ impl LogView for FeedLog {
 
     fn head(&self) -> u64 {
         self.published().seq
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::SeqCst)
+    }
+
+    fn dropped_stamp(&self) -> u64 {
+        self.dropped_stamp.load(Ordering::SeqCst)
     }
 
     fn scan(

@@ -4,7 +4,8 @@
 //!
 //! Layout of a feed's sled tree (keys are prefixed by one byte):
 //! - `m:epoch`, `m:created`, `m:live`: the epoch token, its creation stamp,
-//!   the number of live items;
+//!   the number of live items; `m:upstream`: an upstream feed's sync state
+//!   (origin validators, upstream position), owned by `crate::upstream`;
 //! - `l` + seq (u64 big-endian): the transaction, JSON;
 //! - `i` + id: the item's current state (seq and payload), JSON; deleted
 //!   items have no key;
@@ -16,9 +17,11 @@
 //! by [`durability::Durability`]; readers see the log up to the highest
 //! durable seq, so visibility is monotonic whatever the number of writers.
 
+mod compact;
 mod durability;
 mod feed;
 
+pub use compact::{CompactReport, Retention, STEP as COMPACT_STEP};
 pub use feed::{FeedLog, ItemState, Published};
 
 use crate::clock::Clock;
@@ -144,6 +147,18 @@ impl Store {
         v
     }
 
+    /// A named tree beside the feed logs, for state other modules keep in
+    /// the same database (consumer positions). Writes to it are made
+    /// durable by the next flush, like everything else.
+    pub fn side_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(format!("side/{name}"))?)
+    }
+
+    /// Bytes the database takes on disk (`/metrics`).
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// Can the store take writes? (`/readyz`)
     pub fn check_writable(&self) -> Result<(), StoreError> {
         if self.durability.failed() {
@@ -151,6 +166,17 @@ impl Store {
         }
         self.db.insert(b"readyz-probe", &[1u8])?;
         Ok(())
+    }
+
+    /// Run a whole compaction pass on every feed with a retention policy.
+    pub fn compact_all(&self, now_ms: u64) -> Result<Vec<(String, CompactReport)>, StoreError> {
+        let mut out = Vec::new();
+        for log in self.feeds() {
+            if log.retention().is_active() {
+                out.push((log.name().to_string(), log.compact(now_ms)?));
+            }
+        }
+        Ok(out)
     }
 
     /// Make everything written so far durable (shutdown).

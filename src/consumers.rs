@@ -1,0 +1,323 @@
+//! Consumer reporting, the "reporting" phase of a server-to-server sync:
+//! each consumer's last acknowledged position (the position its poll's
+//! cursor held) and last poll time, per feed, with its lag behind the head.
+//!
+//! A consumer is named by its credential, else the `consumer` query
+//! parameter, else the `From` header ([`identify`]); anonymous polls are not
+//! recorded. Records live in memory (one mutex'd map per feed, at most
+//! `cap` consumers: a new one at the cap evicts the least recently polled
+//! 1% to make room) and are written to a sled side tree by [`Consumers::persist`],
+//! which the server calls periodically and at shutdown, never on the request
+//! path and without a flush of its own (the store's flush makes them
+//! durable), so a crash loses at most the last few seconds of polls.
+
+use crate::auth::Credential;
+use crate::cursor::Cursor;
+use crate::protocol::{LogView, Plan};
+use crate::store::{FeedLog, StoreError};
+use hyper::header::HeaderValue;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// Consumers kept per feed.
+pub const DEFAULT_CAP: usize = 10_000;
+/// Longest consumer name taken from a query parameter or `From` header.
+pub const MAX_NAME_BYTES: usize = 128;
+
+/// What is kept of a consumer (also its persisted JSON form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Seen {
+    epoch: String,
+    position: u64,
+    /// Last poll, ms since the Unix epoch.
+    polled: u64,
+}
+
+struct Record {
+    seen: Seen,
+    /// Changed since the last [`Consumers::persist`].
+    dirty: bool,
+}
+
+#[derive(Default)]
+struct FeedConsumers {
+    map: HashMap<String, Record>,
+    /// Evicted since the last persist: to delete from the tree.
+    evicted: Vec<String>,
+    /// The cap was reached at least once (warned about).
+    full: bool,
+}
+
+/// One consumer as `GET /feeds/{feed}/consumers` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub name: String,
+    /// The epoch of the recorded position (differs from the feed's if the
+    /// log was re-created since).
+    pub epoch: String,
+    pub position: u64,
+    pub polled_ms: u64,
+    /// Head seq minus position (the head itself for a foreign epoch).
+    pub lag_transactions: u64,
+    /// Head stamp minus the stamp of the position (0 at the head).
+    pub lag_ms: u64,
+}
+
+pub struct Consumers {
+    feeds: HashMap<String, Mutex<FeedConsumers>>,
+    tree: sled::Tree,
+    cap: usize,
+    /// One persist at a time, so batches reach the tree in the order their
+    /// records were taken.
+    persisting: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn key(feed: &str, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(feed.len() + name.len() + 1);
+    k.extend_from_slice(feed.as_bytes());
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// The name a poll is recorded under: the credential's, else a non-empty
+/// `consumer` query value, else the `From` header; `None` (not recorded)
+/// when there is none or the chosen one is longer than [`MAX_NAME_BYTES`]
+/// or holds control characters.
+pub fn identify<'a>(
+    who: Option<&'a Credential>,
+    query: Option<&'a str>,
+    from: Option<&'a HeaderValue>,
+) -> Option<&'a str> {
+    if let Some(c) = who {
+        return Some(&c.name);
+    }
+    let name = match query.filter(|q| !q.is_empty()) {
+        Some(q) => q,
+        None => from.and_then(|v| v.to_str().ok()).map(str::trim)?,
+    };
+    let ok =
+        !name.is_empty() && name.len() <= MAX_NAME_BYTES && !name.chars().any(char::is_control);
+    ok.then_some(name)
+}
+
+impl Consumers {
+    /// Load the records of `feeds` from `tree` (entries of other feeds stay
+    /// in the tree untouched).
+    pub fn open(tree: sled::Tree, feeds: &[String], cap: usize) -> Result<Consumers, StoreError> {
+        let cap = cap.max(1);
+        let mut maps: HashMap<String, FeedConsumers> = feeds
+            .iter()
+            .map(|f| (f.clone(), FeedConsumers::default()))
+            .collect();
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            let Some(at) = k.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let feed = String::from_utf8_lossy(&k[..at]);
+            let Some(f) = maps.get_mut(feed.as_ref()) else {
+                continue;
+            };
+            let seen: Seen = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                feed: feed.to_string(),
+                what: format!("consumer record: {e}"),
+            })?;
+            let name = String::from_utf8_lossy(&k[at + 1..]).into_owned();
+            f.map.insert(name, Record { seen, dirty: false });
+        }
+        for f in maps.values_mut() {
+            if f.map.len() > cap {
+                let excess = f.map.len() - cap;
+                evict_oldest(f, excess);
+            }
+        }
+        let feeds = maps.into_iter().map(|(k, v)| (k, Mutex::new(v))).collect();
+        Ok(Consumers {
+            feeds,
+            tree,
+            cap,
+            persisting: Mutex::new(()),
+        })
+    }
+
+    /// Record a poll of `log` by `name` that was answered with `plan` for
+    /// `cursor`: the position the cursor held (`Plan::NotModified`'s
+    /// position, or the page's `after`). `If-None-Match: *` holds no
+    /// position and is not recorded.
+    pub fn record(&self, log: &FeedLog, name: &str, cursor: Cursor, plan: &Plan, now_ms: u64) {
+        let position = match (cursor, plan) {
+            (Cursor::Star, _) => return,
+            (_, Plan::NotModified { position }) => *position,
+            (_, Plan::Page(page)) => page.after,
+        };
+        let Some(feed) = self.feeds.get(log.name()) else {
+            return;
+        };
+        let mut f = lock(feed);
+        if let Some(r) = f.map.get_mut(name) {
+            if r.seen.epoch != log.epoch() {
+                r.seen.epoch = log.epoch().to_string();
+            }
+            r.seen.position = position;
+            r.seen.polled = now_ms;
+            r.dirty = true;
+            return;
+        }
+        if f.map.len() >= self.cap {
+            if !f.full {
+                f.full = true;
+                tracing::warn!(feed = log.name(), cap = self.cap, "consumer cap reached: the least recently polled consumers are evicted to make room");
+            }
+            evict_oldest(&mut f, self.cap.div_ceil(100));
+        }
+        let seen = Seen {
+            epoch: log.epoch().to_string(),
+            position,
+            polled: now_ms,
+        };
+        f.map.insert(name.to_string(), Record { seen, dirty: true });
+    }
+
+    /// Write the records changed since the last call (and delete evicted
+    /// ones) in one batch, without flushing. Returns the number of keys written.
+    pub fn persist(&self) -> Result<usize, StoreError> {
+        let _turn = lock(&self.persisting);
+        let mut batch = sled::Batch::default();
+        let mut written: Vec<(&str, String)> = Vec::new();
+        let mut removed: Vec<(&str, Vec<String>)> = Vec::new();
+        let mut n = 0;
+        for (feed, m) in &self.feeds {
+            let (evicted, changed) = {
+                let mut f = lock(m);
+                let evicted = std::mem::take(&mut f.evicted);
+                let changed: Vec<(String, Seen)> = f
+                    .map
+                    .iter_mut()
+                    .filter(|(_, r)| r.dirty)
+                    .map(|(name, r)| {
+                        r.dirty = false;
+                        (name.clone(), r.seen.clone())
+                    })
+                    .collect();
+                (evicted, changed)
+            };
+            for name in &evicted {
+                batch.remove(key(feed, name));
+                n += 1;
+            }
+            removed.push((feed, evicted));
+            for (name, seen) in changed {
+                let value = serde_json::to_vec(&seen).map_err(|e| StoreError::Corrupt {
+                    feed: feed.clone(),
+                    what: e.to_string(),
+                })?;
+                batch.insert(key(feed, &name), value);
+                written.push((feed, name));
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        if let Err(e) = self.tree.apply_batch(batch) {
+            // Nothing was written: try again next time.
+            for (feed, name) in written {
+                if let Some(m) = self.feeds.get(feed) {
+                    let mut f = lock(m);
+                    if let Some(r) = f.map.get_mut(&name) {
+                        r.dirty = true;
+                    }
+                }
+            }
+            for (feed, names) in removed {
+                if let Some(m) = self.feeds.get(feed) {
+                    lock(m).evicted.extend(names);
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(n)
+    }
+
+    /// The consumers of `log`, sorted by name, with their lag.
+    pub fn report(&self, log: &FeedLog) -> Result<Vec<Report>, StoreError> {
+        let Some(m) = self.feeds.get(log.name()) else {
+            return Ok(Vec::new());
+        };
+        let mut rows: Vec<(String, Seen)> = lock(m)
+            .map
+            .iter()
+            .map(|(name, r)| (name.clone(), r.seen.clone()))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let head = log.published();
+        // Most consumers share a few positions: look each stamp up once.
+        let mut stamps: HashMap<u64, u64> = HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for (name, seen) in rows {
+            let (lag_transactions, lag_ms) = if seen.epoch != log.epoch() {
+                (head.seq, head.stamp.saturating_sub(log.created()))
+            } else if seen.position >= head.seq {
+                (0, 0)
+            } else {
+                let stamp = match stamps.get(&seen.position) {
+                    Some(s) => *s,
+                    None => {
+                        let s = position_stamp(log, seen.position, head.seq)?;
+                        stamps.insert(seen.position, s);
+                        s
+                    }
+                };
+                (head.seq - seen.position, head.stamp.saturating_sub(stamp))
+            };
+            out.push(Report {
+                name,
+                epoch: seen.epoch,
+                position: seen.position,
+                polled_ms: seen.polled,
+                lag_transactions,
+                lag_ms,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The stamp of position `seq` (< head): its transaction's; for 0, the log's
+/// creation; for a transaction compaction removed, the next one kept.
+fn position_stamp(log: &FeedLog, seq: u64, head: u64) -> Result<u64, StoreError> {
+    if seq == 0 {
+        return Ok(log.created());
+    }
+    if let Some(s) = log.stamp_of(seq)? {
+        return Ok(s);
+    }
+    let next = log.scan(seq, head, 1, usize::MAX)?;
+    Ok(next.first().map_or(log.created(), |t| t.stamp))
+}
+
+/// Evict the `n` least recently polled consumers (one O(len) selection, so
+/// a stream of new names at the cap costs O(len / n) per name).
+fn evict_oldest(f: &mut FeedConsumers, n: usize) {
+    let mut by_age: Vec<(u64, &String)> = f.map.iter().map(|(k, r)| (r.seen.polled, k)).collect();
+    let n = n.clamp(1, by_age.len().max(1));
+    if by_age.len() > n {
+        by_age.select_nth_unstable(n - 1);
+        by_age.truncate(n);
+    }
+    let names: Vec<String> = by_age.into_iter().map(|(_, k)| k.clone()).collect();
+    for name in names {
+        tracing::debug!(consumer = %name, "consumer evicted");
+        f.map.remove(&name);
+        f.evicted.push(name);
+    }
+}
+
+#[cfg(test)]
+mod tests;

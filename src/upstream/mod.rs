@@ -11,7 +11,8 @@
 //! `parse` (json/rss/atom → current items), `diff` (items → ops, the
 //! mass-delete guard; pure), `sync` (one sync of a json/rss/atom origin, the
 //! persisted sync state), `feedgate` (one sync of a feedgate origin, page by
-//! page through its ETags). A failed sync changes nothing.
+//! page through its ETags), `status` (what operators see). A failed sync
+//! changes nothing.
 
 mod client;
 mod config;

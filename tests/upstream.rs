@@ -312,3 +312,16 @@ async fn upstream_feeds_are_read_only() {
     // The push feed beside it is writable.
     assert_eq!(app.put("news", "x", r#"{"title":"X"}"#).await.status, 201);
 }
+
+/// Reading one item of an upstream feed syncs a due feed first, like a feed read.
+#[tokio::test]
+async fn item_reads_sync_a_due_upstream_feed() {
+    let origin = Origin::start().await;
+    origin.set("/items.json", Reply::json(&items(&[("a", "A")])));
+    let app = spawn_app(&mirror(&origin.url("/items.json"), "json", "")).await;
+    assert_eq!(origin.hits(), 0);
+    let item = app.get("/feeds/mirror/items/a", &[]).await;
+    assert_eq!(item.status, 200);
+    assert_eq!(item.json(), json!({"id": "a", "title": "A"}));
+    assert_eq!(origin.hits(), 1);
+}

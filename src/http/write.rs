@@ -69,6 +69,10 @@ pub async fn batch(app: &App, req: Request<Incoming>, name: &str) -> Result<Res,
 }
 
 pub async fn get_item(app: &App, name: &str, id: &str) -> Result<Res, ApiError> {
+    if let Some(upstream) = app.upstreams.get(name) {
+        // As for a feed read: a due sync runs first (bounded wait).
+        upstream.before_read().await;
+    }
     let (log, _) = feed(app, name)?;
     let state = log
         .item(id)

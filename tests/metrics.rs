@@ -3,8 +3,14 @@
 //! rule (open without credentials, admin on every feed with them).
 
 mod common;
+#[path = "common/origin.rs"]
+mod origin;
+#[path = "common/upstream_kit.rs"]
+mod upstream_kit;
+
 use common::*;
 use feedgate::auth::hash_secret;
+use origin::{Origin, Reply};
 
 /// The value of one series (`name{labels}` exactly as exposed).
 fn value(text: &str, series: &str) -> Option<f64> {
@@ -212,5 +218,48 @@ roles = {{ "*" = "admin" }}
     assert!(value(r.text(), "feedgate_store_size_bytes").is_some());
     // Health probes stay open.
     assert_eq!(app.get("/healthz", &[]).await.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn upstream_syncs_are_counted_by_outcome_with_their_transactions() {
+    let origin = Origin::start().await;
+    let items = serde_json::json!([{"id": "a", "title": "A"}, {"id": "b", "title": "B"}]);
+    origin.set("/items.json", Reply::json(&items).with_etag("\"v1\""));
+    let url = origin.url("/items.json");
+    let app = spawn_app(&upstream_kit::mirror(&url, "json", "")).await;
+    let mut c = upstream_kit::Consumer::new("mirror");
+    assert_eq!(c.poll(&app).await.len(), 2);
+    // The origin answers 304 next, then fails.
+    c.once(&app).await;
+    origin.set("/items.json", Reply::Status(500));
+    c.once(&app).await;
+    let t = app.get("/metrics", &[]).await;
+    let t = t.text();
+    let syncs = |outcome: &str| {
+        value(
+            t,
+            &format!("feedgate_upstream_syncs_total{{feed=\"mirror\",outcome=\"{outcome}\"}}"),
+        )
+    };
+    // Every consumer read syncs (refresh 0s): one applied, then 304s, then one failure.
+    let (applied, not_modified, failed) = (
+        syncs("applied").unwrap_or(0.0),
+        syncs("not_modified").unwrap_or(0.0),
+        syncs("failed").unwrap_or(0.0),
+    );
+    assert_eq!((applied, failed), (1.0, 1.0), "{t}");
+    assert!(not_modified >= 1.0, "{t}");
+    let total = upstream_kit::status(&app, "mirror").await["syncs"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(applied + not_modified + failed, total, "{t}");
+    assert_eq!(
+        must(
+            t,
+            "feedgate_transactions_appended_total{feed=\"mirror\",action=\"add\"}"
+        ),
+        2.0
+    );
     app.stop().await;
 }

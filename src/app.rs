@@ -48,6 +48,8 @@ pub struct App {
     pub consumers: crate::consumers::Consumers,
     /// Upstream-derived feeds: sync on demand and in the background.
     pub upstreams: crate::upstream::Upstreams,
+    /// Ready-made 304 headers and rendered pages of feed reads (`http::cache`).
+    pub reads: crate::http::ReadCache,
 }
 
 impl App {
@@ -55,13 +57,13 @@ impl App {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
         config.validate()?;
         let names: Vec<String> = config.feeds.keys().cloned().collect();
-        let store = Store::open(&config.data_dir, &names, clock.clone()).map_err(|source| {
-            AppError::Store {
+        let cache_bytes = u64::try_from(config.store_cache_bytes).unwrap_or(u64::MAX);
+        let store = Store::open_with_cache(&config.data_dir, &names, clock.clone(), cache_bytes)
+            .map_err(|source| AppError::Store {
                 dir: config.data_dir.display().to_string(),
                 source,
-            }
-        })?;
-        let feeds = config
+            })?;
+        let feeds: HashMap<String, FeedInfo> = config
             .feeds
             .iter()
             .map(|(name, f)| {
@@ -94,6 +96,10 @@ impl App {
         let upstreams =
             crate::upstream::Upstreams::build(&config, &store, clock.clone(), metrics.clone())
                 .map_err(|(feed, source)| AppError::Upstream { feed, source })?;
+        let logs = feeds.iter().filter_map(|(name, info)| {
+            Some((name.as_str(), store.feed(name)?.clone(), info.clone()))
+        });
+        let reads = crate::http::ReadCache::new(logs, config.page_cache_bytes);
         let app = App {
             config,
             auth,
@@ -103,6 +109,7 @@ impl App {
             metrics,
             consumers,
             upstreams,
+            reads,
         };
         app.seed().await?;
         app.upstreams.start_background();

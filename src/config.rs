@@ -40,6 +40,10 @@ pub struct Config {
     pub max_page_bytes: usize,
     /// Largest request body accepted by the push API.
     pub max_body_bytes: usize,
+    /// Memory for rendered pages kept per feed (`http::cache`); 0 turns it off.
+    pub page_cache_bytes: usize,
+    /// Memory sled may use for its page cache (its own default is 1 GiB).
+    pub store_cache_bytes: usize,
     /// Most connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
     /// Time a client has to send its request headers.
@@ -74,6 +78,8 @@ impl Default for Config {
             max_limit: 1000,
             max_page_bytes: 1 << 20,
             max_body_bytes: 1 << 20,
+            page_cache_bytes: 8 << 20,
+            store_cache_bytes: 32 << 20,
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
@@ -196,6 +202,8 @@ impl Config {
                 "max_limit" => self.max_limit = number()?,
                 "max_page_bytes" => self.max_page_bytes = number()?,
                 "max_body_bytes" => self.max_body_bytes = number()?,
+                "page_cache_bytes" => self.page_cache_bytes = number()?,
+                "store_cache_bytes" => self.store_cache_bytes = number()?,
                 "max_connections" => self.max_connections = number()?,
                 "header_read_timeout" => self.header_read_timeout = duration()?,
                 "shutdown_grace" => self.shutdown_grace = duration()?,

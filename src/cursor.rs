@@ -63,7 +63,8 @@ pub fn resolve(v: &Validators<'_>, epoch: &str, head: u64, now: u64) -> Cursor {
 }
 
 fn is_star(list: &str) -> bool {
-    list.split(',').any(|t| t.trim() == "*")
+    // One memchr for the usual list without a `*`.
+    list.contains('*') && list.split(',').any(|t| t.trim() == "*")
 }
 
 /// The highest seq among the entity tags of `list` that name a position of
@@ -80,24 +81,23 @@ pub fn best_seq(list: &str, epoch: &str, head: u64) -> Option<u64> {
 /// Quotes and the weak prefix are removed; malformed parts yield odd values
 /// that [`parse_tag`] rejects.
 pub fn tags(list: &str) -> impl Iterator<Item = &str> {
+    // Byte offsets: every delimiter is ASCII, so each slice boundary falls on
+    // a character boundary.
+    let separator = |c: u8| c == b',' || c.is_ascii_whitespace();
     let mut rest = list;
     std::iter::from_fn(move || loop {
-        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_ascii_whitespace());
-        if rest.is_empty() {
-            return None;
-        }
+        let start = rest.bytes().position(|c| !separator(c))?;
+        rest = &rest[start..];
         if let Some(r) = rest.strip_prefix("W/") {
             rest = r;
         }
         if let Some(r) = rest.strip_prefix('"') {
-            let end = r.find('"').unwrap_or(r.len());
+            let end = r.bytes().position(|c| c == b'"').unwrap_or(r.len());
             let tag = &r[..end];
             rest = r.get(end + 1..).unwrap_or("");
             return Some(tag);
         }
-        let end = rest
-            .find(|c: char| c == ',' || c.is_ascii_whitespace())
-            .unwrap_or(rest.len());
+        let end = rest.bytes().position(separator).unwrap_or(rest.len());
         let tag = &rest[..end];
         rest = &rest[end..];
         if !tag.is_empty() {
@@ -108,14 +108,19 @@ pub fn tags(list: &str) -> impl Iterator<Item = &str> {
 
 /// Parse one bare tag `EPOCH.SEQ`.
 pub fn parse_tag(tag: &str) -> Option<Position<'_>> {
-    let (epoch, seq) = tag.rsplit_once('.')?;
-    if epoch.is_empty() || seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+    let dot = tag.bytes().rposition(|b| b == b'.')?;
+    let (epoch, seq) = (&tag[..dot], &tag.as_bytes()[dot + 1..]);
+    if epoch.is_empty() || seq.is_empty() {
         return None;
     }
-    Some(Position {
-        epoch,
-        seq: seq.parse().ok()?,
-    })
+    let mut n: u64 = 0;
+    for &b in seq {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(Position { epoch, seq: n })
 }
 
 /// An HTTP-date in any of its three forms (IMF-fixdate, RFC 850, asctime),

@@ -95,9 +95,28 @@ pub struct ConsumerLag<'a> {
     pub seconds: f64,
 }
 
+/// The `route` labels and statuses whose request counters are kept at hand
+/// ([`Metrics::request`]'s fast path); others go through the family.
+const HOT_ROUTES: [&str; 9] = [
+    "feed",
+    "item",
+    "items",
+    "feeds",
+    "consumers",
+    "healthz",
+    "readyz",
+    "metrics",
+    "unknown",
+];
+const HOT_STATUSES: [u16; 8] = [200, 201, 226, 304, 400, 401, 403, 404];
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    /// Handles into `requests`, filled on first use (so a series still
+    /// appears only once counted): a poll costs an atomic add, not a
+    /// lock and a hash of its labels.
+    hot_requests: [[std::sync::OnceLock<Counter>; HOT_STATUSES.len()]; HOT_ROUTES.len()],
     feeds: HashMap<String, FeedSeries>,
     syncs: Family<SyncLabels, Counter>,
     store_bytes: Gauge,
@@ -215,6 +234,7 @@ impl Metrics {
         Metrics {
             registry,
             requests,
+            hot_requests: Default::default(),
             feeds,
             syncs,
             store_bytes,
@@ -227,13 +247,35 @@ impl Metrics {
 
     /// One HTTP request answered (`route` is a fixed label, e.g. `feed`).
     pub fn request(&self, route: &'static str, status: u16) {
-        self.requests
-            .get_or_create(&RequestLabels { route, status })
-            .inc();
+        let labels = RequestLabels { route, status };
+        let hot = HOT_ROUTES.iter().position(|r| *r == route).and_then(|r| {
+            let s = HOT_STATUSES.iter().position(|s| *s == status)?;
+            Some(&self.hot_requests[r][s])
+        });
+        match hot {
+            Some(slot) => slot
+                .get_or_init(|| self.requests.get_or_create_owned(&labels))
+                .inc(),
+            None => self.requests.get_or_create(&labels).inc(),
+        };
     }
 
     /// One feed read decided: 304 or a page (and its number of entries).
     pub fn feed_read(&self, feed: &str, format: Format, plan: &Plan) {
+        match plan {
+            Plan::NotModified { .. } => self.feed_outcome(feed, format, None),
+            Plan::Page(page) => self.feed_outcome(feed, format, Some(page.entries.len())),
+        }
+    }
+
+    /// One feed read answered with a page of `entries` entries that was
+    /// rendered before (the read path's page cache: no [`Plan`] at hand).
+    pub fn feed_page(&self, feed: &str, format: Format, entries: usize) {
+        self.feed_outcome(feed, format, Some(entries));
+    }
+
+    /// A 304 (`None`) or a page of so many entries.
+    fn feed_outcome(&self, feed: &str, format: Format, page_entries: Option<usize>) {
         let Some(s) = self.feeds.get(feed) else {
             return;
         };
@@ -241,13 +283,13 @@ impl Metrics {
             Format::Rss => 0,
             Format::Atom => 1,
         };
-        match plan {
-            Plan::NotModified { .. } => {
+        match page_entries {
+            None => {
                 s.reads[f][0].inc();
             }
-            Plan::Page(page) => {
+            Some(n) => {
                 s.reads[f][1].inc();
-                s.page_entries.observe(page.entries.len() as f64);
+                s.page_entries.observe(n as f64);
             }
         }
     }

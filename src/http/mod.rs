@@ -3,10 +3,12 @@
 //! `write` (push API) and `ops` (health, readiness, feed list); the
 //! decisions they make are in `cursor`, `protocol`, `ingest` and `store`.
 
+mod cache;
 mod ops;
 mod read;
 mod write;
 
+pub use cache::ReadCache;
 pub use read::Query as FeedQuery;
 
 use crate::app::App;
@@ -23,17 +25,25 @@ pub type Res = Response<Full<Bytes>>;
 
 /// Answer one request. Never fails: errors become problem documents.
 pub async fn handle(app: &App, req: Request<Incoming>) -> Res {
-    let method = req.method().clone();
-    let target =
-        tracing::enabled!(tracing::Level::DEBUG).then(|| redacted_target(req.uri()).into_owned());
-    let started = std::time::Instant::now();
-    let label = parse_route(req.uri().path()).map_or("unknown", |r| r.label());
-    let res = match route(app, req).await {
-        Ok(res) => res,
-        Err(e) => e.into_response(),
+    // What the debug log line needs, taken only when it is written.
+    let debug = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        let target = redacted_target(req.uri()).into_owned();
+        (req.method().clone(), target, std::time::Instant::now())
+    });
+    // The route borrows the path from a clone of the URI (reference-counted,
+    // no copy), so the request itself can move into its handler.
+    let uri = req.uri().clone();
+    let route = parse_route(uri.path());
+    let label = route.as_ref().map_or("unknown", |r| r.label());
+    let res = match route {
+        Ok(route) => route_to(app, req, route).await,
+        Err(e) => Err(e),
     };
+    let res = res.unwrap_or_else(ApiError::into_response);
     app.metrics.request(label, res.status().as_u16());
-    tracing::debug!(%method, target = target.as_deref().unwrap_or(""), status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    if let Some((method, target, started)) = debug {
+        tracing::debug!(%method, %target, status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    }
     res
 }
 
@@ -118,9 +128,7 @@ fn decode(seg: &str) -> Result<Cow<'_, str>, ApiError> {
         })
 }
 
-async fn route(app: &App, req: Request<Incoming>) -> Result<Res, ApiError> {
-    let path = req.uri().path().to_owned();
-    let route = parse_route(&path)?;
+async fn route_to(app: &App, req: Request<Incoming>, route: Route<'_>) -> Result<Res, ApiError> {
     let method = req.method();
     if method == Method::OPTIONS {
         let mut res = empty(StatusCode::NO_CONTENT);

@@ -1,13 +1,16 @@
 //! `GET|HEAD /feeds/{feed}`: validators and query in, 304 or a rendered page
 //! out, with the headers of PROTOCOL §3 (ETag, Last-Modified, Cache-Control,
-//! Vary, Link, IM).
+//! Vary, Link, IM). 304s at the head and ETag-selected pages come ready-made
+//! from `cache` when they can (same bytes as a fresh answer).
 
-use super::{etag_header, feed, http_date, Res};
+use super::cache::{Page as CachedPage, PageKey};
+use super::{etag_header, http_date, Res};
 use crate::app::App;
-use crate::cursor::{self, Validators};
+use crate::cursor::{self, Cursor, Validators};
 use crate::error::ApiError;
 use crate::protocol::{self, Limits, LogView, Plan};
 use crate::render::{self, Document, Format, SyncMode};
+use crate::store::{FeedLog, StoreError};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -63,7 +66,11 @@ pub async fn feed_response(
         // `refresh` (cheap when it is not), waiting at most `wait`.
         upstream.before_read().await;
     }
-    let (log, info) = feed(app, name)?;
+    let feed = app
+        .reads
+        .feed(name)
+        .ok_or_else(|| ApiError::FeedNotFound(name.to_string()))?;
+    let (log, info, cache) = (&feed.log, &feed.info, &feed.cache);
     let q = Query::parse(req.uri().query().unwrap_or(""));
     let headers = req.headers();
     let format = match (suffix, q.format.as_deref()) {
@@ -98,59 +105,70 @@ pub async fn feed_response(
     };
     let now = app.clock.now_ms();
     let cursor = cursor::resolve(&validators, log.epoch(), log.head(), now / 1000);
+    let im = wants_im(headers);
+    let consumer =
+        crate::consumers::identify(who, q.consumer.as_deref(), headers.get(header::FROM));
+    // Read before the log is: a page rendered below is exact while it lasts.
+    let generation = log.compactions();
+    // An ETag-selected page: served from memory when it was rendered before.
+    let key = match cursor {
+        Cursor::Seq(p) if p < log.head() && p >= log.dropped() => Some(PageKey {
+            format,
+            after: p,
+            limit,
+            url: self_url(app, req),
+        }),
+        _ => None,
+    };
+    if let Some(key) = &key {
+        // The generation now: a page read under an older one is not served.
+        if let Some(page) = cache.page(key, log.compactions(), log.published()) {
+            app.metrics.feed_page(name, format, page.entries);
+            if let Some(consumer) = consumer {
+                let plan = Plan::Page(protocol::Page {
+                    after: key.after,
+                    last: page.last,
+                    last_stamp: page.last_stamp,
+                    more: page.more,
+                    // Only the position is recorded.
+                    entries: Vec::new(),
+                });
+                app.consumers.record(log, consumer, cursor, &plan, now);
+            }
+            return Ok(page_response(req, page.headers, page.body, im));
+        }
+    }
     let limits = Limits {
         max_entries: limit,
         max_bytes: app.config.max_page_bytes,
     };
     let plan = protocol::plan(log.as_ref(), cursor, now, limits)?;
     app.metrics.feed_read(name, format, &plan);
-    let from = headers.get(header::FROM);
-    if let Some(consumer) = crate::consumers::identify(who, q.consumer.as_deref(), from) {
+    if let Some(consumer) = consumer {
         app.consumers.record(log, consumer, cursor, &plan, now);
     }
-    let im = headers
-        .get_all(A_IM)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("feed")
-        });
-
-    let mut h = HeaderMap::with_capacity(8);
-    h.insert(header::VARY, VARY);
-    h.insert(
-        header::CACHE_CONTROL,
-        if im { CACHE_IM } else { CACHE_PLAIN },
-    );
     let page = match plan {
         Plan::NotModified { position } => {
-            set_position(&mut h, log.epoch(), position, log.stamp_of(position)?);
-            return Ok(respond(StatusCode::NOT_MODIFIED, h, Bytes::new()));
+            let h = cache.not_modified(log, position, || position_headers(log, position))?;
+            return Ok(not_modified(h, im));
         }
         Plan::Page(page) => page,
     };
+    let mut h = HeaderMap::with_capacity(8);
+    h.insert(header::VARY, VARY);
+    h.insert(header::CACHE_CONTROL, CACHE_PLAIN);
     set_position(&mut h, log.epoch(), page.last, page.last_stamp);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    let status = if im {
-        h.insert(IM, HeaderValue::from_static("feed"));
-        StatusCode::IM_USED
-    } else {
-        StatusCode::OK
-    };
 
     let base = base_url(app, headers);
     let feed_url = format!("{base}/feeds/{name}");
-    // Secrets never go into documents: the self link drops `access_token`
-    // (and next links never carry it; such consumers add it themselves).
-    let self_url = format!("{base}{}", without_access_token(req.uri()));
+    let self_url = match &key {
+        Some(key) => Cow::Borrowed(key.url.as_str()),
+        None => Cow::Owned(self_url(app, req)),
+    };
     let etag = format!("{}.{}", log.epoch(), page.last);
     let next_url = page.more.then(|| {
         let mut url = format!("{base}{}?etag={etag}", req.uri().path());
@@ -190,14 +208,82 @@ pub async fn feed_response(
         head_stamp: (head.seq > 0).then_some(head.stamp),
         entries: &page.entries,
     };
-    let body = render::render(format, &doc);
+    let body = Bytes::from(render::render(format, &doc));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if let Some(key) = key {
+        // A page that ended before the head stays what it is; one that
+        // reached the head is kept only if its digest shows that head. (A
+        // catch-up, after a tombstone drop raced this read, is not kept.)
+        let full = page.more;
+        let delta = page.after == key.after && key.after >= log.dropped();
+        if delta && (full || page.last == head.seq) {
+            let cached = CachedPage {
+                headers: h.clone(),
+                body: body.clone(),
+                entries: page.entries.len(),
+                last: page.last,
+                last_stamp: page.last_stamp,
+                more: page.more,
+            };
+            cache.insert(key, cached, generation, head.seq, full);
+        }
+    }
+    Ok(page_response(req, h, body, im))
+}
+
+/// Does the request carry `A-IM: feed` (RFC 3229+feed)?
+fn wants_im(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(A_IM)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("feed")
+        })
+}
+
+/// The headers of a 304 at `position`, as a 200 would carry them (no `A-IM`).
+fn position_headers(log: &FeedLog, position: u64) -> Result<HeaderMap, StoreError> {
+    let mut h = HeaderMap::with_capacity(4);
+    h.insert(header::VARY, VARY);
+    h.insert(header::CACHE_CONTROL, CACHE_PLAIN);
+    set_position(&mut h, log.epoch(), position, log.stamp_of(position)?);
+    Ok(h)
+}
+
+fn not_modified(mut h: HeaderMap, im: bool) -> Res {
+    if im {
+        h.insert(header::CACHE_CONTROL, CACHE_IM);
+    }
+    respond(StatusCode::NOT_MODIFIED, h, Bytes::new())
+}
+
+/// A page response from the plain `200` headers: `226 IM Used` for `A-IM:
+/// feed`, no body for `HEAD`.
+fn page_response(
+    req: &Request<hyper::body::Incoming>,
+    mut h: HeaderMap,
+    body: Bytes,
+    im: bool,
+) -> Res {
+    let status = if im {
+        h.insert(header::CACHE_CONTROL, CACHE_IM);
+        h.insert(IM, HeaderValue::from_static("feed"));
+        StatusCode::IM_USED
+    } else {
+        StatusCode::OK
+    };
     let body = if req.method() == Method::HEAD {
         Bytes::new()
     } else {
-        Bytes::from(body)
+        body
     };
-    Ok(respond(status, h, body))
+    respond(status, h, body)
 }
 
 fn respond(status: StatusCode, headers: HeaderMap, body: Bytes) -> Res {
@@ -205,6 +291,17 @@ fn respond(status: StatusCode, headers: HeaderMap, body: Bytes) -> Res {
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res
+}
+
+/// The document's self link: base URL, path and query. Secrets never go into
+/// documents: it drops `access_token` (and next links never carry it; such
+/// consumers add it themselves).
+fn self_url(app: &App, req: &Request<hyper::body::Incoming>) -> String {
+    format!(
+        "{}{}",
+        base_url(app, req.headers()),
+        without_access_token(req.uri())
+    )
 }
 
 /// Path and query of `uri` minus any `access_token` parameter.
@@ -287,61 +384,4 @@ fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn accept(s: &str) -> Format {
-        negotiate(Some(&HeaderValue::from_str(s).unwrap()))
-    }
-
-    #[test]
-    fn content_negotiation() {
-        assert_eq!(negotiate(None), Format::Rss);
-        assert_eq!(accept("application/atom+xml"), Format::Atom);
-        assert_eq!(
-            accept("application/rss+xml, application/atom+xml"),
-            Format::Rss
-        );
-        assert_eq!(
-            accept("application/atom+xml, application/rss+xml;q=0.9"),
-            Format::Atom
-        );
-        assert_eq!(
-            accept("application/rss+xml;q=0.5, application/atom+xml;q=0.8"),
-            Format::Atom
-        );
-        assert_eq!(accept("text/html, */*;q=0.1"), Format::Rss);
-        assert_eq!(accept("application/atom+xml;q=0, */*"), Format::Rss);
-    }
-
-    #[test]
-    fn self_links_drop_access_tokens() {
-        let uri = |s: &str| s.parse::<hyper::Uri>().unwrap();
-        assert_eq!(
-            without_access_token(&uri("/feeds/a?access_token=x&etag=e.1")),
-            "/feeds/a?etag=e.1"
-        );
-        assert_eq!(
-            without_access_token(&uri("/feeds/a?access_token=x")),
-            "/feeds/a"
-        );
-        assert_eq!(
-            without_access_token(&uri("/feeds/a?etag=e.1")),
-            "/feeds/a?etag=e.1"
-        );
-        assert_eq!(without_access_token(&uri("/feeds/a")), "/feeds/a");
-    }
-
-    #[test]
-    fn query_parameters() {
-        let q = Query::parse(
-            "etag=e.5&lastMod=2024-01-01T00%3A00%3A00%2B01%3A00&limit=3&x=y&format=atom",
-        );
-        assert_eq!(q.etag.as_deref(), Some("e.5"));
-        assert_eq!(q.last_mod.as_deref(), Some("2024-01-01T00:00:00+01:00"));
-        assert_eq!(
-            (q.limit.as_deref(), q.format.as_deref()),
-            (Some("3"), Some("atom"))
-        );
-    }
-}
+mod tests;

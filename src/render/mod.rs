@@ -12,6 +12,7 @@
 //! - `rss.rs`: RSS 2.0 (and its decisions: author, content, enclosures).
 //! - `atom.rs`: Atom 1.0 (and its decisions: content types, tombstones).
 //! - `ext.rs`: the `ibmfs` / `ibmwcm` / `sync` / `at` elements both share.
+//! - `digest.rs`: the head-dependent bytes of a rendered page ([`Digest`]).
 //! - `ids.rs`: Atom ids from item ids ([`atom_id`], [`item_id_from_atom`]).
 //! - `content.rs`: classifying a payload's `content_type`.
 //! - `xml.rs`: [`clean`], escaping, Base64, date formats.
@@ -24,6 +25,7 @@
 
 mod atom;
 mod content;
+mod digest;
 mod ext;
 mod ids;
 mod rss;
@@ -35,13 +37,14 @@ mod tests_atom;
 mod tests_rss;
 mod xml;
 
+pub use digest::Digest;
 pub use ids::{atom_id, item_id_from_atom, URN_PREFIX};
 pub use xml::clean;
 
 use crate::model::Entry;
 
 /// The document formats feedgate serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Rss,
     Atom,

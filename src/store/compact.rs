@@ -99,6 +99,7 @@ impl FeedLog {
             return Ok(None);
         }
         let _writer = lock(&self.writer);
+        let removed_before = (report.removed, report.tombstones_dropped);
         let head = self.head();
         let mut batch = sled::Batch::default();
         let mut dropped = (0, 0);
@@ -161,7 +162,15 @@ impl FeedLog {
             batch.insert(DROPPED, &dropped.0.to_be_bytes());
             batch.insert(DROPPED_STAMP, &dropped.1.to_be_bytes());
         }
+        let removes = (report.removed, report.tombstones_dropped) != removed_before;
+        if removes {
+            // Before and after the removal: see `FeedLog::compactions`.
+            self.compactions.fetch_add(1, Ordering::SeqCst);
+        }
         self.tree.apply_batch(batch)?;
+        if removes {
+            self.compactions.fetch_add(1, Ordering::SeqCst);
+        }
         Ok((last < head && last > from).then_some(last))
     }
 }

@@ -1,19 +1,18 @@
-//! One feed's log in its sled tree: opening (epoch), appending (actions,
-//! identical-PUT detection, atomic batches) and the read side ([`LogView`]).
+//! One feed's log in its sled tree: opening (epoch), item states and the
+//! read side ([`LogView`]); appending is in `append.rs`.
 
 use super::durability::Durability;
-use super::{Appended, Applied, Op, Outcome, Retention, StoreError};
+use super::{Retention, StoreError};
 use crate::clock::Clock;
-use crate::model::{Action, Payload, Txn};
+use crate::model::{Payload, Txn};
 use crate::protocol::LogView;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 const EPOCH: &[u8] = b"m:epoch";
 const CREATED: &[u8] = b"m:created";
-const LIVE: &[u8] = b"m:live";
+pub(super) const LIVE: &[u8] = b"m:live";
 const UPSTREAM: &[u8] = b"m:upstream";
 pub(super) const DROPPED: &[u8] = b"m:dropped";
 pub(super) const DROPPED_STAMP: &[u8] = b"m:dropped_stamp";
@@ -24,7 +23,7 @@ pub(super) fn log_key(seq: u64) -> [u8; 9] {
     k
 }
 
-fn second_key(sec: u64) -> [u8; 9] {
+pub(super) fn second_key(sec: u64) -> [u8; 9] {
     let mut k = [b's'; 9];
     k[1..].copy_from_slice(&sec.to_be_bytes());
     k
@@ -68,9 +67,9 @@ pub struct Published {
 
 /// Writer-side state, guarded by the writer lock.
 pub(super) struct Writer {
-    head: u64,
-    last_stamp: u64,
-    live: u64,
+    pub(super) head: u64,
+    pub(super) last_stamp: u64,
+    pub(super) live: u64,
 }
 
 pub struct FeedLog {
@@ -79,12 +78,19 @@ pub struct FeedLog {
     created: u64,
     pub(super) tree: sled::Tree,
     pub(super) writer: Mutex<Writer>,
-    published: Mutex<Published>,
-    durability: Arc<Durability>,
-    clock: Arc<dyn Clock>,
+    pub(super) published: Mutex<Published>,
+    pub(super) durability: Arc<Durability>,
+    pub(super) clock: Arc<dyn Clock>,
+    /// Appends waiting to be applied, and the turn to apply them (`append.rs`).
+    pub(super) queue: Mutex<Vec<super::append::Pending>>,
+    pub(super) commit: tokio::sync::Mutex<()>,
     /// Seq of the newest tombstone compaction dropped (0: none), and its stamp.
     pub(super) dropped: AtomicU64,
     pub(super) dropped_stamp: AtomicU64,
+    /// Bumped by compaction before and after each step that removes
+    /// transactions: a reader's view taken under one value is still exact
+    /// while the value is unchanged (the read path's page cache keys on it).
+    pub(super) compactions: AtomicU64,
     /// The feed's retention policy (compaction does nothing by default).
     pub(super) retention: Mutex<Retention>,
 }
@@ -134,6 +140,9 @@ impl FeedLog {
             clock,
             dropped: AtomicU64::new(0),
             dropped_stamp: AtomicU64::new(0),
+            compactions: AtomicU64::new(0),
+            queue: Mutex::new(Vec::new()),
+            commit: tokio::sync::Mutex::new(()),
             retention: Mutex::new(Retention::default()),
         };
         log.dropped = AtomicU64::new(u64_of(log.tree.get(DROPPED)?));
@@ -174,6 +183,13 @@ impl FeedLog {
         *lock(&self.published)
     }
 
+    /// The compaction generation: changes whenever compaction removes
+    /// transactions (see the field). Rendered pages cached under one
+    /// generation are exact only while it is current.
+    pub fn compactions(&self) -> u64 {
+        self.compactions.load(Ordering::SeqCst)
+    }
+
     /// The stamp of the transaction at `seq` (`None` for 0 or an unknown seq).
     pub fn stamp_of(&self, seq: u64) -> Result<Option<u64>, StoreError> {
         let p = self.published();
@@ -198,7 +214,7 @@ impl FeedLog {
     }
 
     /// Every current item with its state, in id order (a scan of the `i`
-    /// prefix). O(items): meant only for an upstream sync's diff, never for
+    /// prefix). O(items): meant for an upstream sync's diff and `feedgate export`, never for
     /// the read path.
     pub fn items(&self) -> Result<Vec<(String, ItemState)>, StoreError> {
         let mut out = Vec::with_capacity(usize::try_from(self.published().live).unwrap_or(0));
@@ -224,7 +240,7 @@ impl FeedLog {
         Ok(())
     }
 
-    fn state(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
+    pub(super) fn state(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
         match self.tree.get(item_key(id))? {
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
@@ -233,143 +249,11 @@ impl FeedLog {
         }
     }
 
-    /// Apply `ops` atomically (all transactions or none) and return once they
-    /// are durable. A delete of an item that does not exist rejects the whole
-    /// write with [`StoreError::ItemNotFound`], leaving no trace.
-    pub async fn append(&self, ops: &[Op]) -> Result<Appended, StoreError> {
-        if self.durability.failed() {
-            return Err(StoreError::Failed);
-        }
-        let (applied, gen, last) = self.apply(ops)?;
-        self.durability.sync(gen).await?;
-        let head = {
-            let mut p = lock(&self.published);
-            if let Some((seq, stamp, live)) = last {
-                if seq > p.seq {
-                    *p = Published { seq, stamp, live };
-                }
-            }
-            p.seq
-        };
-        Ok(Appended { applied, head })
-    }
-
-    /// The synchronous half of `append`: decide and apply under the writer lock.
-    #[allow(clippy::type_complexity)]
-    fn apply(
-        &self,
-        ops: &[Op],
-    ) -> Result<(Vec<Applied>, u64, Option<(u64, u64, u64)>), StoreError> {
-        let mut w = lock(&self.writer);
-        let stamp = self.clock.now_ms().max(w.last_stamp);
-        let mut overlay: HashMap<&str, Option<ItemState>> = HashMap::new();
-        let mut txns: Vec<Txn> = Vec::new();
-        let mut applied = Vec::with_capacity(ops.len());
-        let mut live = w.live;
-        // Items deleted by this batch, with the seq of their delete.
-        let mut tombs: HashMap<&str, u64> = HashMap::new();
-        for op in ops {
-            let id = op.id();
-            let current = match overlay.get(id) {
-                Some(s) => s.clone(),
-                None => self.state(id)?,
-            };
-            let seq = w.head + txns.len() as u64 + 1;
-            let (outcome, born, next) = match (op, current) {
-                (Op::Put { payload, .. }, Some(cur)) if &cur.payload == payload => {
-                    applied.push(Applied {
-                        id: id.to_string(),
-                        outcome: Outcome::Unchanged,
-                        seq: cur.seq,
-                    });
-                    continue;
-                }
-                (Op::Delete { .. }, None) => return Err(StoreError::ItemNotFound(id.to_string())),
-                (Op::Delete { .. }, Some(cur)) => {
-                    live -= 1;
-                    tombs.insert(id, seq);
-                    (Outcome::Delete, cur.born, None)
-                }
-                (Op::Put { payload, .. }, cur) => {
-                    let (outcome, born) = match &cur {
-                        Some(c) => (Outcome::Update, c.born),
-                        None => (Outcome::Add, seq),
-                    };
-                    live += u64::from(cur.is_none());
-                    tombs.remove(id);
-                    let next = ItemState {
-                        seq,
-                        stamp,
-                        born,
-                        payload: payload.clone(),
-                    };
-                    (outcome, born, Some(next))
-                }
-            };
-            let action = match outcome {
-                Outcome::Add => Action::Add,
-                Outcome::Update => Action::Update,
-                _ => Action::Delete,
-            };
-            let payload = next.as_ref().map(|s| s.payload.clone());
-            txns.push(Txn {
-                seq,
-                id: id.to_string(),
-                action,
-                stamp,
-                born,
-                payload,
-            });
-            applied.push(Applied {
-                id: id.to_string(),
-                outcome,
-                seq,
-            });
-            overlay.insert(id, next);
-        }
-        let Some(last) = txns.last() else {
-            // Nothing to append; what was compared against must be durable too.
-            return Ok((applied, self.durability.written(), None));
-        };
-        let last_seq = last.seq;
-        let mut batch = sled::Batch::default();
-        for t in &txns {
-            let bytes = serde_json::to_vec(t).map_err(|e| self.corrupt(e))?;
-            batch.insert(&log_key(t.seq), bytes);
-        }
-        for (id, state) in &overlay {
-            match state {
-                Some(s) => {
-                    let bytes = serde_json::to_vec(s).map_err(|e| self.corrupt(e))?;
-                    batch.insert(item_key(id), bytes);
-                    batch.remove(tomb_key(id));
-                }
-                None => {
-                    batch.remove(item_key(id));
-                    let seq = tombs.get(id).copied().unwrap_or(last_seq);
-                    batch.insert(tomb_key(id), &seq.to_be_bytes());
-                }
-            }
-        }
-        if w.head == 0 || stamp / 1000 > w.last_stamp / 1000 {
-            batch.insert(&second_key(stamp / 1000), &(w.head + 1).to_be_bytes());
-        }
-        batch.insert(LIVE, &live.to_be_bytes());
-        self.tree.apply_batch(batch)?;
-        let gen = self.durability.mark_written();
-        *w = Writer {
-            head: last_seq,
-            last_stamp: stamp,
-            live,
-        };
-        Ok((applied, gen, Some((last_seq, stamp, live))))
-    }
-
     pub(super) fn decode(&self, bytes: &[u8]) -> Result<Txn, StoreError> {
         serde_json::from_slice(bytes).map_err(|e| self.corrupt(e))
     }
 
-    fn corrupt(&self, e: impl std::fmt::Display) -> StoreError {
+    pub(super) fn corrupt(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt {
             feed: self.name.clone(),
             what: e.to_string(),

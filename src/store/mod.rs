@@ -12,11 +12,14 @@
 //! - `s` + Unix second (u64 big-endian): the first seq stamped in that second,
 //!   the index that turns a date cursor into a position in one probe.
 //!
-//! A feed's writes are serialised by a mutex (seq order = apply order), each
-//! batch is applied atomically with `apply_batch`, and only then made durable
-//! by [`durability::Durability`]; readers see the log up to the highest
-//! durable seq, so visibility is monotonic whatever the number of writers.
+//! A feed's writes are serialised by a mutex (seq order = apply order);
+//! concurrent appends are decided one by one and applied together as one
+//! atomic `apply_batch` (`append.rs`), and only then made durable by
+//! [`durability::Durability`] (group commit); readers see the log up to the
+//! highest durable seq, so visibility is monotonic whatever the number of
+//! writers.
 
+mod append;
 mod compact;
 mod durability;
 mod feed;
@@ -41,6 +44,9 @@ pub enum StoreError {
     ItemNotFound(String),
     #[error("the store failed to make a write durable earlier and refuses writes")]
     Failed,
+    /// A batch shared by several appends failed to apply: each gets this.
+    #[error("cannot write to the store: {0}")]
+    Write(String),
 }
 
 /// One change a producer asks for.
@@ -108,6 +114,18 @@ impl Store {
     /// Open (or create) the database at `path` with a log for each of `feeds`.
     pub fn open(path: &Path, feeds: &[String], clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
         Self::with_config(sled::Config::new().path(path), feeds, clock)
+    }
+
+    /// [`Store::open`] with sled's page cache (1 GiB by default) limited to
+    /// about `cache_bytes`: the bound on the memory a large log takes.
+    pub fn open_with_cache(
+        path: &Path,
+        feeds: &[String],
+        clock: Arc<dyn Clock>,
+        cache_bytes: u64,
+    ) -> Result<Store, StoreError> {
+        let config = sled::Config::new().path(path).cache_capacity(cache_bytes);
+        Self::with_config(config, feeds, clock)
     }
 
     /// A throw-away store in memory (tests).

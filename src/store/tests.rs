@@ -208,3 +208,132 @@ async fn concurrent_producers_and_a_polling_consumer() {
     ids.dedup();
     assert_eq!(ids.len() as u64, total);
 }
+
+#[test]
+fn transactions_and_states_are_written_as_they_are_read() {
+    use super::append::{StateRef, TxnRef};
+    let payload = Payload {
+        title: Some("t \"q\" é".into()),
+        categories: vec!["c".into()],
+        ..Payload::default()
+    };
+    for (action, p) in [(Action::Add, Some(&payload)), (Action::Delete, None)] {
+        let written = TxnRef {
+            seq: 7,
+            id: "a/b",
+            action,
+            stamp: 5_000,
+            born: 3,
+            payload: p,
+        };
+        let txn = crate::model::Txn {
+            seq: 7,
+            id: "a/b".into(),
+            action,
+            stamp: 5_000,
+            born: 3,
+            payload: p.cloned(),
+        };
+        let bytes = serde_json::to_vec(&written).unwrap();
+        assert_eq!(bytes, serde_json::to_vec(&txn).unwrap());
+        assert_eq!(
+            serde_json::from_slice::<crate::model::Txn>(&bytes).unwrap(),
+            txn
+        );
+    }
+    let state = ItemState {
+        seq: 7,
+        stamp: 5_000,
+        born: 3,
+        payload: payload.clone(),
+    };
+    let written = StateRef {
+        seq: 7,
+        stamp: 5_000,
+        born: 3,
+        payload: &payload,
+    };
+    let bytes = serde_json::to_vec(&written).unwrap();
+    assert_eq!(bytes, serde_json::to_vec(&state).unwrap());
+    assert_eq!(serde_json::from_slice::<ItemState>(&bytes).unwrap(), state);
+}
+
+#[tokio::test]
+async fn a_group_decides_each_append_on_its_own_and_writes_one_batch() {
+    use super::append::Pending;
+    let store = Store::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
+    let log = store.feed("news").unwrap();
+    log.append(&[put("x", "0")]).await.unwrap();
+    let written = store.durability.written();
+    let (group, answers): (Vec<_>, Vec<_>) = [
+        vec![put("a", "1")],
+        vec![put("b", "1"), del("missing")],
+        vec![put("a", "2"), put("x", "0")],
+        vec![del("a"), del("x")],
+        vec![put("a", "3")],
+    ]
+    .into_iter()
+    .map(Pending::new)
+    .unzip();
+    // An append whose caller is gone is not applied.
+    let (gone, dropped) = Pending::new(vec![put("c", "1")]);
+    drop(dropped);
+    let mut group = group;
+    group.insert(1, gone);
+    log.apply_group(group);
+    assert_eq!(store.durability.written(), written + 1, "one batch");
+    let mut got = vec![];
+    for a in answers {
+        got.push(match a.await.unwrap() {
+            Ok((applied, _, last)) => {
+                assert_eq!(last.map(|(seq, _, live)| (seq, live)), Some((6, 1)));
+                Ok(applied
+                    .iter()
+                    .map(|x| (x.outcome, x.seq))
+                    .collect::<Vec<_>>())
+            }
+            Err(e) => Err(e.to_string()),
+        });
+    }
+    assert_eq!(
+        got,
+        [
+            Ok(vec![(Outcome::Add, 2)]),
+            Err(StoreError::ItemNotFound("missing".into()).to_string()),
+            Ok(vec![(Outcome::Update, 3), (Outcome::Unchanged, 1)]),
+            Ok(vec![(Outcome::Delete, 4), (Outcome::Delete, 5)]),
+            Ok(vec![(Outcome::Add, 6)]),
+        ]
+    );
+    let txns = log.scan(0, 10, 100, usize::MAX).unwrap();
+    let shown: Vec<_> = txns
+        .iter()
+        .map(|t| (t.seq, t.id.as_str(), t.action, t.born))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (1, "x", Action::Add, 1),
+            (2, "a", Action::Add, 2),
+            (3, "a", Action::Update, 2),
+            (4, "a", Action::Delete, 2),
+            (5, "x", Action::Delete, 1),
+            (6, "a", Action::Add, 6),
+        ]
+    );
+    assert_eq!(
+        log.state("a").unwrap().map(|s| (s.seq, s.born)),
+        Some((6, 6))
+    );
+    for gone in ["b", "c", "x", "missing"] {
+        assert_eq!(log.state(gone).unwrap(), None, "{gone}");
+    }
+    assert_eq!(
+        log.tree
+            .get(feed::tomb_key("x"))
+            .unwrap()
+            .map(|v| v.to_vec()),
+        Some(5u64.to_be_bytes().to_vec())
+    );
+    assert_eq!(log.tree.get(feed::tomb_key("a")).unwrap(), None, "re-added");
+}

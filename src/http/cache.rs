@@ -1,0 +1,266 @@
+//! Ready-made answers for feed reads, the hot path of `read.rs`.
+//!
+//! [`ReadCache`] finds a feed's log and presentation with one lookup, and
+//! keeps two things per feed in memory:
+//! - **the 304 at the head**: the header set of a `304 Not Modified` at the
+//!   head position (`ETag`, `Last-Modified`, `Cache-Control`, `Vary`), built
+//!   once per head instead of once per poll;
+//! - **rendered pages** of ETag-selected reads (a consumer at position `p`
+//!   asking for what follows), body and headers, keyed by everything that
+//!   makes up their bytes: format, `p`, the page limit and the URL the
+//!   document names (base URL + path and query, which fix the self, next and
+//!   feed links). A page is served from memory only while
+//!   - the feed's compaction generation is the one it was read under
+//!     ([`FeedLog::compactions`]: compaction can remove transactions a page
+//!     shows, which changes its content), and
+//!   - it is *full* (it ended at the limit or byte budget, before the head,
+//!     so appends cannot change its entries), or the head has not moved
+//!     since it was rendered.
+//!
+//!   The one part of a full page that follows the head, the `sync:digest`
+//!   tick and stamp, is replaced in place ([`Digest::respliced`]) when the
+//!   head has moved; the respliced page replaces the cached one.
+//!
+//! Pages are evicted first-in first-out beyond a byte budget per feed
+//! (`page_cache_bytes`; 0 turns page caching off). Date-selected reads and
+//! catch-ups are never cached: their extent depends on the clock.
+
+use crate::app::FeedInfo;
+use crate::protocol::LogView;
+use crate::render::{Digest, Format};
+use crate::store::{FeedLog, Published, StoreError};
+use bytes::Bytes;
+use hyper::header::HeaderMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Every configured feed's log, presentation and ready-made answers, found
+/// with one lookup per read.
+pub struct ReadCache {
+    feeds: HashMap<String, Feed, BuildHasherDefault<Fnv>>,
+}
+
+/// What a read of one feed needs.
+pub struct Feed {
+    pub log: Arc<FeedLog>,
+    pub info: FeedInfo,
+    pub cache: FeedCache,
+}
+
+impl ReadCache {
+    /// The feeds (name, log, presentation), each caching at most `page_bytes` of pages.
+    pub fn new<'a>(
+        feeds: impl IntoIterator<Item = (&'a str, Arc<FeedLog>, FeedInfo)>,
+        page_bytes: usize,
+    ) -> ReadCache {
+        let feeds = feeds
+            .into_iter()
+            .map(|(name, log, info)| {
+                let cache = FeedCache::new(page_bytes);
+                (name.to_string(), Feed { log, info, cache })
+            })
+            .collect();
+        ReadCache { feeds }
+    }
+
+    pub fn feed(&self, name: &str) -> Option<&Feed> {
+        self.feeds.get(name)
+    }
+}
+
+/// FNV-1a, for the feed map: a few-byte name hashes in a few dozen
+/// instructions instead of SipHash's hundreds. The map is built once from
+/// the config and only read, so there is nothing to flood.
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What identifies a rendered page's bytes, apart from the head.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    pub format: Format,
+    /// The consumer's position (the page shows what follows it).
+    pub after: u64,
+    pub limit: usize,
+    /// The document's self URL: base URL + path and query.
+    pub url: String,
+}
+
+/// A page as served: what the response and the bookkeeping need.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Headers of the plain `200` (no `A-IM`), `Content-Length` included.
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// Entries in the page (`feedgate_feed_page_entries`).
+    pub entries: usize,
+    pub last: u64,
+    pub last_stamp: Option<u64>,
+    pub more: bool,
+}
+
+struct Cached {
+    page: Page,
+    digest: Digest,
+    /// The head seq the digest shows.
+    head: u64,
+    generation: u64,
+    /// Ended before the head: appends do not change it.
+    full: bool,
+    serial: u64,
+}
+
+#[derive(Default)]
+struct Pages {
+    map: HashMap<PageKey, Cached>,
+    /// Insertion order, for eviction: (key, serial of that insertion).
+    order: VecDeque<(PageKey, u64)>,
+    bytes: usize,
+    serial: u64,
+}
+
+/// One feed's ready-made answers.
+pub struct FeedCache {
+    not_modified: Mutex<Option<(u64, HeaderMap)>>,
+    pages: Mutex<Pages>,
+    budget: usize,
+}
+
+impl FeedCache {
+    fn new(budget: usize) -> FeedCache {
+        FeedCache {
+            not_modified: Mutex::new(None),
+            pages: Mutex::new(Pages::default()),
+            budget,
+        }
+    }
+
+    /// The headers of a 304 at `position`: from the ready-made set when it
+    /// is for `position`, else built by `build` (and kept if `position` is
+    /// still the head).
+    pub fn not_modified(
+        &self,
+        log: &FeedLog,
+        position: u64,
+        build: impl FnOnce() -> Result<HeaderMap, StoreError>,
+    ) -> Result<HeaderMap, StoreError> {
+        if let Some((seq, h)) = &*lock(&self.not_modified) {
+            if *seq == position {
+                return Ok(h.clone());
+            }
+        }
+        let h = build()?;
+        if position == log.head() {
+            let mut slot = lock(&self.not_modified);
+            if slot.as_ref().is_none_or(|(seq, _)| *seq < position) {
+                *slot = Some((position, h.clone()));
+            }
+        }
+        Ok(h)
+    }
+
+    /// The cached page for `key`, if it is still exact for the feed's
+    /// compaction generation `generation` and head `head` (respliced to
+    /// show that head when it has moved).
+    pub fn page(&self, key: &PageKey, generation: u64, head: Published) -> Option<Page> {
+        if self.budget == 0 {
+            return None;
+        }
+        let mut pages = lock(&self.pages);
+        let cached = pages.map.get_mut(key)?;
+        if cached.generation != generation || (!cached.full && cached.head != head.seq) {
+            return None;
+        }
+        if cached.head != head.seq {
+            let (body, digest) = cached
+                .digest
+                .respliced(&cached.page.body, head.seq, head.stamp);
+            let (old_len, new_len) = (cached.page.body.len(), body.len());
+            cached.page.headers.insert(
+                hyper::header::CONTENT_LENGTH,
+                hyper::header::HeaderValue::from(body.len()),
+            );
+            cached.page.body = Bytes::from(body);
+            cached.digest = digest;
+            cached.head = head.seq;
+            let page = cached.page.clone();
+            pages.bytes = pages.bytes + new_len - old_len;
+            return Some(page);
+        }
+        Some(cached.page.clone())
+    }
+
+    /// Keep `page`, rendered for `key` under compaction generation
+    /// `generation` with the digest of head `head`. `full`: the page ended
+    /// before the head it was planned at.
+    pub fn insert(&self, key: PageKey, page: Page, generation: u64, head: u64, full: bool) {
+        if self.budget == 0 || page.body.len() > self.budget {
+            return;
+        }
+        let Some(digest) = Digest::locate(&page.body) else {
+            return;
+        };
+        let size = page.body.len();
+        let mut pages = lock(&self.pages);
+        pages.serial += 1;
+        let serial = pages.serial;
+        let cached = Cached {
+            page,
+            digest,
+            head,
+            generation,
+            full,
+            serial,
+        };
+        if let Some(old) = pages.map.insert(key.clone(), cached) {
+            pages.bytes -= old.page.body.len();
+        }
+        pages.bytes += size;
+        pages.order.push_back((key, serial));
+        while pages.bytes > self.budget {
+            let Some((key, serial)) = pages.order.pop_front() else {
+                break;
+            };
+            if pages.map.get(&key).is_some_and(|c| c.serial == serial) {
+                if let Some(old) = pages.map.remove(&key) {
+                    pages.bytes -= old.page.body.len();
+                }
+            }
+        }
+        // Keys replaced since they were queued leave stale queue entries;
+        // drop them when they pile up.
+        if pages.order.len() > 2 * pages.map.len() + 16 {
+            let Pages { map, order, .. } = &mut *pages;
+            order.retain(|(k, s)| map.get(k).is_some_and(|c| c.serial == *s));
+        }
+    }
+
+    /// Bytes of pages held (tests, metrics).
+    pub fn page_bytes(&self) -> usize {
+        lock(&self.pages).bytes
+    }
+}
+
+#[cfg(test)]
+mod tests;

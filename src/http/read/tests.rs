@@ -1,0 +1,57 @@
+//! Unit tests of the feed read edge: negotiation, self links, query parsing.
+
+use super::*;
+
+fn accept(s: &str) -> Format {
+    negotiate(Some(&HeaderValue::from_str(s).unwrap()))
+}
+
+#[test]
+fn content_negotiation() {
+    assert_eq!(negotiate(None), Format::Rss);
+    assert_eq!(accept("application/atom+xml"), Format::Atom);
+    assert_eq!(
+        accept("application/rss+xml, application/atom+xml"),
+        Format::Rss
+    );
+    assert_eq!(
+        accept("application/atom+xml, application/rss+xml;q=0.9"),
+        Format::Atom
+    );
+    assert_eq!(
+        accept("application/rss+xml;q=0.5, application/atom+xml;q=0.8"),
+        Format::Atom
+    );
+    assert_eq!(accept("text/html, */*;q=0.1"), Format::Rss);
+    assert_eq!(accept("application/atom+xml;q=0, */*"), Format::Rss);
+}
+
+#[test]
+fn self_links_drop_access_tokens() {
+    let uri = |s: &str| s.parse::<hyper::Uri>().unwrap();
+    assert_eq!(
+        without_access_token(&uri("/feeds/a?access_token=x&etag=e.1")),
+        "/feeds/a?etag=e.1"
+    );
+    assert_eq!(
+        without_access_token(&uri("/feeds/a?access_token=x")),
+        "/feeds/a"
+    );
+    assert_eq!(
+        without_access_token(&uri("/feeds/a?etag=e.1")),
+        "/feeds/a?etag=e.1"
+    );
+    assert_eq!(without_access_token(&uri("/feeds/a")), "/feeds/a");
+}
+
+#[test]
+fn query_parameters() {
+    let q =
+        Query::parse("etag=e.5&lastMod=2024-01-01T00%3A00%3A00%2B01%3A00&limit=3&x=y&format=atom");
+    assert_eq!(q.etag.as_deref(), Some("e.5"));
+    assert_eq!(q.last_mod.as_deref(), Some("2024-01-01T00:00:00+01:00"));
+    assert_eq!(
+        (q.limit.as_deref(), q.format.as_deref()),
+        (Some("3"), Some("atom"))
+    );
+}

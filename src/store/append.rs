@@ -1,0 +1,325 @@
+//! Appending to a feed's log: group apply, then group commit.
+//!
+//! Each [`FeedLog::append`] queues its ops; whoever holds the feed's commit
+//! lock takes everything queued so far (after yielding once, so that writers
+//! ready to run can join) and applies it as **one** sled batch: sled writes
+//! and syncs its log buffer twice per `apply_batch`, so a batch per writer
+//! would cost concurrent single-item producers two disk writes each. Within
+//! the group every append is still decided on its own, in queue order and on
+//! top of the ones before it: a rejected append (a delete of an unknown
+//! item) leaves no trace and does not affect the others, and the group's
+//! batch is atomic, so each append's transactions are all applied or none.
+//! The group's writes become durable through `Durability::sync` (one flush
+//! for many writers), and only then is any of them acknowledged or visible.
+//!
+//! Payloads are never copied on the way: transactions and states are
+//! serialised from references into the queued ops ([`TxnRef`], [`StateRef`]),
+//! and an item that held a state before has no tombstone to remove.
+
+use super::feed::{item_key, lock, log_key, second_key, tomb_key, Writer, LIVE};
+use super::{Appended, Applied, FeedLog, ItemState, Op, Outcome, Published, StoreError};
+use crate::model::{Action, Payload};
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+
+/// What one append gets back from its group: its outcomes, the durability
+/// generation to wait for, and the head to publish once durable.
+type Decided = Result<(Vec<Applied>, u64, Option<(u64, u64, u64)>), StoreError>;
+
+/// An append waiting for its group.
+pub(super) struct Pending {
+    ops: Vec<Op>,
+    reply: oneshot::Sender<Decided>,
+}
+
+impl Pending {
+    /// An append of `ops` and where its answer arrives.
+    pub(super) fn new(ops: Vec<Op>) -> (Pending, oneshot::Receiver<Decided>) {
+        let (reply, answer) = oneshot::channel();
+        (Pending { ops, reply }, answer)
+    }
+}
+
+/// A transaction as written: serialises exactly as [`crate::model::Txn`].
+#[derive(Serialize)]
+pub(super) struct TxnRef<'a> {
+    pub seq: u64,
+    pub id: &'a str,
+    pub action: Action,
+    pub stamp: u64,
+    pub born: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<&'a Payload>,
+}
+
+/// An item's state as written: serialises exactly as [`ItemState`].
+#[derive(Serialize)]
+pub(super) struct StateRef<'a> {
+    pub seq: u64,
+    pub stamp: u64,
+    pub born: u64,
+    pub payload: &'a Payload,
+}
+
+/// An item's state after an op of the group.
+#[derive(Clone, Copy)]
+struct Next<'a> {
+    seq: u64,
+    born: u64,
+    payload: &'a Payload,
+}
+
+/// An item's state before an op: stored (decoded) or from an earlier op.
+struct Current<'a> {
+    seq: u64,
+    born: u64,
+    payload: Cow<'a, Payload>,
+}
+
+impl From<ItemState> for Current<'_> {
+    fn from(s: ItemState) -> Self {
+        Current {
+            seq: s.seq,
+            born: s.born,
+            payload: Cow::Owned(s.payload),
+        }
+    }
+}
+
+impl<'a> From<Next<'a>> for Current<'a> {
+    fn from(n: Next<'a>) -> Self {
+        Current {
+            seq: n.seq,
+            born: n.born,
+            payload: Cow::Borrowed(n.payload),
+        }
+    }
+}
+
+/// The changes of the appends decided so far: per item, whether it held a
+/// state before the group and its state now; the transactions; the seq of
+/// each item's last delete.
+#[derive(Default)]
+struct Changes<'a> {
+    items: HashMap<&'a str, (bool, Option<Next<'a>>)>,
+    txns: Vec<TxnRef<'a>>,
+    tombs: HashMap<&'a str, u64>,
+}
+
+impl FeedLog {
+    /// Apply `ops` atomically (all transactions or none) and return once they
+    /// are durable. A delete of an item that does not exist rejects the whole
+    /// write with [`StoreError::ItemNotFound`], leaving no trace.
+    pub async fn append(&self, ops: &[Op]) -> Result<Appended, StoreError> {
+        if self.durability.failed() {
+            return Err(StoreError::Failed);
+        }
+        let (pending, mut decided) = Pending::new(ops.to_vec());
+        lock(&self.queue).push(pending);
+        let (applied, gen, last) = loop {
+            match decided.try_recv() {
+                Ok(d) => break d?,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(StoreError::Failed),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let _turn = self.commit.lock().await;
+            match decided.try_recv() {
+                Ok(d) => break d?,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(StoreError::Failed),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            // Let writers that are ready to run queue too, then apply them all.
+            tokio::task::yield_now().await;
+            let group = std::mem::take(&mut *lock(&self.queue));
+            self.apply_group(group);
+        };
+        self.durability.sync(gen).await?;
+        let head = {
+            let mut p = lock(&self.published);
+            if let Some((seq, stamp, live)) = last {
+                if seq > p.seq {
+                    *p = Published { seq, stamp, live };
+                }
+            }
+            p.seq
+        };
+        Ok(Appended { applied, head })
+    }
+
+    /// Decide every queued append in order, write the accepted ones as one
+    /// batch, and answer each.
+    pub(super) fn apply_group(&self, group: Vec<Pending>) {
+        let mut w = lock(&self.writer);
+        let stamp = self.clock.now_ms().max(w.last_stamp);
+        let mut all = Changes::default();
+        let mut live = w.live;
+        let mut answers = Vec::with_capacity(group.len());
+        for p in &group {
+            if p.reply.is_closed() {
+                // Its caller is gone (a dropped request): it was never acknowledged, apply nothing.
+                answers.push(Err(StoreError::Failed));
+                continue;
+            }
+            let mut mine = Changes::default();
+            match self.decide(&p.ops, &w, stamp, &all, &mut mine, &mut live) {
+                Ok(applied) => {
+                    all.items.extend(mine.items);
+                    all.txns.append(&mut mine.txns);
+                    all.tombs.extend(mine.tombs);
+                    answers.push(Ok(applied));
+                }
+                Err(e) => answers.push(Err(e)),
+            }
+        }
+        let written = match self.write(&mut w, stamp, live, &all) {
+            Ok(written) => written,
+            Err(e) => {
+                // Nothing was applied: every append of the group fails.
+                let what = e.to_string();
+                for (p, answer) in group.into_iter().zip(answers) {
+                    let err = match answer {
+                        Ok(_) => StoreError::Write(what.clone()),
+                        Err(e) => e,
+                    };
+                    let _ = p.reply.send(Err(err));
+                }
+                return;
+            }
+        };
+        let (gen, last) = written;
+        for (p, answer) in group.into_iter().zip(answers) {
+            let _ = p.reply.send(answer.map(|applied| (applied, gen, last)));
+        }
+    }
+
+    /// Decide one append's ops on top of the group's changes so far (`all`),
+    /// into `mine`; `live` is updated only if the append is accepted.
+    fn decide<'a>(
+        &self,
+        ops: &'a [Op],
+        w: &Writer,
+        stamp: u64,
+        all: &Changes<'a>,
+        mine: &mut Changes<'a>,
+        live: &mut u64,
+    ) -> Result<Vec<Applied>, StoreError> {
+        let mut my_live = *live;
+        let mut applied = Vec::with_capacity(ops.len());
+        for op in ops {
+            let id = op.id();
+            let (held, current) = match mine.items.get(id).or_else(|| all.items.get(id)) {
+                Some((held, next)) => (*held, next.map(Current::from)),
+                None => {
+                    let state = self.state(id)?;
+                    (state.is_some(), state.map(Current::from))
+                }
+            };
+            let seq = w.head + (all.txns.len() + mine.txns.len()) as u64 + 1;
+            let (outcome, born, next) = match (op, current) {
+                (Op::Put { payload, .. }, Some(cur)) if *cur.payload == *payload => {
+                    applied.push(Applied {
+                        id: id.to_string(),
+                        outcome: Outcome::Unchanged,
+                        seq: cur.seq,
+                    });
+                    continue;
+                }
+                (Op::Delete { .. }, None) => return Err(StoreError::ItemNotFound(id.to_string())),
+                (Op::Delete { .. }, Some(cur)) => {
+                    my_live -= 1;
+                    mine.tombs.insert(id, seq);
+                    (Outcome::Delete, cur.born, None)
+                }
+                (Op::Put { payload, .. }, cur) => {
+                    let (outcome, born) = match &cur {
+                        Some(c) => (Outcome::Update, c.born),
+                        None => (Outcome::Add, seq),
+                    };
+                    my_live += u64::from(cur.is_none());
+                    (outcome, born, Some(Next { seq, born, payload }))
+                }
+            };
+            let action = match outcome {
+                Outcome::Add => Action::Add,
+                Outcome::Update => Action::Update,
+                _ => Action::Delete,
+            };
+            mine.txns.push(TxnRef {
+                seq,
+                id,
+                action,
+                stamp,
+                born,
+                payload: next.map(|n| n.payload),
+            });
+            applied.push(Applied {
+                id: id.to_string(),
+                outcome,
+                seq,
+            });
+            mine.items.insert(id, (held, next));
+        }
+        *live = my_live;
+        Ok(applied)
+    }
+
+    /// Write the group's changes as one atomic batch and advance the writer.
+    /// Returns the durability generation to wait for and, if anything was
+    /// appended, the head to publish (seq, stamp, live).
+    #[allow(clippy::type_complexity)]
+    fn write(
+        &self,
+        w: &mut Writer,
+        stamp: u64,
+        live: u64,
+        all: &Changes<'_>,
+    ) -> Result<(u64, Option<(u64, u64, u64)>), StoreError> {
+        let Some(last) = all.txns.last() else {
+            // Nothing to append; what was compared against must be durable too.
+            return Ok((self.durability.written(), None));
+        };
+        let last_seq = last.seq;
+        let mut batch = sled::Batch::default();
+        for t in &all.txns {
+            let bytes = serde_json::to_vec(t).map_err(|e| self.corrupt(e))?;
+            batch.insert(&log_key(t.seq), bytes);
+        }
+        for (id, (held, state)) in &all.items {
+            match state {
+                Some(s) => {
+                    let state = StateRef {
+                        seq: s.seq,
+                        stamp,
+                        born: s.born,
+                        payload: s.payload,
+                    };
+                    let bytes = serde_json::to_vec(&state).map_err(|e| self.corrupt(e))?;
+                    batch.insert(item_key(id), bytes);
+                    if !held {
+                        // Re-added after a delete: its tombstone goes.
+                        batch.remove(tomb_key(id));
+                    }
+                }
+                None => {
+                    batch.remove(item_key(id));
+                    let seq = all.tombs.get(id).copied().unwrap_or(last_seq);
+                    batch.insert(tomb_key(id), &seq.to_be_bytes());
+                }
+            }
+        }
+        if w.head == 0 || stamp / 1000 > w.last_stamp / 1000 {
+            batch.insert(&second_key(stamp / 1000), &(w.head + 1).to_be_bytes());
+        }
+        batch.insert(LIVE, &live.to_be_bytes());
+        self.tree.apply_batch(batch)?;
+        let gen = self.durability.mark_written();
+        *w = Writer {
+            head: last_seq,
+            last_stamp: stamp,
+            live,
+        };
+        Ok((gen, Some((last_seq, stamp, live))))
+    }
+}

@@ -4,7 +4,8 @@ use crate::cursor::Cursor;
 use crate::model::{Action, Payload};
 use crate::protocol::{plan, Limits, LogView, Plan};
 
-fn put(id: &str, title: &str) -> Op {
+/// A PUT of an item with just a title (also used by `compact::tests`).
+pub(super) fn put(id: &str, title: &str) -> Op {
     Op::Put {
         id: id.into(),
         payload: Payload {
@@ -14,7 +15,7 @@ fn put(id: &str, title: &str) -> Op {
     }
 }
 
-fn del(id: &str) -> Op {
+pub(super) fn del(id: &str) -> Op {
     Op::Delete { id: id.into() }
 }
 

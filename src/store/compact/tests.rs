@@ -1,7 +1,7 @@
 use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::cursor::Cursor;
-use crate::model::{Action, Payload};
+use crate::model::Action;
 use crate::protocol::{plan, Limits, Plan};
 use crate::store::{Op, Store};
 use std::collections::BTreeMap;
@@ -10,19 +10,7 @@ use std::sync::Arc;
 const T0: u64 = 1_700_000_000_000;
 const HOUR: Duration = Duration::from_secs(3600);
 
-fn put(id: &str, title: &str) -> Op {
-    Op::Put {
-        id: id.into(),
-        payload: Payload {
-            title: Some(title.into()),
-            ..Payload::default()
-        },
-    }
-}
-
-fn del(id: &str) -> Op {
-    Op::Delete { id: id.into() }
-}
+use crate::store::tests::{del, put};
 
 /// A small deterministic random workload: returns the producer's final state.
 async fn workload(

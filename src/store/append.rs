@@ -13,13 +13,16 @@
 //! for many writers), and only then is any of them acknowledged or visible.
 //!
 //! Payloads are never copied on the way: transactions and states are
-//! serialised from references into the queued ops ([`TxnRef`], [`StateRef`]),
-//! and an item that held a state before has no tombstone to remove.
+//! encoded (`codec.rs`) from references into the queued ops ([`TxnRef`]).
+//! A group's transactions go into the feed's newest chunk while it is
+//! small (under [`MERGE_BYTES`]: rewriting it costs at most that much) and
+//! into new chunks of at most [`CHUNK_TXNS`] transactions or [`CHUNK_BYTES`]
+//! after that, so lone writers do not leave one key per transaction.
 
-use super::feed::{item_key, lock, log_key, second_key, tomb_key, Writer, LIVE};
+use super::codec;
+use super::feed::{chunk_key, item_key, lock, second_key, Tail, Writer, LIVE};
 use super::{Appended, Applied, FeedLog, ItemState, Op, Outcome, Published, StoreError};
 use crate::model::{Action, Payload};
-use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
@@ -42,25 +45,20 @@ impl Pending {
     }
 }
 
-/// A transaction as written: serialises exactly as [`crate::model::Txn`].
-#[derive(Serialize)]
-pub(super) struct TxnRef<'a> {
-    pub seq: u64,
-    pub id: &'a str,
-    pub action: Action,
-    pub stamp: u64,
-    pub born: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload: Option<&'a Payload>,
-}
+/// Most transactions in one chunk.
+pub const CHUNK_TXNS: usize = 64;
+/// A chunk takes no more transactions once this large.
+pub const CHUNK_BYTES: usize = 32 * 1024;
+/// The newest chunk takes the next group's transactions while smaller than this.
+pub const MERGE_BYTES: usize = 8 * 1024;
 
-/// An item's state as written: serialises exactly as [`ItemState`].
-#[derive(Serialize)]
-pub(super) struct StateRef<'a> {
-    pub seq: u64,
-    pub stamp: u64,
-    pub born: u64,
-    pub payload: &'a Payload,
+/// A transaction to write, borrowing from the queued ops.
+struct TxnRef<'a> {
+    seq: u64,
+    id: &'a str,
+    action: Action,
+    born: u64,
+    payload: Option<&'a Payload>,
 }
 
 /// An item's state after an op of the group.
@@ -98,12 +96,11 @@ impl<'a> From<Next<'a>> for Current<'a> {
     }
 }
 
-/// The changes of the appends decided so far: per item, whether it held a
-/// state before the group and its state now; the transactions; the seq of
-/// each item's last delete.
+/// The changes of the appends decided so far: per item, its state now
+/// (`None`: deleted); the transactions; the seq of each item's last delete.
 #[derive(Default)]
 struct Changes<'a> {
-    items: HashMap<&'a str, (bool, Option<Next<'a>>)>,
+    items: HashMap<&'a str, Option<Next<'a>>>,
     txns: Vec<TxnRef<'a>>,
     tombs: HashMap<&'a str, u64>,
 }
@@ -163,7 +160,7 @@ impl FeedLog {
                 continue;
             }
             let mut mine = Changes::default();
-            match self.decide(&p.ops, &w, stamp, &all, &mut mine, &mut live) {
+            match self.decide(&p.ops, &w, &all, &mut mine, &mut live) {
                 Ok(applied) => {
                     all.items.extend(mine.items);
                     all.txns.append(&mut mine.txns);
@@ -200,7 +197,6 @@ impl FeedLog {
         &self,
         ops: &'a [Op],
         w: &Writer,
-        stamp: u64,
         all: &Changes<'a>,
         mine: &mut Changes<'a>,
         live: &mut u64,
@@ -209,12 +205,9 @@ impl FeedLog {
         let mut applied = Vec::with_capacity(ops.len());
         for op in ops {
             let id = op.id();
-            let (held, current) = match mine.items.get(id).or_else(|| all.items.get(id)) {
-                Some((held, next)) => (*held, next.map(Current::from)),
-                None => {
-                    let state = self.state(id)?;
-                    (state.is_some(), state.map(Current::from))
-                }
+            let current = match mine.items.get(id).or_else(|| all.items.get(id)) {
+                Some(next) => next.map(Current::from),
+                None => self.state(id)?.map(Current::from),
             };
             let seq = w.head + (all.txns.len() + mine.txns.len()) as u64 + 1;
             let (outcome, born, next) = match (op, current) {
@@ -250,7 +243,6 @@ impl FeedLog {
                 seq,
                 id,
                 action,
-                stamp,
                 born,
                 payload: next.map(|n| n.payload),
             });
@@ -259,7 +251,7 @@ impl FeedLog {
                 outcome,
                 seq,
             });
-            mine.items.insert(id, (held, next));
+            mine.items.insert(id, next);
         }
         *live = my_live;
         Ok(applied)
@@ -282,32 +274,18 @@ impl FeedLog {
         };
         let last_seq = last.seq;
         let mut batch = sled::Batch::default();
-        for t in &all.txns {
-            let bytes = serde_json::to_vec(t).map_err(|e| self.corrupt(e))?;
-            batch.insert(&log_key(t.seq), bytes);
-        }
-        for (id, (held, state)) in &all.items {
+        let tail = self.chunks(w.tail.as_ref(), stamp, &all.txns, &mut batch);
+        let mut record = Vec::new();
+        for (id, state) in &all.items {
+            record.clear();
             match state {
-                Some(s) => {
-                    let state = StateRef {
-                        seq: s.seq,
-                        stamp,
-                        born: s.born,
-                        payload: s.payload,
-                    };
-                    let bytes = serde_json::to_vec(&state).map_err(|e| self.corrupt(e))?;
-                    batch.insert(item_key(id), bytes);
-                    if !held {
-                        // Re-added after a delete: its tombstone goes.
-                        batch.remove(tomb_key(id));
-                    }
-                }
+                Some(s) => codec::put_live(&mut record, s.seq, stamp, s.born, s.payload),
                 None => {
-                    batch.remove(item_key(id));
                     let seq = all.tombs.get(id).copied().unwrap_or(last_seq);
-                    batch.insert(tomb_key(id), &seq.to_be_bytes());
+                    record.extend_from_slice(&codec::tomb(seq));
                 }
             }
+            batch.insert(item_key(id), record.as_slice());
         }
         if w.head == 0 || stamp / 1000 > w.last_stamp / 1000 {
             batch.insert(&second_key(stamp / 1000), &(w.head + 1).to_be_bytes());
@@ -319,7 +297,54 @@ impl FeedLog {
             head: last_seq,
             last_stamp: stamp,
             live,
+            tail,
         };
         Ok((gen, Some((last_seq, stamp, live))))
+    }
+
+    /// Put the group's transactions into chunks: into the newest one while it
+    /// is small, then into new ones. Returns the newest chunk as written if
+    /// it can take more.
+    fn chunks(
+        &self,
+        tail: Option<&Tail>,
+        stamp: u64,
+        txns: &[TxnRef<'_>],
+        batch: &mut sled::Batch,
+    ) -> Option<Tail> {
+        let mut chunk = match tail {
+            Some(t) => Tail {
+                key: t.key,
+                bytes: t.bytes.clone(),
+                count: t.count,
+            },
+            _ => Tail {
+                key: txns[0].seq,
+                bytes: Vec::new(),
+                count: 0,
+            },
+        };
+        for t in txns {
+            if chunk.count >= CHUNK_TXNS || chunk.bytes.len() >= CHUNK_BYTES {
+                batch.insert(&chunk_key(chunk.key), std::mem::take(&mut chunk.bytes));
+                chunk = Tail {
+                    key: t.seq,
+                    bytes: Vec::new(),
+                    count: 0,
+                };
+            }
+            codec::put_entry(
+                &mut chunk.bytes,
+                t.seq,
+                stamp,
+                t.born,
+                t.action,
+                t.id,
+                t.payload,
+            );
+            chunk.count += 1;
+        }
+        batch.insert(&chunk_key(chunk.key), chunk.bytes.as_slice());
+        (chunk.bytes.len() < MERGE_BYTES && chunk.count < CHUNK_TXNS).then_some(chunk)
     }
 }

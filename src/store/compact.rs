@@ -21,10 +21,12 @@
 //! page with a silent gap (`protocol::plan`). The head transaction is never
 //! removed (it is the log's high-water mark across restarts).
 
-use super::feed::{item_key, lock, log_key, tomb_key, u64_of, DROPPED, DROPPED_STAMP};
+use super::codec::{self, Record};
+use super::feed::{chunk_key, item_key, lock, u64_of, DROPPED, DROPPED_STAMP};
 use super::{FeedLog, StoreError};
 use crate::model::Action;
 use crate::protocol::LogView;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -56,6 +58,21 @@ pub struct CompactReport {
     /// Superseded states removed.
     pub removed: u64,
     pub tombstones_dropped: u64,
+}
+
+/// The transactions a step removes, by the key of the chunk that holds
+/// them, with that chunk as read.
+#[derive(Default)]
+struct Doomed(BTreeMap<u64, (sled::IVec, HashSet<u64>)>);
+
+impl Doomed {
+    fn add(&mut self, key: u64, chunk: &sled::IVec, seq: u64) {
+        self.0
+            .entry(key)
+            .or_insert_with(|| (chunk.clone(), HashSet::new()))
+            .1
+            .insert(seq);
+    }
 }
 
 fn older(stamp: u64, age: Option<Duration>, now_ms: u64) -> bool {
@@ -98,60 +115,86 @@ impl FeedLog {
         if !policy.is_active() {
             return Ok(None);
         }
-        let _writer = lock(&self.writer);
+        let mut writer = lock(&self.writer);
         let removed_before = (report.removed, report.tombstones_dropped);
         let head = self.head();
         let mut batch = sled::Batch::default();
+        let mut doomed = Doomed::default();
         let mut dropped = (0, 0);
         let mut last = from;
-        for kv in self
-            .tree
-            .range(log_key(from + 1)..=log_key(head))
-            .take(budget)
-        {
-            let t = self.decode(&kv?.1)?;
-            last = t.seq;
-            report.examined += 1;
-            if t.seq == head {
-                break;
-            }
-            let latest = match self.tree.get(item_key(&t.id))? {
-                Some(state) => serde_json::from_slice::<super::ItemState>(&state)
-                    .map(|s| s.seq)
-                    .map_err(|e| StoreError::Corrupt {
-                        feed: self.name().to_string(),
-                        what: e.to_string(),
-                    })?,
-                // Deleted: its tombstone's seq, or 0 once that was dropped.
-                None => u64_of(self.tree.get(tomb_key(&t.id))?),
-            };
-            let eligible = older(t.stamp, policy.compact_after, now_ms)
-                || policy
-                    .keep_latest
-                    .is_some_and(|k| t.seq.saturating_add(k) <= head);
-            if t.action == Action::Delete {
-                // A delete ends an incarnation: whether it is the item's latest
-                // state or was followed by a re-add, removing it hides a
-                // deletion, so it goes only under the tombstone retention, with
-                // its incarnation's `add`, and raises the dropped mark. Never a
-                // tombstone of the current second (a catch-up stops before it).
-                if older(t.stamp, policy.tombstones, now_ms) && t.stamp / 1000 < now_ms / 1000 {
-                    batch.remove(&log_key(t.seq));
-                    if latest == t.seq {
-                        batch.remove(tomb_key(&t.id));
-                    }
-                    if t.born > 0 && t.born < t.seq {
-                        batch.remove(&log_key(t.born));
-                        report.removed += 1;
-                    }
-                    dropped = (t.seq, t.stamp);
-                    report.tombstones_dropped += 1;
+        let mut examined = 0;
+        let start = self.chunk_at(from + 1)?.map_or(0, |(k, _)| k);
+        'walk: for kv in self.tree.range(chunk_key(start)..=chunk_key(head)) {
+            let (key, chunk) = kv?;
+            let key = u64_of(Some(key.subslice(1, 8)));
+            for e in codec::entries(&chunk) {
+                let e = e.map_err(|e| self.corrupt(e))?;
+                if e.seq <= from {
+                    continue;
                 }
-            } else if latest != t.seq && ((eligible && t.born != t.seq) || latest == 0) {
-                // Superseded and not its incarnation's `add` (latest == 0: the
-                // incarnation's tombstone is gone, the whole incarnation goes).
-                batch.remove(&log_key(t.seq));
-                report.removed += 1;
+                if examined >= budget || e.seq > head {
+                    break 'walk;
+                }
+                let t = e.head().map_err(|e| self.corrupt(e))?;
+                (last, examined) = (e.seq, examined + 1);
+                report.examined += 1;
+                if e.seq == head {
+                    break 'walk;
+                }
+                let latest = match self.record(t.id)? {
+                    Some(Record::Live { seq, .. }) => seq,
+                    // Deleted: its tombstone's seq, or 0 once that was dropped.
+                    Some(Record::Tomb(seq)) => seq,
+                    None => 0,
+                };
+                let eligible = older(e.stamp, policy.compact_after, now_ms)
+                    || policy
+                        .keep_latest
+                        .is_some_and(|k| e.seq.saturating_add(k) <= head);
+                if t.action == Action::Delete {
+                    // A delete ends an incarnation: whether it is the item's latest
+                    // state or was followed by a re-add, removing it hides a
+                    // deletion, so it goes only under the tombstone retention, with
+                    // its incarnation's `add`, and raises the dropped mark. Never a
+                    // tombstone of the current second (a catch-up stops before it).
+                    if older(e.stamp, policy.tombstones, now_ms) && e.stamp / 1000 < now_ms / 1000 {
+                        doomed.add(key, &chunk, e.seq);
+                        if latest == e.seq {
+                            batch.remove(item_key(t.id));
+                        }
+                        if t.born > 0 && t.born < e.seq {
+                            if let Some((k, c)) = self.chunk_at(t.born)? {
+                                doomed.add(k, &c, t.born);
+                            }
+                            report.removed += 1;
+                        }
+                        dropped = (e.seq, e.stamp);
+                        report.tombstones_dropped += 1;
+                    }
+                } else if latest != e.seq && ((eligible && t.born != e.seq) || latest == 0) {
+                    // Superseded and not its incarnation's `add` (latest == 0: the
+                    // incarnation's tombstone is gone, the whole incarnation goes).
+                    doomed.add(key, &chunk, e.seq);
+                    report.removed += 1;
+                }
+            }
+        }
+        for (key, (chunk, seqs)) in &doomed.0 {
+            let mut kept = Vec::with_capacity(chunk.len());
+            for e in codec::entries(chunk) {
+                let e = e.map_err(|e| self.corrupt(e))?;
+                if !seqs.contains(&e.seq) {
+                    kept.extend_from_slice(e.bytes);
+                }
+            }
+            if kept.is_empty() {
+                batch.remove(&chunk_key(*key));
+            } else {
+                batch.insert(&chunk_key(*key), kept);
+            }
+            if writer.tail.as_ref().is_some_and(|t| t.key == *key) {
+                // The writer's copy of the newest chunk is stale: start a new one.
+                writer.tail = None;
             }
         }
         if dropped.0 > self.dropped.load(Ordering::SeqCst) {

@@ -1,6 +1,8 @@
 //! One feed's log in its sled tree: opening (epoch), item states and the
 //! read side ([`LogView`]); appending is in `append.rs`.
 
+use super::append::{CHUNK_TXNS, MERGE_BYTES};
+use super::codec::{self, Record};
 use super::durability::Durability;
 use super::{Retention, StoreError};
 use crate::clock::Clock;
@@ -11,14 +13,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 const EPOCH: &[u8] = b"m:epoch";
+/// The layout version; a tree without it (or with another) is refused.
+const FORMAT: &[u8] = b"m:format";
+const FORMAT_VERSION: u64 = 2;
 const CREATED: &[u8] = b"m:created";
 pub(super) const LIVE: &[u8] = b"m:live";
 const UPSTREAM: &[u8] = b"m:upstream";
 pub(super) const DROPPED: &[u8] = b"m:dropped";
 pub(super) const DROPPED_STAMP: &[u8] = b"m:dropped_stamp";
 
-pub(super) fn log_key(seq: u64) -> [u8; 9] {
-    let mut k = [b'l'; 9];
+/// Key of the chunk whose first transaction is `seq` (`codec.rs`).
+pub(super) fn chunk_key(seq: u64) -> [u8; 9] {
+    let mut k = [b'c'; 9];
     k[1..].copy_from_slice(&seq.to_be_bytes());
     k
 }
@@ -29,19 +35,11 @@ pub(super) fn second_key(sec: u64) -> [u8; 9] {
     k
 }
 
+/// Key of an item's record: its state, or its tombstone's seq until
+/// compaction drops the tombstone (`codec::Record`).
 pub(super) fn item_key(id: &str) -> Vec<u8> {
-    prefixed(b'i', id)
-}
-
-/// The seq of a deleted item's delete transaction (its tombstone), kept
-/// until compaction drops the tombstone.
-pub(super) fn tomb_key(id: &str) -> Vec<u8> {
-    prefixed(b'd', id)
-}
-
-fn prefixed(prefix: u8, id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(id.len() + 1);
-    k.push(prefix);
+    k.push(b'i');
     k.extend_from_slice(id.as_bytes());
     k
 }
@@ -70,6 +68,17 @@ pub(super) struct Writer {
     pub(super) head: u64,
     pub(super) last_stamp: u64,
     pub(super) live: u64,
+    /// The newest chunk, while it is small enough to take the next group's
+    /// transactions (`append.rs`); `None`: the next group starts a chunk.
+    pub(super) tail: Option<Tail>,
+}
+
+/// A copy of the newest chunk as stored.
+pub(super) struct Tail {
+    /// The seq its key names.
+    pub(super) key: u64,
+    pub(super) bytes: Vec<u8>,
+    pub(super) count: usize,
 }
 
 pub struct FeedLog {
@@ -113,10 +122,16 @@ impl FeedLog {
         clock: Arc<dyn Clock>,
     ) -> Result<FeedLog, StoreError> {
         let epoch = match tree.get(EPOCH)? {
+            Some(_) if u64_of(tree.get(FORMAT)?) != FORMAT_VERSION => {
+                return Err(StoreError::Format {
+                    feed: name.to_string(),
+                });
+            }
             Some(e) => String::from_utf8_lossy(&e).into_owned(),
             None => {
                 let epoch = new_epoch();
                 let mut b = sled::Batch::default();
+                b.insert(FORMAT, &FORMAT_VERSION.to_be_bytes());
                 b.insert(EPOCH, epoch.as_bytes());
                 b.insert(CREATED, &clock.now_ms().to_be_bytes());
                 tree.apply_batch(b)?;
@@ -134,6 +149,7 @@ impl FeedLog {
                 head: 0,
                 last_stamp: 0,
                 live: 0,
+                tail: None,
             }),
             published: Mutex::new(Published::default()),
             durability,
@@ -148,15 +164,31 @@ impl FeedLog {
         log.dropped = AtomicU64::new(u64_of(log.tree.get(DROPPED)?));
         log.dropped_stamp = AtomicU64::new(u64_of(log.tree.get(DROPPED_STAMP)?));
         let live = u64_of(log.tree.get(LIVE)?);
-        let last = match log.tree.range(log_key(0)..=log_key(u64::MAX)).next_back() {
-            Some(kv) => Some(log.decode(&kv?.1)?),
-            None => None,
-        };
-        let (head, stamp) = last.map_or((0, 0), |t| (t.seq, t.stamp));
+        let (mut head, mut stamp, mut tail) = (0, 0, None);
+        if let Some(kv) = log
+            .tree
+            .range(chunk_key(0)..=chunk_key(u64::MAX))
+            .next_back()
+        {
+            let (key, bytes) = kv?;
+            let mut count = 0;
+            for e in codec::entries(&bytes) {
+                let e = e.map_err(|e| log.corrupt(e))?;
+                (head, stamp, count) = (e.seq, e.stamp, count + 1);
+            }
+            if bytes.len() < MERGE_BYTES && count < CHUNK_TXNS {
+                tail = Some(Tail {
+                    key: u64_of(Some(key.subslice(1, 8))),
+                    bytes: bytes.to_vec(),
+                    count,
+                });
+            }
+        }
         log.writer = Mutex::new(Writer {
             head,
             last_stamp: stamp,
             live,
+            tail,
         });
         log.published = Mutex::new(Published {
             seq: head,
@@ -196,8 +228,26 @@ impl FeedLog {
         if seq == p.seq && seq > 0 {
             return Ok(Some(p.stamp));
         }
-        match self.tree.get(log_key(seq))? {
-            Some(v) => Ok(Some(self.decode(&v)?.stamp)),
+        let Some((_, chunk)) = self.chunk_at(seq)? else {
+            return Ok(None);
+        };
+        for e in codec::entries(&chunk) {
+            let e = e.map_err(|e| self.corrupt(e))?;
+            if e.seq >= seq {
+                return Ok((e.seq == seq).then_some(e.stamp));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The chunk that holds `seq` if the log holds it: the one with the
+    /// greatest key not above `seq`.
+    pub(super) fn chunk_at(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        match self.tree.range(chunk_key(0)..=chunk_key(seq)).next_back() {
+            Some(kv) => {
+                let (k, v) = kv?;
+                Ok(Some((u64_of(Some(k.subslice(1, 8))), v)))
+            }
             None => Ok(None),
         }
     }
@@ -220,9 +270,10 @@ impl FeedLog {
         let mut out = Vec::with_capacity(usize::try_from(self.published().live).unwrap_or(0));
         for kv in self.tree.scan_prefix(b"i") {
             let (k, v) = kv?;
-            let id = String::from_utf8(k[1..].to_vec()).map_err(|e| self.corrupt(e))?;
-            let state = serde_json::from_slice(&v).map_err(|e| self.corrupt(e))?;
-            out.push((id, state));
+            if let Some(state) = self.live(&v)? {
+                let id = String::from_utf8(k[1..].to_vec()).map_err(|e| self.corrupt(e))?;
+                out.push((id, state));
+            }
         }
         Ok(out)
     }
@@ -242,15 +293,34 @@ impl FeedLog {
 
     pub(super) fn state(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
         match self.tree.get(item_key(id))? {
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| self.corrupt(e)),
+            Some(v) => self.live(&v),
             None => Ok(None),
         }
     }
 
-    pub(super) fn decode(&self, bytes: &[u8]) -> Result<Txn, StoreError> {
-        serde_json::from_slice(bytes).map_err(|e| self.corrupt(e))
+    /// The item's record: live state or tombstone (`None`: neither).
+    pub(super) fn record(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        match self.tree.get(item_key(id))? {
+            Some(v) => codec::record(&v).map(Some).map_err(|e| self.corrupt(e)),
+            None => Ok(None),
+        }
+    }
+
+    fn live(&self, bytes: &[u8]) -> Result<Option<ItemState>, StoreError> {
+        match codec::record(bytes).map_err(|e| self.corrupt(e))? {
+            Record::Live {
+                seq,
+                stamp,
+                born,
+                payload,
+            } => Ok(Some(ItemState {
+                seq,
+                stamp,
+                born,
+                payload,
+            })),
+            Record::Tomb(_) => Ok(None),
+        }
     }
 
     pub(super) fn corrupt(&self, e: impl std::fmt::Display) -> StoreError {
@@ -288,13 +358,20 @@ impl LogView for FeedLog {
             return Ok(out);
         }
         let mut bytes = 0usize;
-        for kv in self.tree.range(log_key(after + 1)..=log_key(upto)) {
-            if out.len() >= max || (!out.is_empty() && bytes >= max_bytes) {
-                break;
+        let start = self.chunk_at(after + 1)?.map_or(0, |(k, _)| k);
+        for kv in self.tree.range(chunk_key(start)..=chunk_key(upto)) {
+            let (_, chunk) = kv?;
+            for e in codec::entries(&chunk) {
+                let e = e.map_err(|e| self.corrupt(e))?;
+                if e.seq <= after {
+                    continue;
+                }
+                if e.seq > upto || out.len() >= max || (!out.is_empty() && bytes >= max_bytes) {
+                    return Ok(out);
+                }
+                bytes += e.bytes.len();
+                out.push(e.txn().map_err(|e| self.corrupt(e))?);
             }
-            let (_, v) = kv?;
-            bytes += v.len();
-            out.push(self.decode(&v)?);
         }
         Ok(out)
     }

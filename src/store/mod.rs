@@ -3,12 +3,17 @@
 //! write is acknowledged only once it is on disk.
 //!
 //! Layout of a feed's sled tree (keys are prefixed by one byte):
-//! - `m:epoch`, `m:created`, `m:live`: the epoch token, its creation stamp,
-//!   the number of live items; `m:upstream`: an upstream feed's sync state
-//!   (origin validators, upstream position), owned by `crate::upstream`;
-//! - `l` + seq (u64 big-endian): the transaction, JSON;
-//! - `i` + id: the item's current state (seq and payload), JSON; deleted
-//!   items have no key;
+//! - `m:format`, `m:epoch`, `m:created`, `m:live`: the layout version, the
+//!   epoch token, its creation stamp, the number of live items;
+//!   `m:upstream`: an upstream feed's sync state (origin validators,
+//!   upstream position), owned by `crate::upstream`;
+//! - `c` + seq (u64 big-endian): a chunk of up to `append::CHUNK_TXNS`
+//!   transactions, the first of them `seq` (binary, `codec.rs`). One key
+//!   per chunk rather than per transaction: sled keeps an in-memory page
+//!   table entry per tree page and does work per key on insert, so a log of
+//!   10^7 transactions costs 10^7 / 64 keys;
+//! - `i` + id: the item's record (`codec::Record`): its current state, or
+//!   the seq of its delete while compaction keeps the tombstone;
 //! - `s` + Unix second (u64 big-endian): the first seq stamped in that second,
 //!   the index that turns a date cursor into a position in one probe.
 //!
@@ -20,6 +25,7 @@
 //! writers.
 
 mod append;
+mod codec;
 mod compact;
 mod durability;
 mod feed;
@@ -40,6 +46,11 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("corrupt record in feed {feed}: {what}")]
     Corrupt { feed: String, what: String },
+    #[error(
+        "feed {feed}: the store was written by an older feedgate with another layout; \
+         export its items with that version and import them into a new data directory"
+    )]
+    Format { feed: String },
     #[error("item {0:?} not found")]
     ItemNotFound(String),
     #[error("the store failed to make a write durable earlier and refuses writes")]

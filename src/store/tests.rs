@@ -1,3 +1,4 @@
+use super::codec::Record;
 use super::*;
 use crate::clock::{ManualClock, SystemClock};
 use crate::cursor::Cursor;
@@ -19,7 +20,7 @@ pub(super) fn del(id: &str) -> Op {
     Op::Delete { id: id.into() }
 }
 
-fn feeds() -> Vec<String> {
+pub(super) fn feeds() -> Vec<String> {
     vec!["news".into(), "other".into()]
 }
 
@@ -210,55 +211,6 @@ async fn concurrent_producers_and_a_polling_consumer() {
     assert_eq!(ids.len() as u64, total);
 }
 
-#[test]
-fn transactions_and_states_are_written_as_they_are_read() {
-    use super::append::{StateRef, TxnRef};
-    let payload = Payload {
-        title: Some("t \"q\" é".into()),
-        categories: vec!["c".into()],
-        ..Payload::default()
-    };
-    for (action, p) in [(Action::Add, Some(&payload)), (Action::Delete, None)] {
-        let written = TxnRef {
-            seq: 7,
-            id: "a/b",
-            action,
-            stamp: 5_000,
-            born: 3,
-            payload: p,
-        };
-        let txn = crate::model::Txn {
-            seq: 7,
-            id: "a/b".into(),
-            action,
-            stamp: 5_000,
-            born: 3,
-            payload: p.cloned(),
-        };
-        let bytes = serde_json::to_vec(&written).unwrap();
-        assert_eq!(bytes, serde_json::to_vec(&txn).unwrap());
-        assert_eq!(
-            serde_json::from_slice::<crate::model::Txn>(&bytes).unwrap(),
-            txn
-        );
-    }
-    let state = ItemState {
-        seq: 7,
-        stamp: 5_000,
-        born: 3,
-        payload: payload.clone(),
-    };
-    let written = StateRef {
-        seq: 7,
-        stamp: 5_000,
-        born: 3,
-        payload: &payload,
-    };
-    let bytes = serde_json::to_vec(&written).unwrap();
-    assert_eq!(bytes, serde_json::to_vec(&state).unwrap());
-    assert_eq!(serde_json::from_slice::<ItemState>(&bytes).unwrap(), state);
-}
-
 #[tokio::test]
 async fn a_group_decides_each_append_on_its_own_and_writes_one_batch() {
     use super::append::Pending;
@@ -329,12 +281,11 @@ async fn a_group_decides_each_append_on_its_own_and_writes_one_batch() {
     for gone in ["b", "c", "x", "missing"] {
         assert_eq!(log.state(gone).unwrap(), None, "{gone}");
     }
-    assert_eq!(
-        log.tree
-            .get(feed::tomb_key("x"))
-            .unwrap()
-            .map(|v| v.to_vec()),
-        Some(5u64.to_be_bytes().to_vec())
+    assert_eq!(log.record("x").unwrap(), Some(Record::Tomb(5)));
+    assert!(
+        matches!(log.record("a").unwrap(), Some(Record::Live { seq: 6, .. })),
+        "re-added"
     );
-    assert_eq!(log.tree.get(feed::tomb_key("a")).unwrap(), None, "re-added");
 }
+
+mod chunks;

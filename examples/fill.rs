@@ -20,6 +20,10 @@ use feedgate::store::{Op, Store};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The allocator of the `feedgate` binary, so the fill costs what serving does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The payload of item `i` in round `round`.
 fn payload(i: u64, round: u64) -> Payload {
     Payload {

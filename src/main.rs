@@ -10,6 +10,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// mimalloc rather than glibc's malloc: per-thread heaps without arena lock
+/// contention (batch ingest, rendering); see docs/decisions.md. Built to
+/// commit its arenas lazily (`.cargo/config.toml`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "feedgate",

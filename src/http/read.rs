@@ -208,7 +208,7 @@ pub async fn feed_response(
         head_stamp: (head.seq > 0).then_some(head.stamp),
         entries: &page.entries,
     };
-    let body = Bytes::from(render::render(format, &doc));
+    let mut body = Bytes::from(render::render(format, &doc));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     if let Some(key) = key {
         // A page that ended before the head stays what it is; one that
@@ -217,6 +217,9 @@ pub async fn feed_response(
         let full = page.more;
         let delta = page.after == key.after && key.after >= log.dropped();
         if delta && (full || page.last == head.seq) {
+            // The renderer's buffer is sized ahead (~1.5x the page): keep an
+            // exact copy, so the cache holds what its budget counts.
+            body = Bytes::copy_from_slice(&body);
             let cached = CachedPage {
                 headers: h.clone(),
                 body: body.clone(),

@@ -14,10 +14,10 @@
 //!
 //! Payloads are never copied on the way: transactions and states are
 //! encoded (`codec.rs`) from references into the queued ops ([`TxnRef`]).
-//! A group's transactions go into the feed's newest chunk while it is
-//! small (under [`MERGE_BYTES`]: rewriting it costs at most that much) and
-//! into new chunks of at most [`CHUNK_TXNS`] transactions or [`CHUNK_BYTES`]
-//! after that, so lone writers do not leave one key per transaction.
+//! A group's transactions go into the feed's newest chunk while it has room
+//! (rewriting it costs at most [`CHUNK_BYTES`]) and then into new chunks of
+//! at most [`CHUNK_TXNS`] transactions and [`CHUNK_BYTES`], so lone writers
+//! do not leave one key per transaction either.
 
 use super::codec;
 use super::feed::{chunk_key, item_key, lock, second_key, Tail, Writer, LIVE};
@@ -47,10 +47,18 @@ impl Pending {
 
 /// Most transactions in one chunk.
 pub const CHUNK_TXNS: usize = 64;
-/// A chunk takes no more transactions once this large.
-pub const CHUNK_BYTES: usize = 32 * 1024;
-/// The newest chunk takes the next group's transactions while smaller than this.
-pub const MERGE_BYTES: usize = 8 * 1024;
+/// Most bytes in one chunk, unless it holds a single larger transaction.
+/// sled writes a tree node of more than 128 KiB (a quarter of its 512 KiB
+/// segments) to a file of its own, created for each rewrite of the node, and
+/// a leaf holds up to 17 keys: 17 x 6 KiB stays under that.
+pub const CHUNK_BYTES: usize = 6 * 1024;
+
+impl Tail {
+    /// Can this chunk take more transactions?
+    pub(super) fn open(&self) -> bool {
+        self.count < CHUNK_TXNS && self.bytes.len() < CHUNK_BYTES
+    }
+}
 
 /// A transaction to write, borrowing from the queued ops.
 struct TxnRef<'a> {
@@ -303,7 +311,7 @@ impl FeedLog {
     }
 
     /// Put the group's transactions into chunks: into the newest one while it
-    /// is small, then into new ones. Returns the newest chunk as written if
+    /// has room, then into new ones. Returns the newest chunk as written if
     /// it can take more.
     fn chunks(
         &self,
@@ -318,14 +326,18 @@ impl FeedLog {
                 bytes: t.bytes.clone(),
                 count: t.count,
             },
-            _ => Tail {
+            None => Tail {
                 key: txns[0].seq,
                 bytes: Vec::new(),
                 count: 0,
             },
         };
+        let mut entry = Vec::new();
         for t in txns {
-            if chunk.count >= CHUNK_TXNS || chunk.bytes.len() >= CHUNK_BYTES {
+            entry.clear();
+            codec::put_entry(&mut entry, t.seq, stamp, t.born, t.action, t.id, t.payload);
+            let full = chunk.count >= CHUNK_TXNS || chunk.bytes.len() + entry.len() > CHUNK_BYTES;
+            if full && chunk.count > 0 {
                 batch.insert(&chunk_key(chunk.key), std::mem::take(&mut chunk.bytes));
                 chunk = Tail {
                     key: t.seq,
@@ -333,18 +345,10 @@ impl FeedLog {
                     count: 0,
                 };
             }
-            codec::put_entry(
-                &mut chunk.bytes,
-                t.seq,
-                stamp,
-                t.born,
-                t.action,
-                t.id,
-                t.payload,
-            );
+            chunk.bytes.extend_from_slice(&entry);
             chunk.count += 1;
         }
         batch.insert(&chunk_key(chunk.key), chunk.bytes.as_slice());
-        (chunk.bytes.len() < MERGE_BYTES && chunk.count < CHUNK_TXNS).then_some(chunk)
+        chunk.open().then_some(chunk)
     }
 }

@@ -22,6 +22,7 @@
 //! Decoding never panics on bad bytes: it returns [`CodecError`], which the
 //! store reports as a corrupt record.
 
+use super::ItemState;
 use crate::model::{Action, Enclosure, Payload, Txn};
 
 /// Bytes of an entry's header: seq, stamp, body length.
@@ -157,12 +158,7 @@ pub fn entries(chunk: &[u8]) -> impl Iterator<Item = Result<RawEntry<'_>, CodecE
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)] // decoded and consumed at once; boxing buys nothing
 pub enum Record {
-    Live {
-        seq: u64,
-        stamp: u64,
-        born: u64,
-        payload: Payload,
-    },
+    Live(ItemState),
     Tomb(u64),
 }
 
@@ -183,12 +179,12 @@ pub fn tomb(seq: u64) -> [u8; 9] {
 pub fn record(bytes: &[u8]) -> Result<Record, CodecError> {
     let mut r = Reader(bytes);
     match r.u8()? {
-        0 => Ok(Record::Live {
+        0 => Ok(Record::Live(ItemState {
             seq: r.u64()?,
             stamp: r.u64()?,
             born: r.u64()?,
             payload: r.payload()?,
-        }),
+        })),
         1 => Ok(Record::Tomb(r.u64()?)),
         t => Err(CodecError::Tag(t)),
     }

@@ -14,7 +14,10 @@
 //!
 //! A pass walks the log in bounded steps, each under the feed's writer lock
 //! for at most `STEP` transactions, so writers and readers never wait long.
-//! Readers need no lock: a superseded state is either seen or not (the
+//! A step rewrites each chunk it removes transactions from (copying the
+//! surviving entries as they are) and deletes a chunk left empty, all in one
+//! atomic batch; the writer's copy of the newest chunk is dropped if that
+//! chunk changed. Readers need no lock: a superseded state is either seen or not (the
 //! latest state follows it either way), and before a tombstone is removed
 //! the feed's `dropped` mark is raised, so a consumer whose position is
 //! older than a dropped tombstone is answered with a catch-up instead of a
@@ -142,7 +145,7 @@ impl FeedLog {
                     break 'walk;
                 }
                 let latest = match self.record(t.id)? {
-                    Some(Record::Live { seq, .. }) => seq,
+                    Some(Record::Live(state)) => state.seq,
                     // Deleted: its tombstone's seq, or 0 once that was dropped.
                     Some(Record::Tomb(seq)) => seq,
                     None => 0,

@@ -1,7 +1,6 @@
 //! One feed's log in its sled tree: opening (epoch), item states and the
 //! read side ([`LogView`]); appending is in `append.rs`.
 
-use super::append::{CHUNK_TXNS, MERGE_BYTES};
 use super::codec::{self, Record};
 use super::durability::Durability;
 use super::{Retention, StoreError};
@@ -176,13 +175,12 @@ impl FeedLog {
                 let e = e.map_err(|e| log.corrupt(e))?;
                 (head, stamp, count) = (e.seq, e.stamp, count + 1);
             }
-            if bytes.len() < MERGE_BYTES && count < CHUNK_TXNS {
-                tail = Some(Tail {
-                    key: u64_of(Some(key.subslice(1, 8))),
-                    bytes: bytes.to_vec(),
-                    count,
-                });
-            }
+            tail = Some(Tail {
+                key: u64_of(Some(key.subslice(1, 8))),
+                bytes: bytes.to_vec(),
+                count,
+            })
+            .filter(Tail::open);
         }
         log.writer = Mutex::new(Writer {
             head,
@@ -308,17 +306,7 @@ impl FeedLog {
 
     fn live(&self, bytes: &[u8]) -> Result<Option<ItemState>, StoreError> {
         match codec::record(bytes).map_err(|e| self.corrupt(e))? {
-            Record::Live {
-                seq,
-                stamp,
-                born,
-                payload,
-            } => Ok(Some(ItemState {
-                seq,
-                stamp,
-                born,
-                payload,
-            })),
+            Record::Live(state) => Ok(Some(state)),
             Record::Tomb(_) => Ok(None),
         }
     }

@@ -7,11 +7,11 @@
 //!   epoch token, its creation stamp, the number of live items;
 //!   `m:upstream`: an upstream feed's sync state (origin validators,
 //!   upstream position), owned by `crate::upstream`;
-//! - `c` + seq (u64 big-endian): a chunk of up to `append::CHUNK_TXNS`
-//!   transactions, the first of them `seq` (binary, `codec.rs`). One key
-//!   per chunk rather than per transaction: sled keeps an in-memory page
+//! - `c` + seq (u64 big-endian): a chunk of up to 64 transactions and
+//!   6 KiB (`append.rs`), the first of them `seq` (binary, `codec.rs`). One
+//!   key per chunk rather than per transaction: sled keeps an in-memory page
 //!   table entry per tree page and does work per key on insert, so a log of
-//!   10^7 transactions costs 10^7 / 64 keys;
+//!   10^7 typical transactions (~300 bytes) is ~500,000 keys, not 10^7;
 //! - `i` + id: the item's record (`codec::Record`): its current state, or
 //!   the seq of its delete while compaction keeps the tombstone;
 //! - `s` + Unix second (u64 big-endian): the first seq stamped in that second,

@@ -89,12 +89,12 @@ fn records_round_trip() {
     put_live(&mut live, 7, 8, 3, &full());
     assert_eq!(
         record(&live).unwrap(),
-        Record::Live {
+        Record::Live(ItemState {
             seq: 7,
             stamp: 8,
             born: 3,
             payload: full()
-        }
+        })
     );
     assert_eq!(record(&tomb(42)).unwrap(), Record::Tomb(42));
 }
@@ -152,6 +152,6 @@ proptest! {
         };
         let mut out = Vec::new();
         put_live(&mut out, 1, 2, 1, &p);
-        prop_assert_eq!(record(&out).unwrap(), Record::Live { seq: 1, stamp: 2, born: 1, payload: p });
+        prop_assert_eq!(record(&out).unwrap(), Record::Live(ItemState { seq: 1, stamp: 2, born: 1, payload: p }));
     }
 }

@@ -1,15 +1,30 @@
 //! The log's chunks: how appends fill them, and that reads, reopening and
 //! compaction see every transaction exactly once across chunk boundaries.
 
-use super::super::append::{CHUNK_TXNS, MERGE_BYTES};
+use super::super::append::{CHUNK_BYTES, CHUNK_TXNS};
+use super::super::codec;
 use super::super::feed::chunk_key;
 use super::super::*;
-use super::{del, feeds, put};
+use super::{del, feeds, put, reopen};
 use crate::clock::ManualClock;
 use crate::protocol::LogView;
 
+/// The number of chunks, after checking that each is within its bounds (or
+/// holds a single transaction).
 fn chunk_count(log: &FeedLog) -> usize {
-    log.tree.range(chunk_key(0)..=chunk_key(u64::MAX)).count()
+    let mut n = 0;
+    for kv in log.tree.range(chunk_key(0)..=chunk_key(u64::MAX)) {
+        let (_, chunk) = kv.unwrap();
+        let txns = codec::entries(&chunk).count();
+        assert!(txns <= CHUNK_TXNS, "{txns} transactions");
+        assert!(
+            txns == 1 || chunk.len() <= CHUNK_BYTES,
+            "{} bytes",
+            chunk.len()
+        );
+        n += 1;
+    }
+    n
 }
 
 /// Every position sees exactly the transactions after it, in order, with
@@ -56,7 +71,19 @@ async fn lone_appends_share_chunks_and_batches_split_into_them() {
         chunks <= 1200usize.div_ceil(CHUNK_TXNS) + 1,
         "{chunks} chunks"
     );
-    assert_eq!(log.head(), 1200);
+    // Larger transactions: the byte bound splits them (chunk_count checks it).
+    let batch: Vec<Op> = (0..100)
+        .map(|i| put(&format!("c{i}"), &"y".repeat(500)))
+        .collect();
+    log.append(&batch).await.unwrap();
+    let more = chunk_count(log) - chunks;
+    let per = CHUNK_BYTES / 560;
+    // (the first of them may join the newest chunk)
+    assert!(
+        (100 / per - 1..=100 / per + 2).contains(&more),
+        "{more} chunks for 100"
+    );
+    assert_eq!(log.head(), 1300);
     assert_scans_exact(log);
 }
 
@@ -64,23 +91,23 @@ async fn lone_appends_share_chunks_and_batches_split_into_them() {
 async fn large_transactions_start_new_chunks_and_reopening_keeps_filling_the_last() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(5_000));
-    let big = "x".repeat(MERGE_BYTES);
+    let big = "x".repeat(CHUNK_BYTES);
     {
         let store = Store::open(dir.path(), &feeds(), clock.clone()).unwrap();
         let log = store.feed("news").unwrap();
         log.append(&[put("a", "small")]).await.unwrap();
         log.append(&[put("b", &big)]).await.unwrap();
-        // The big one joined the first chunk (then under MERGE_BYTES), which is now full.
-        assert_eq!(chunk_count(log), 1);
-        log.append(&[put("c", "small")]).await.unwrap();
+        // Too big to join the first chunk: a chunk of its own, which is then full.
         assert_eq!(chunk_count(log), 2);
+        log.append(&[put("c", "small")]).await.unwrap();
+        assert_eq!(chunk_count(log), 3);
         store.flush().await.unwrap();
     }
-    let store = Store::open(dir.path(), &feeds(), clock).unwrap();
+    let store = reopen(dir.path(), clock);
     let log = store.feed("news").unwrap();
     assert_eq!(log.head(), 3);
     log.append(&[put("d", "small")]).await.unwrap();
-    assert_eq!(chunk_count(log), 2, "the reopened log fills its last chunk");
+    assert_eq!(chunk_count(log), 3, "the reopened log fills its last chunk");
     let seqs: Vec<(u64, String)> = log
         .scan(0, 10, 10, usize::MAX)
         .unwrap()

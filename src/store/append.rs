@@ -48,10 +48,10 @@ impl Pending {
 /// Most transactions in one chunk.
 pub const CHUNK_TXNS: usize = 64;
 /// Most bytes in one chunk, unless it holds a single larger transaction.
-/// sled writes a tree node of more than 128 KiB (a quarter of its 512 KiB
-/// segments) to a file of its own, created for each rewrite of the node, and
-/// a leaf holds up to 17 keys: 17 x 6 KiB stays under that.
-pub const CHUNK_BYTES: usize = 6 * 1024;
+/// A sled leaf holds up to 17 keys, and 17 x 24 KiB stays under a quarter of
+/// a segment ([`super::SEGMENT_BYTES`]), above which sled writes the node to
+/// a file of its own.
+pub const CHUNK_BYTES: usize = 24 * 1024;
 
 impl Tail {
     /// Can this chunk take more transactions?

@@ -123,7 +123,7 @@ impl FeedLog {
         let epoch = match tree.get(EPOCH)? {
             Some(_) if u64_of(tree.get(FORMAT)?) != FORMAT_VERSION => {
                 return Err(StoreError::Format {
-                    feed: name.to_string(),
+                    what: format!("feed {name}"),
                 });
             }
             Some(e) => String::from_utf8_lossy(&e).into_owned(),

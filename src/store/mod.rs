@@ -47,10 +47,10 @@ pub enum StoreError {
     #[error("corrupt record in feed {feed}: {what}")]
     Corrupt { feed: String, what: String },
     #[error(
-        "feed {feed}: the store was written by an older feedgate with another layout; \
+        "{what}: the store was written by an older feedgate with another layout; \
          export its items with that version and import them into a new data directory"
     )]
-    Format { feed: String },
+    Format { what: String },
     #[error("item {0:?} not found")]
     ItemNotFound(String),
     #[error("the store failed to make a write durable earlier and refuses writes")]
@@ -114,6 +114,17 @@ pub struct Appended {
     pub head: u64,
 }
 
+/// sled's segment size: its log is written in segments of this size, and a
+/// tree node larger than a quarter of it is written to a file of its own
+/// (never synced by sled, and created anew for each rewrite of the node).
+/// 2 MiB rather than sled's 512 KiB, so that a leaf of chunks (up to 17 of
+/// `append::CHUNK_BYTES`) stays inline.
+pub const SEGMENT_BYTES: usize = 2 << 20;
+
+fn config() -> sled::Config {
+    sled::Config::new().segment_size(SEGMENT_BYTES)
+}
+
 /// The embedded database with the configured feeds' logs.
 pub struct Store {
     db: sled::Db,
@@ -124,7 +135,7 @@ pub struct Store {
 impl Store {
     /// Open (or create) the database at `path` with a log for each of `feeds`.
     pub fn open(path: &Path, feeds: &[String], clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
-        Self::with_config(sled::Config::new().path(path), feeds, clock)
+        Self::with_config(config().path(path), feeds, clock)
     }
 
     /// [`Store::open`] with sled's page cache (1 GiB by default) limited to
@@ -135,13 +146,13 @@ impl Store {
         clock: Arc<dyn Clock>,
         cache_bytes: u64,
     ) -> Result<Store, StoreError> {
-        let config = sled::Config::new().path(path).cache_capacity(cache_bytes);
+        let config = config().path(path).cache_capacity(cache_bytes);
         Self::with_config(config, feeds, clock)
     }
 
     /// A throw-away store in memory (tests).
     pub fn temporary(feeds: &[String], clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
-        Self::with_config(sled::Config::new().temporary(true), feeds, clock)
+        Self::with_config(config().temporary(true), feeds, clock)
     }
 
     fn with_config(
@@ -149,7 +160,13 @@ impl Store {
         feeds: &[String],
         clock: Arc<dyn Clock>,
     ) -> Result<Store, StoreError> {
-        let db = config.open()?;
+        let db = config.open().map_err(|e| match e {
+            // The only setting of ours sled checks across restarts.
+            sled::Error::Unsupported(why) if why.contains("io buffer size") => StoreError::Format {
+                what: format!("sled segments of another size ({why})"),
+            },
+            e => e.into(),
+        })?;
         let durability = Arc::new(Durability::new(db.clone()));
         let mut logs = HashMap::with_capacity(feeds.len());
         for name in feeds {

@@ -161,20 +161,37 @@ async fn compaction_rewrites_chunks_and_the_writer_starts_a_new_one() {
 
 #[test]
 fn a_store_in_the_old_layout_is_refused_with_a_way_out() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let db = sled::open(dir.path()).unwrap();
+    // Written by the previous version: sled's default segments, one key per transaction.
+    let old = |segments: Option<usize>| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = sled::Config::new().path(dir.path());
+        if let Some(size) = segments {
+            config = config.segment_size(size);
+        }
+        let db = config.open().unwrap();
         let tree = db.open_tree("feed/news").unwrap();
         tree.insert(b"m:epoch", b"0123456789abcdef").unwrap();
         tree.insert(b"l\0\0\0\0\0\0\0\x01", b"{}").unwrap();
         db.flush().unwrap();
-    }
-    let err = Store::open(dir.path(), &feeds(), Arc::new(ManualClock::new(0)))
-        .err()
-        .expect("refused");
-    assert!(
-        matches!(&err, StoreError::Format { feed } if feed == "news"),
-        "{err}"
-    );
+        drop(tree);
+        drop(db);
+        let clock = Arc::new(ManualClock::new(0));
+        for _ in 0..100 {
+            match Store::open(dir.path(), &feeds(), clock.clone()) {
+                Err(StoreError::Format { what }) => return what,
+                Err(StoreError::Sled(sled::Error::Io(_))) => {
+                    // sled's file lock, still held for a moment: try again.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => panic!("{:?}", other.map(|_| ())),
+            }
+        }
+        panic!("locked");
+    };
+    assert!(old(None).contains("segments"));
+    assert_eq!(old(Some(SEGMENT_BYTES)), "feed news");
+    let err = StoreError::Format {
+        what: "feed news".into(),
+    };
     assert!(err.to_string().contains("export"), "{err}");
 }

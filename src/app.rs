@@ -99,7 +99,8 @@ impl App {
         let logs = feeds.iter().filter_map(|(name, info)| {
             Some((name.as_str(), store.feed(name)?.clone(), info.clone()))
         });
-        let reads = crate::http::ReadCache::new(logs, config.page_cache_bytes);
+        let reads =
+            crate::http::ReadCache::new(logs, config.page_cache_bytes, &metrics, &upstreams);
         let app = App {
             config,
             auth,

@@ -40,6 +40,11 @@ pub struct Validators<'a> {
 /// date later than now is invalid, RFC 9110 §13.1.3).
 pub fn resolve(v: &Validators<'_>, epoch: &str, head: u64, now: u64) -> Cursor {
     if let Some(inm) = v.if_none_match {
+        // The usual poll, without the list machinery: one strong tag naming
+        // a position of this epoch (what the general path makes of it too).
+        if let Some(seq) = one_tag_of(inm, epoch).filter(|&seq| seq <= head) {
+            return Cursor::Seq(seq);
+        }
         if is_star(inm) {
             return Cursor::Star;
         }
@@ -60,6 +65,13 @@ pub fn resolve(v: &Validators<'_>, epoch: &str, head: u64, now: u64) -> Cursor {
         Some(secs) if secs <= now => Cursor::Date(secs),
         _ => Cursor::CatchUp,
     }
+}
+
+/// The seq of `list` when it is exactly `"EPOCH.SEQ"` for `epoch`.
+fn one_tag_of(list: &str, epoch: &str) -> Option<u64> {
+    let tag = list.strip_prefix('"')?.strip_suffix('"')?;
+    let seq = tag.strip_prefix(epoch)?.strip_prefix('.')?;
+    digits(seq.as_bytes())
 }
 
 fn is_star(list: &str) -> bool {
@@ -110,7 +122,18 @@ pub fn tags(list: &str) -> impl Iterator<Item = &str> {
 pub fn parse_tag(tag: &str) -> Option<Position<'_>> {
     let dot = tag.bytes().rposition(|b| b == b'.')?;
     let (epoch, seq) = (&tag[..dot], &tag.as_bytes()[dot + 1..]);
-    if epoch.is_empty() || seq.is_empty() {
+    if epoch.is_empty() {
+        return None;
+    }
+    Some(Position {
+        epoch,
+        seq: digits(seq)?,
+    })
+}
+
+/// A non-empty run of ASCII digits as a `u64` (no sign, no overflow).
+fn digits(seq: &[u8]) -> Option<u64> {
+    if seq.is_empty() {
         return None;
     }
     let mut n: u64 = 0;
@@ -120,7 +143,7 @@ pub fn parse_tag(tag: &str) -> Option<Position<'_>> {
         }
         n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
     }
-    Some(Position { epoch, seq: n })
+    Some(n)
 }
 
 /// An HTTP-date in any of its three forms (IMF-fixdate, RFC 850, asctime),
@@ -154,208 +177,4 @@ fn rfc3339(s: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const E: &str = "ab12cd34ef56ab78";
-    const NOW: u64 = 1_700_000_000;
-
-    fn v<'a>() -> Validators<'a> {
-        Validators::default()
-    }
-
-    #[test]
-    fn tag_lists() {
-        let got: Vec<_> = tags(r#""a.1", W/"b.2",c.3 ,, "d,4""#).collect();
-        assert_eq!(got, ["a.1", "b.2", "c.3", "d,4"]);
-        assert_eq!(tags("").count(), 0);
-        assert_eq!(
-            tags(r#""unterminated"#).collect::<Vec<_>>(),
-            ["unterminated"]
-        );
-        assert_eq!(tags("W/").count(), 0);
-    }
-
-    #[test]
-    fn tag_parsing() {
-        assert_eq!(parse_tag("e.5"), Some(Position { epoch: "e", seq: 5 }));
-        assert_eq!(parse_tag("e.0"), Some(Position { epoch: "e", seq: 0 }));
-        for bad in [
-            "e",
-            ".5",
-            "e.",
-            "e.-1",
-            "e.+1",
-            "e.1x",
-            "e.99999999999999999999",
-        ] {
-            assert_eq!(parse_tag(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn highest_valid_position_of_this_epoch_wins() {
-        let list = format!(r#""{E}.3", "other.9", W/"{E}.7", "{E}.50", garbage"#);
-        assert_eq!(best_seq(&list, E, 10), Some(7));
-        assert_eq!(best_seq(&list, E, 50), Some(50));
-        assert_eq!(best_seq(r#""other.1""#, E, 10), None);
-    }
-
-    #[test]
-    fn if_none_match_rules() {
-        let inm = format!(r#"W/"{E}.4""#);
-        let c = resolve(
-            &Validators {
-                if_none_match: Some(&inm),
-                ..v()
-            },
-            E,
-            9,
-            NOW,
-        );
-        assert_eq!(c, Cursor::Seq(4));
-        let c = resolve(
-            &Validators {
-                if_none_match: Some(r#""x", *"#),
-                ..v()
-            },
-            E,
-            9,
-            NOW,
-        );
-        assert_eq!(c, Cursor::Star);
-        // A seq beyond the head, a foreign epoch, garbage: catch-up.
-        for bad in [format!("\"{E}.10\""), "\"zz.3\"".into(), "%%%".into()] {
-            let c = resolve(
-                &Validators {
-                    if_none_match: Some(&bad),
-                    ..v()
-                },
-                E,
-                9,
-                NOW,
-            );
-            assert_eq!(c, Cursor::CatchUp, "{bad}");
-        }
-    }
-
-    #[test]
-    fn if_none_match_beats_everything_and_ignores_dates() {
-        let inm = format!("\"{E}.2\"");
-        let etag = format!("{E}.5");
-        let all = Validators {
-            if_none_match: Some(&inm),
-            etag: Some(&etag),
-            if_modified_since: Some("Sun, 06 Nov 1994 08:49:37 GMT"),
-            last_mod: Some("1994-11-06T08:49:37Z"),
-        };
-        assert_eq!(resolve(&all, E, 9, NOW), Cursor::Seq(2));
-        // Invalid If-None-Match still wins over a valid date: catch-up.
-        let bad = Validators {
-            if_none_match: Some("\"nope\""),
-            ..all
-        };
-        assert_eq!(resolve(&bad, E, 9, NOW), Cursor::CatchUp);
-    }
-
-    #[test]
-    fn etag_parameter_beats_dates() {
-        let etag = format!("{E}.5");
-        let q = Validators {
-            etag: Some(&etag),
-            last_mod: Some("1994-11-06T08:49:37Z"),
-            if_modified_since: Some("Sun, 06 Nov 1994 08:49:37 GMT"),
-            ..v()
-        };
-        assert_eq!(resolve(&q, E, 9, NOW), Cursor::Seq(5));
-        let quoted = format!("\"{E}.6\"");
-        assert_eq!(
-            resolve(
-                &Validators {
-                    etag: Some(&quoted),
-                    ..v()
-                },
-                E,
-                9,
-                NOW
-            ),
-            Cursor::Seq(6)
-        );
-        let bad = Validators {
-            etag: Some("zz.1"),
-            last_mod: Some("1994-11-06T08:49:37Z"),
-            ..v()
-        };
-        assert_eq!(resolve(&bad, E, 9, NOW), Cursor::CatchUp);
-        // An empty parameter counts as absent.
-        let empty = Validators {
-            etag: Some(""),
-            last_mod: Some("1994-11-06T08:49:37Z"),
-            ..v()
-        };
-        assert_eq!(resolve(&empty, E, 9, NOW), Cursor::Date(784_111_777));
-    }
-
-    #[test]
-    fn http_dates_in_all_three_forms() {
-        for s in [
-            "Sun, 06 Nov 1994 08:49:37 GMT",
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
-        ] {
-            assert_eq!(parse_http_date(s), Some(784_111_777), "{s}");
-            let c = resolve(
-                &Validators {
-                    if_modified_since: Some(s),
-                    ..v()
-                },
-                E,
-                9,
-                NOW,
-            );
-            assert_eq!(c, Cursor::Date(784_111_777));
-        }
-        assert_eq!(parse_http_date("yesterday"), None);
-    }
-
-    #[test]
-    fn last_mod_forms() {
-        for s in [
-            "Sun, 06 Nov 1994 08:49:37 GMT",
-            "Sun, 06 Nov 1994 08:49:37 +0000",
-            "1994-11-06T08:49:37Z",
-            "1994-11-06T08:49:37.999Z",
-            "1994-11-06T09:49:37+01:00",
-            "1994-11-06T09:49:37 01:00",
-        ] {
-            assert_eq!(parse_last_mod(s), Some(784_111_777), "{s}");
-        }
-        assert_eq!(parse_last_mod("1994-13-06T08:49:37Z"), None);
-    }
-
-    #[test]
-    fn if_modified_since_beats_last_mod_and_bad_dates_catch_up() {
-        let both = Validators {
-            if_modified_since: Some("Sun, 06 Nov 1994 08:49:37 GMT"),
-            last_mod: Some("2000-01-01T00:00:00Z"),
-            ..v()
-        };
-        assert_eq!(resolve(&both, E, 9, NOW), Cursor::Date(784_111_777));
-        let lm = Validators {
-            last_mod: Some("2000-01-01T00:00:00Z"),
-            ..v()
-        };
-        assert_eq!(resolve(&lm, E, 9, NOW), Cursor::Date(946_684_800));
-        let bad = Validators {
-            if_modified_since: Some("garbage"),
-            ..v()
-        };
-        assert_eq!(resolve(&bad, E, 9, NOW), Cursor::CatchUp);
-        let future = Validators {
-            last_mod: Some("2100-01-01T00:00:00Z"),
-            ..v()
-        };
-        assert_eq!(resolve(&future, E, 9, NOW), Cursor::CatchUp);
-        assert_eq!(resolve(&v(), E, 9, NOW), Cursor::CatchUp);
-    }
-}
+mod tests;

@@ -3,15 +3,16 @@
 //!
 //! [`Metrics`] owns the registry and every series; the rest of the code
 //! records through a handful of methods: [`Metrics::request`] (the HTTP edge:
-//! route and status), [`Metrics::feed_read`] (format, 304 or page, entries
+//! route and status), [`FeedReads`] (per feed: format, 304 or page, entries
 //! per page), [`Metrics::append`] (wraps [`FeedLog::append`]: latency, which
 //! includes the durable flush, and transactions by action) and
 //! [`Metrics::record_sync`] (upstream sync outcomes). Store size and
 //! consumer lag are computed at scrape time by [`Metrics::render`].
 //!
 //! Hot-path cost: per-feed series are created at start and held as handles
-//! (an `Arc`'d atomic each), so recording a read or a write is a map lookup
-//! by `&str` plus atomic adds; request counters are keyed by a `Copy` label
+//! (an `Arc`'d atomic each); the read path keeps each feed's [`FeedReads`]
+//! beside its log, so recording a read is an atomic add, and a write a map
+//! lookup by `&str` plus atomic adds; request counters are keyed by a `Copy` label
 //! set of static strings, so they allocate only the first time a
 //! route/status pair is seen.
 
@@ -76,11 +77,60 @@ struct ConsumerLabels {
 type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
-/// One feed's series, created at start.
-struct FeedSeries {
+/// One feed's read series. The read path holds a clone per feed
+/// (`http::ReadCache`), so recording a read is an atomic add or two, with
+/// no lookup by name.
+#[derive(Clone, Debug)]
+pub struct FeedReads {
     /// `[format][outcome]`: format rss, atom; outcome not_modified, page.
     reads: [[Counter; 2]; 2],
     page_entries: Histogram,
+}
+
+impl FeedReads {
+    /// Series of a feed `/metrics` does not show (none: every configured feed has its own).
+    pub fn detached() -> FeedReads {
+        FeedReads {
+            reads: Default::default(),
+            page_entries: page_histogram(),
+        }
+    }
+
+    /// One read decided: 304 or a page (and its number of entries).
+    pub fn plan(&self, format: Format, plan: &Plan) {
+        match plan {
+            Plan::NotModified { .. } => self.outcome(format, None),
+            Plan::Page(page) => self.outcome(format, Some(page.entries.len())),
+        }
+    }
+
+    /// One read answered with a page of `entries` entries rendered before
+    /// (the read path's page cache: no [`Plan`] at hand).
+    pub fn page(&self, format: Format, entries: usize) {
+        self.outcome(format, Some(entries));
+    }
+
+    /// A 304 (`None`) or a page of so many entries.
+    fn outcome(&self, format: Format, page_entries: Option<usize>) {
+        let f = match format {
+            Format::Rss => 0,
+            Format::Atom => 1,
+        };
+        match page_entries {
+            None => {
+                self.reads[f][0].inc();
+            }
+            Some(n) => {
+                self.reads[f][1].inc();
+                self.page_entries.observe(n as f64);
+            }
+        }
+    }
+}
+
+/// One feed's series, created at start.
+struct FeedSeries {
+    reads: FeedReads,
     /// add, update, delete.
     appended: [Counter; 3],
     append_seconds: Histogram,
@@ -220,11 +270,13 @@ impl Metrics {
                     feed: feed.to_string(),
                 };
                 let series = FeedSeries {
-                    reads: [
-                        [read("rss", "not_modified"), read("rss", "page")],
-                        [read("atom", "not_modified"), read("atom", "page")],
-                    ],
-                    page_entries: pages.get_or_create_owned(&label),
+                    reads: FeedReads {
+                        reads: [
+                            [read("rss", "not_modified"), read("rss", "page")],
+                            [read("atom", "not_modified"), read("atom", "page")],
+                        ],
+                        page_entries: pages.get_or_create_owned(&label),
+                    },
                     appended: [action("add"), action("update"), action("delete")],
                     append_seconds: latency.get_or_create_owned(&label),
                 };
@@ -260,38 +312,9 @@ impl Metrics {
         };
     }
 
-    /// One feed read decided: 304 or a page (and its number of entries).
-    pub fn feed_read(&self, feed: &str, format: Format, plan: &Plan) {
-        match plan {
-            Plan::NotModified { .. } => self.feed_outcome(feed, format, None),
-            Plan::Page(page) => self.feed_outcome(feed, format, Some(page.entries.len())),
-        }
-    }
-
-    /// One feed read answered with a page of `entries` entries that was
-    /// rendered before (the read path's page cache: no [`Plan`] at hand).
-    pub fn feed_page(&self, feed: &str, format: Format, entries: usize) {
-        self.feed_outcome(feed, format, Some(entries));
-    }
-
-    /// A 304 (`None`) or a page of so many entries.
-    fn feed_outcome(&self, feed: &str, format: Format, page_entries: Option<usize>) {
-        let Some(s) = self.feeds.get(feed) else {
-            return;
-        };
-        let f = match format {
-            Format::Rss => 0,
-            Format::Atom => 1,
-        };
-        match page_entries {
-            None => {
-                s.reads[f][0].inc();
-            }
-            Some(n) => {
-                s.reads[f][1].inc();
-                s.page_entries.observe(n as f64);
-            }
-        }
+    /// The read series of `feed`, for the read path to hold.
+    pub fn feed_reads(&self, feed: &str) -> Option<FeedReads> {
+        self.feeds.get(feed).map(|s| s.reads.clone())
     }
 
     /// [`FeedLog::append`], timed (the time includes the durable flush) and

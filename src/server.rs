@@ -1,19 +1,22 @@
 //! The HTTP/1.1 server: accept loop with a connection cap, per-connection
-//! hyper service with a header-read timeout, and graceful shutdown that
+//! hyper service with a header-read timeout (one re-armed timer per
+//! connection, `timer`), and graceful shutdown that
 //! drains in-flight requests within the grace period and flushes the store.
 //! Beside it, consumer records are persisted every [`PERSIST_EVERY`] and once
 //! more after the drain, before the final flush.
+
+mod timer;
 
 use crate::app::App;
 use crate::http;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use timer::ConnTimer;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -31,8 +34,8 @@ pub async fn run(
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(app.config.max_connections));
     let mut builder = http1::Builder::new();
+    // The timer that header_read_timeout needs is set per connection, below.
     builder
-        .timer(TokioTimer::new())
         .header_read_timeout(app.config.header_read_timeout)
         .max_buf_size(64 * 1024)
         // The head limit itself: without it a head up to one read past
@@ -63,11 +66,11 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = service_fn(move |req| {
-            let app = app.clone();
-            async move { Ok::<_, Infallible>(http::handle(&app, req).await) }
-        });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let service = service_fn(move |req| http::serve(&app, req));
+        // Each connection re-arms one timer of its own (see `timer`).
+        let mut conn_builder = builder.clone();
+        conn_builder.timer(ConnTimer::default());
+        let conn = graceful.watch(conn_builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

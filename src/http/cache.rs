@@ -1,7 +1,7 @@
 //! Ready-made answers for feed reads, the hot path of `read.rs`.
 //!
-//! [`ReadCache`] finds a feed's log and presentation with one lookup, and
-//! keeps two things per feed in memory:
+//! [`ReadCache`] finds a feed's log, presentation, read metrics and upstream
+//! with one lookup, and keeps two things per feed in memory:
 //! - **the 304 at the head**: the header set of a `304 Not Modified` at the
 //!   head position (`ETag`, `Last-Modified`, `Cache-Control`, `Vary`), built
 //!   once per head instead of once per poll;
@@ -26,9 +26,11 @@
 //! catch-ups are never cached: their extent depends on the clock.
 
 use crate::app::FeedInfo;
+use crate::metrics::{FeedReads, Metrics};
 use crate::protocol::LogView;
 use crate::render::{Digest, Format};
 use crate::store::{FeedLog, Published, StoreError};
+use crate::upstream::{Syncer, Upstreams};
 use bytes::Bytes;
 use hyper::header::HeaderMap;
 use std::collections::{HashMap, VecDeque};
@@ -46,19 +48,33 @@ pub struct Feed {
     pub log: Arc<FeedLog>,
     pub info: FeedInfo,
     pub cache: FeedCache,
+    /// Its `feedgate_feed_reads_total` and `feed_page_entries` series.
+    pub reads: FeedReads,
+    /// Its upstream, for an upstream-derived feed.
+    pub upstream: Option<Arc<Syncer>>,
 }
 
 impl ReadCache {
-    /// The feeds (name, log, presentation), each caching at most `page_bytes` of pages.
+    /// The feeds (name, log, presentation), each caching at most
+    /// `page_bytes` of pages, with their read series from `metrics` and
+    /// their upstreams from `upstreams`.
     pub fn new<'a>(
         feeds: impl IntoIterator<Item = (&'a str, Arc<FeedLog>, FeedInfo)>,
         page_bytes: usize,
+        metrics: &Metrics,
+        upstreams: &Upstreams,
     ) -> ReadCache {
         let feeds = feeds
             .into_iter()
             .map(|(name, log, info)| {
-                let cache = FeedCache::new(page_bytes);
-                (name.to_string(), Feed { log, info, cache })
+                let feed = Feed {
+                    log,
+                    info,
+                    cache: FeedCache::new(page_bytes),
+                    reads: metrics.feed_reads(name).unwrap_or_else(FeedReads::detached),
+                    upstream: upstreams.get(name).cloned(),
+                };
+                (name.to_string(), feed)
             })
             .collect();
         ReadCache { feeds }

@@ -1,11 +1,15 @@
-//! The HTTP edge: routing, method checks, path and body decoding, and the
-//! mapping of [`ApiError`] to problem+json. Handlers live in `read` (feeds),
-//! `write` (push API) and `ops` (health, readiness, feed list); the
-//! decisions they make are in `cursor`, `protocol`, `ingest` and `store`.
+//! The HTTP edge: method checks, authorization, body decoding, and the
+//! mapping of [`ApiError`] to problem+json. [`serve`] answers a request at
+//! once unless it waits for something (the push API, an upstream sync), in
+//! which case a future does. `route` names the resource a path addresses;
+//! handlers live in `read` (feeds), `write` (push API) and `ops` (health,
+//! readiness, feed list, metrics, consumers); the decisions they make are in
+//! `cursor`, `protocol`, `ingest` and `store`.
 
 mod cache;
 mod ops;
 mod read;
+mod route;
 mod write;
 
 pub use cache::ReadCache;
@@ -13,122 +17,117 @@ pub use read::Query as FeedQuery;
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::render::Format;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
+use route::{parse_route, Route};
 use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 pub type Res = Response<Full<Bytes>>;
 
+/// The answer to one request, as the connection's service returns it:
+/// ready at once, or a future for a request that waits for something.
+pub enum Reply {
+    Now(Option<Res>),
+    Later(Pin<Box<dyn Future<Output = Res> + Send>>),
+}
+
+impl Future for Reply {
+    type Output = Result<Res, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            // Taken once: hyper does not poll a finished future again.
+            Reply::Now(res) => Poll::Ready(Ok(res
+                .take()
+                .unwrap_or_else(|| empty(StatusCode::INTERNAL_SERVER_ERROR)))),
+            Reply::Later(fut) => fut.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
 /// Answer one request. Never fails: errors become problem documents.
-pub async fn handle(app: &App, req: Request<Incoming>) -> Res {
-    // What the debug log line needs, taken only when it is written.
-    let debug = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+///
+/// A request that waits ([`waits`]: a body to read, a durable write, an
+/// upstream sync) is answered by a future that owns it. Every other one,
+/// polls above all, is answered here and now, and dropped before this
+/// returns: hyper can then reuse its read buffer (the request's URI and
+/// headers borrow it) instead of allocating a new one for the next read.
+pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
+    let route = parse_route(req.uri().path());
+    if route.as_ref().is_ok_and(|r| waits(app, r)) {
+        let app = app.clone();
+        return Reply::Later(Box::pin(async move { answer_later(&app, req).await }));
+    }
+    let debug = debug_start(&req);
+    let label = route.as_ref().map_or("unknown", |r| r.label());
+    let res = route
+        .and_then(|route| route_now(app, &req, &route))
+        .unwrap_or_else(ApiError::into_response);
+    finish(app, label, &res, debug);
+    Reply::Now(Some(res))
+}
+
+/// Whether answering `route` may wait: the push API (bodies, durable
+/// writes, store reads) and reads of an upstream feed whose last sync is
+/// older than its `refresh`.
+fn waits(app: &App, route: &Route<'_>) -> bool {
+    match route {
+        Route::Feed(name, _) => app
+            .reads
+            .feed(name)
+            .and_then(|f| f.upstream.as_ref())
+            .is_some_and(|u| !u.fresh()),
+        Route::Items(_) | Route::Item(..) => true,
+        _ => false,
+    }
+}
+
+/// What the debug log line needs, taken only when it is written.
+type Debug = Option<(Method, String, std::time::Instant)>;
+
+fn debug_start(req: &Request<Incoming>) -> Debug {
+    tracing::enabled!(tracing::Level::DEBUG).then(|| {
         let target = redacted_target(req.uri()).into_owned();
         (req.method().clone(), target, std::time::Instant::now())
-    });
+    })
+}
+
+/// Count the answer and write the debug log line.
+fn finish(app: &App, label: &'static str, res: &Res, debug: Debug) {
+    app.metrics.request(label, res.status().as_u16());
+    if let Some((method, target, started)) = debug {
+        tracing::debug!(%method, %target, status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    }
+}
+
+/// [`serve`] for a request that may wait.
+async fn answer_later(app: &App, req: Request<Incoming>) -> Res {
+    let debug = debug_start(&req);
     // The route borrows the path from a clone of the URI (reference-counted,
     // no copy), so the request itself can move into its handler.
     let uri = req.uri().clone();
     let route = parse_route(uri.path());
     let label = route.as_ref().map_or("unknown", |r| r.label());
     let res = match route {
-        Ok(route) => route_to(app, req, route).await,
+        Ok(route) => route_later(app, req, route).await,
         Err(e) => Err(e),
     };
     let res = res.unwrap_or_else(ApiError::into_response);
-    app.metrics.request(label, res.status().as_u16());
-    if let Some((method, target, started)) = debug {
-        tracing::debug!(%method, %target, status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
-    }
+    finish(app, label, &res, debug);
     res
 }
 
-/// The resources, by path shape.
-enum Route<'a> {
-    Healthz,
-    Readyz,
-    Metrics,
-    Feeds,
-    Feed(&'a str, Option<Format>),
-    Items(&'a str),
-    Item(&'a str, Cow<'a, str>),
-    Consumers(&'a str),
-}
-
-impl Route<'_> {
-    fn allow(&self) -> &'static str {
-        match self {
-            Route::Healthz
-            | Route::Readyz
-            | Route::Metrics
-            | Route::Feeds
-            | Route::Feed(..)
-            | Route::Consumers(_) => "GET, HEAD, OPTIONS",
-            Route::Items(_) => "POST, OPTIONS",
-            Route::Item(..) => "GET, HEAD, PUT, DELETE, OPTIONS",
-        }
-    }
-
-    /// The `route` label of `feedgate_http_requests_total`.
-    fn label(&self) -> &'static str {
-        match self {
-            Route::Healthz => "healthz",
-            Route::Readyz => "readyz",
-            Route::Metrics => "metrics",
-            Route::Feeds => "feeds",
-            Route::Feed(..) => "feed",
-            Route::Items(_) => "items",
-            Route::Item(..) => "item",
-            Route::Consumers(_) => "consumers",
-        }
-    }
-}
-
-fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
-    let mut segs = path.strip_prefix('/').unwrap_or(path).split('/');
-    let route = match (
-        segs.next(),
-        segs.next(),
-        segs.next(),
-        segs.next(),
-        segs.next(),
-    ) {
-        (Some("healthz"), None, ..) => Route::Healthz,
-        (Some("readyz"), None, ..) => Route::Readyz,
-        (Some("metrics"), None, ..) => Route::Metrics,
-        (Some("feeds"), None, ..) => Route::Feeds,
-        (Some("feeds"), Some(feed), None, ..) if !feed.is_empty() => {
-            let (name, format) = match feed.rsplit_once('.') {
-                Some((name, "atom")) => (name, Some(Format::Atom)),
-                Some((name, "rss")) => (name, Some(Format::Rss)),
-                _ => (feed, None),
-            };
-            Route::Feed(name, format)
-        }
-        (Some("feeds"), Some(feed), Some("items"), None, ..) => Route::Items(feed),
-        (Some("feeds"), Some(feed), Some("consumers"), None, ..) => Route::Consumers(feed),
-        (Some("feeds"), Some(feed), Some("items"), Some(id), None) => {
-            Route::Item(feed, decode(id)?)
-        }
-        _ => return Err(ApiError::NotFound),
-    };
-    Ok(route)
-}
-
-/// Percent-decode one path segment (so `%2F` stays inside it).
-fn decode(seg: &str) -> Result<Cow<'_, str>, ApiError> {
-    percent_encoding::percent_decode_str(seg)
-        .decode_utf8()
-        .map_err(|_| {
-            ApiError::InvalidParameter("the path is not valid UTF-8 once percent-decoded".into())
-        })
-}
-
-async fn route_to(app: &App, req: Request<Incoming>, route: Route<'_>) -> Result<Res, ApiError> {
+/// Method checks, authorization and the handler of a route that does not
+/// wait (all but the waiting handlers of [`route_later`]).
+fn route_now(app: &App, req: &Request<Incoming>, route: &Route<'_>) -> Result<Res, ApiError> {
     let method = req.method();
     if method == Method::OPTIONS {
         let mut res = empty(StatusCode::NO_CONTENT);
@@ -136,29 +135,56 @@ async fn route_to(app: &App, req: Request<Incoming>, route: Route<'_>) -> Result
             .insert(ALLOW, HeaderValue::from_static(route.allow()));
         return Ok(res);
     }
-    let not_allowed = || ApiError::MethodNotAllowed {
-        method: method.to_string(),
-        allow: route.allow(),
-    };
     let read = method == Method::GET || method == Method::HEAD;
-    let who = authorize(app, &req, &route)?;
-    match &route {
+    let who = authorize(app, req, route)?;
+    match route {
         Route::Healthz if read => Ok(ops::healthz()),
         Route::Readyz if read => Ok(ops::readyz(app)),
         Route::Metrics if read => Ok(ops::metrics(app)),
         Route::Feeds if read => Ok(ops::list_feeds(app, who)),
-        Route::Feed(name, format) if read => {
-            read::feed_response(app, &req, name, *format, who).await
-        }
+        Route::Feed(name, format) if read => read::feed_response(app, req, name, *format, who),
         Route::Consumers(feed) if read => ops::consumers(app, feed),
-        Route::Items(feed) if method == Method::POST => write::batch(app, req, feed).await,
+        _ => Err(not_allowed(method, route)),
+    }
+}
+
+/// The handlers that wait; any other method or route goes to [`route_now`].
+async fn route_later(app: &App, req: Request<Incoming>, route: Route<'_>) -> Result<Res, ApiError> {
+    let method = req.method();
+    let read = method == Method::GET || method == Method::HEAD;
+    let waiting = match &route {
+        Route::Feed(..) => read,
+        Route::Items(_) => method == Method::POST,
+        Route::Item(..) => read || method == Method::PUT || method == Method::DELETE,
+        _ => false,
+    };
+    if !waiting {
+        return route_now(app, &req, &route);
+    }
+    let who = authorize(app, &req, &route)?;
+    match &route {
+        Route::Feed(name, format) => {
+            if let Some(upstream) = app.upstreams.get(name) {
+                // Syncs first when its last sync is older than `refresh`,
+                // waiting at most `wait`.
+                upstream.before_read().await;
+            }
+            read::feed_response(app, &req, name, *format, who)
+        }
+        Route::Items(feed) => write::batch(app, req, feed).await,
         Route::Item(feed, id) => match *method {
-            Method::GET | Method::HEAD => write::get_item(app, feed, id).await,
             Method::PUT => write::put_item(app, req, feed, id).await,
             Method::DELETE => write::delete_item(app, feed, id).await,
-            _ => Err(not_allowed()),
+            _ => write::get_item(app, feed, id).await,
         },
-        _ => Err(not_allowed()),
+        _ => Err(not_allowed(method, &route)),
+    }
+}
+
+fn not_allowed(method: &Method, route: &Route<'_>) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        allow: route.allow(),
     }
 }
 
@@ -298,56 +324,4 @@ fn etag_header(epoch: &str, seq: u64) -> HeaderValue {
 /// An IMF-fixdate for a stamp in ms.
 fn http_date(ms: u64) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes() {
-        assert!(matches!(
-            parse_route("/feeds/news"),
-            Ok(Route::Feed("news", None))
-        ));
-        assert!(matches!(
-            parse_route("/feeds/news.atom"),
-            Ok(Route::Feed("news", Some(Format::Atom)))
-        ));
-        assert!(matches!(
-            parse_route("/feeds/news.rss"),
-            Ok(Route::Feed("news", Some(Format::Rss)))
-        ));
-        assert!(matches!(
-            parse_route("/feeds/news/items"),
-            Ok(Route::Items("news"))
-        ));
-        assert!(matches!(parse_route("/metrics"), Ok(Route::Metrics)));
-        assert!(matches!(
-            parse_route("/feeds/news/consumers"),
-            Ok(Route::Consumers("news"))
-        ));
-        match parse_route("/feeds/news/items/a%2Fb%20c") {
-            Ok(Route::Item("news", id)) => assert_eq!(id, "a/b c"),
-            _ => panic!("item route"),
-        }
-        assert!(matches!(
-            parse_route("/feeds/news/items/%FF"),
-            Err(ApiError::InvalidParameter(_))
-        ));
-        for none in [
-            "/",
-            "/feeds/",
-            "/feeds/news/",
-            "/feeds/news/items/a/b",
-            "/feeds/news/consumers/x",
-            "/metrics/x",
-            "/other",
-        ] {
-            assert!(
-                matches!(parse_route(none), Err(ApiError::NotFound)),
-                "{none}"
-            );
-        }
-    }
 }

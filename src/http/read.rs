@@ -12,6 +12,7 @@ use crate::protocol::{self, Limits, LogView, Plan};
 use crate::render::{self, Document, Format, SyncMode};
 use crate::store::{FeedLog, StoreError};
 use bytes::Bytes;
+use headers::{negotiate, ReadHeaders};
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -22,7 +23,6 @@ const VARY: HeaderValue =
 const CACHE_PLAIN: HeaderValue = HeaderValue::from_static("private, no-cache");
 const CACHE_IM: HeaderValue = HeaderValue::from_static("no-store, im");
 const IM: HeaderName = HeaderName::from_static("im");
-const A_IM: HeaderName = HeaderName::from_static("a-im");
 
 /// The query parameters a feed read understands; others are ignored. A
 /// repeated parameter keeps its last value. Pure, so it can be fuzzed.
@@ -54,25 +54,21 @@ impl<'a> Query<'a> {
     }
 }
 
-pub async fn feed_response(
+/// The answer to a feed read (an upstream feed has synced first, if it had to).
+pub fn feed_response(
     app: &App,
     req: &Request<hyper::body::Incoming>,
     name: &str,
     suffix: Option<Format>,
     who: Option<&crate::auth::Credential>,
 ) -> Result<Res, ApiError> {
-    if let Some(upstream) = app.upstreams.get(name) {
-        // An upstream feed syncs first when its last sync is older than
-        // `refresh` (cheap when it is not), waiting at most `wait`.
-        upstream.before_read().await;
-    }
     let feed = app
         .reads
         .feed(name)
         .ok_or_else(|| ApiError::FeedNotFound(name.to_string()))?;
     let (log, info, cache) = (&feed.log, &feed.info, &feed.cache);
     let q = Query::parse(req.uri().query().unwrap_or(""));
-    let headers = req.headers();
+    let headers = ReadHeaders::of(req.headers());
     let format = match (suffix, q.format.as_deref()) {
         (Some(f), _) => f,
         (None, Some("atom")) => Format::Atom,
@@ -82,7 +78,7 @@ pub async fn feed_response(
                 "format {other:?}: use rss or atom"
             )))
         }
-        (None, None) => negotiate(headers.get(header::ACCEPT)),
+        (None, None) => negotiate(headers.accept),
     };
     let limit = match q.limit.as_deref() {
         None => app.config.default_limit,
@@ -96,18 +92,19 @@ pub async fn feed_response(
             }
         },
     };
-    let text = |h: header::HeaderName| headers.get(h).map(|v| v.to_str().unwrap_or(""));
+    fn text(v: Option<&HeaderValue>) -> Option<&str> {
+        v.map(|v| v.to_str().unwrap_or(""))
+    }
     let validators = Validators {
-        if_none_match: text(header::IF_NONE_MATCH),
+        if_none_match: text(headers.if_none_match),
         etag: q.etag.as_deref(),
-        if_modified_since: text(header::IF_MODIFIED_SINCE),
+        if_modified_since: text(headers.if_modified_since),
         last_mod: q.last_mod.as_deref(),
     };
     let now = app.clock.now_ms();
     let cursor = cursor::resolve(&validators, log.epoch(), log.head(), now / 1000);
-    let im = wants_im(headers);
-    let consumer =
-        crate::consumers::identify(who, q.consumer.as_deref(), headers.get(header::FROM));
+    let im = headers.im;
+    let consumer = crate::consumers::identify(who, q.consumer.as_deref(), headers.from);
     // Read before the log is: a page rendered below is exact while it lasts.
     let generation = log.compactions();
     // An ETag-selected page: served from memory when it was rendered before.
@@ -123,7 +120,7 @@ pub async fn feed_response(
     if let Some(key) = &key {
         // The generation now: a page read under an older one is not served.
         if let Some(page) = cache.page(key, log.compactions(), log.published()) {
-            app.metrics.feed_page(name, format, page.entries);
+            feed.reads.page(format, page.entries);
             if let Some(consumer) = consumer {
                 let plan = Plan::Page(protocol::Page {
                     after: key.after,
@@ -143,7 +140,7 @@ pub async fn feed_response(
         max_bytes: app.config.max_page_bytes,
     };
     let plan = protocol::plan(log.as_ref(), cursor, now, limits)?;
-    app.metrics.feed_read(name, format, &plan);
+    feed.reads.plan(format, &plan);
     if let Some(consumer) = consumer {
         app.consumers.record(log, consumer, cursor, &plan, now);
     }
@@ -163,7 +160,7 @@ pub async fn feed_response(
         HeaderValue::from_static(format.content_type()),
     );
 
-    let base = base_url(app, headers);
+    let base = base_url(app, req.headers());
     let feed_url = format!("{base}/feeds/{name}");
     let self_url = match &key {
         Some(key) => Cow::Borrowed(key.url.as_str()),
@@ -232,22 +229,6 @@ pub async fn feed_response(
         }
     }
     Ok(page_response(req, h, body, im))
-}
-
-/// Does the request carry `A-IM: feed` (RFC 3229+feed)?
-fn wants_im(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(A_IM)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("feed")
-        })
 }
 
 /// The headers of a 304 at `position`, as a 200 would carry them (no `A-IM`).
@@ -336,37 +317,6 @@ fn set_position(h: &mut HeaderMap, epoch: &str, seq: u64, stamp: Option<u64>) {
     }
 }
 
-/// Atom when the client prefers `application/atom+xml` to every RSS-ish type; RSS otherwise.
-fn negotiate(accept: Option<&HeaderValue>) -> Format {
-    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else {
-        return Format::Rss;
-    };
-    let (mut atom, mut rss) = (0.0f32, 0.0f32);
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        match media.as_str() {
-            "application/atom+xml" => atom = atom.max(q),
-            "application/rss+xml"
-            | "application/xml"
-            | "text/xml"
-            | "*/*"
-            | "application/*"
-            | "text/*" => rss = rss.max(q),
-            _ => {}
-        }
-    }
-    if atom > rss {
-        Format::Atom
-    } else {
-        Format::Rss
-    }
-}
-
 /// The configured base URL, else `http://` + a well-formed Host header, else the listen address.
 fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
     if let Some(base) = &app.config.base_url {
@@ -386,5 +336,6 @@ fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
     }
 }
 
+mod headers;
 #[cfg(test)]
 mod tests;

@@ -25,10 +25,17 @@ fn reads_count_by_format_and_outcome_with_page_sizes() {
         more: false,
         entries: vec![entry(1), entry(2), entry(3)],
     });
-    m.feed_read("news", Format::Atom, &page);
-    m.feed_read("news", Format::Rss, &Plan::NotModified { position: 3 });
-    m.feed_read("news", Format::Rss, &Plan::NotModified { position: 3 });
-    m.feed_read("nope", Format::Rss, &Plan::NotModified { position: 3 });
+    let Some(news) = m.feed_reads("news") else {
+        panic!("news has read series")
+    };
+    news.plan(Format::Atom, &page);
+    news.plan(Format::Rss, &Plan::NotModified { position: 3 });
+    // A clone counts into the same series.
+    news.clone()
+        .plan(Format::Rss, &Plan::NotModified { position: 3 });
+    assert!(m.feed_reads("nope").is_none());
+    // Detached series count nowhere /metrics shows.
+    FeedReads::detached().plan(Format::Rss, &Plan::NotModified { position: 3 });
     m.request("feed", 304);
     m.request("feed", 304);
     m.request("unknown", 404);

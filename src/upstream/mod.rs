@@ -231,7 +231,9 @@ impl Syncer {
         status::lock(&self.status).clone()
     }
 
-    fn fresh(&self) -> bool {
+    /// Whether the last sync ended less than `refresh` ago (a read then
+    /// does not sync first).
+    pub fn fresh(&self) -> bool {
         let last = self.last_end.load(Ordering::Acquire);
         let refresh = u64::try_from(self.config.refresh.as_millis()).unwrap_or(u64::MAX);
         last != 0 && self.clock.now_ms().saturating_sub(last) < refresh

@@ -55,3 +55,29 @@ fn query_parameters() {
         (Some("3"), Some("atom"))
     );
 }
+
+#[test]
+fn read_headers_take_first_values_and_any_a_im_feed() {
+    let mut h = HeaderMap::new();
+    h.insert(header::HOST, HeaderValue::from_static("t"));
+    h.append(header::IF_NONE_MATCH, HeaderValue::from_static("\"e.1\""));
+    h.append(header::IF_NONE_MATCH, HeaderValue::from_static("\"e.2\""));
+    h.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("application/atom+xml"),
+    );
+    h.insert(header::FROM, HeaderValue::from_static("billing"));
+    h.append("a-im", HeaderValue::from_static("vcdiff"));
+    h.append("A-IM", HeaderValue::from_static("gzip, Feed;q=1"));
+    let r = ReadHeaders::of(&h);
+    assert_eq!(r.if_none_match, h.get(header::IF_NONE_MATCH));
+    assert_eq!(r.if_none_match.map(|v| v.as_bytes()), Some(&b"\"e.1\""[..]));
+    assert_eq!(r.accept, h.get(header::ACCEPT));
+    assert_eq!(r.from, h.get(header::FROM));
+    assert_eq!(r.if_modified_since, None);
+    assert!(r.im);
+    let mut plain = HeaderMap::new();
+    plain.insert("a-im", HeaderValue::from_static("vcdiff, feedx"));
+    let r = ReadHeaders::of(&plain);
+    assert!(!r.im && r.accept.is_none() && r.if_none_match.is_none());
+}

@@ -1,0 +1,88 @@
+//! The request headers a feed read looks at: validators, `Accept` (content
+//! negotiation), `A-IM` and `From`, read in one pass.
+
+use crate::render::Format;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+const A_IM: HeaderName = HeaderName::from_static("a-im");
+
+/// The request headers a feed read looks at, found in one pass over the
+/// request's headers instead of one lookup each: the first value of each
+/// (as `HeaderMap::get` gives it), and whether any `A-IM` asks for `feed`.
+#[derive(Default)]
+pub struct ReadHeaders<'a> {
+    pub accept: Option<&'a HeaderValue>,
+    pub if_none_match: Option<&'a HeaderValue>,
+    pub if_modified_since: Option<&'a HeaderValue>,
+    pub from: Option<&'a HeaderValue>,
+    /// `A-IM: feed` (RFC 3229+feed).
+    pub im: bool,
+}
+
+impl<'a> ReadHeaders<'a> {
+    pub fn of(headers: &'a HeaderMap) -> ReadHeaders<'a> {
+        let mut h = ReadHeaders::default();
+        for (name, value) in headers {
+            let first = if name == header::IF_NONE_MATCH {
+                &mut h.if_none_match
+            } else if name == header::ACCEPT {
+                &mut h.accept
+            } else if name == header::IF_MODIFIED_SINCE {
+                &mut h.if_modified_since
+            } else if name == header::FROM {
+                &mut h.from
+            } else {
+                if name == A_IM {
+                    h.im = h.im || im_feed(value);
+                }
+                continue;
+            };
+            first.get_or_insert(value);
+        }
+        h
+    }
+}
+
+/// Does an `A-IM` value list `feed`?
+fn im_feed(value: &HeaderValue) -> bool {
+    value.to_str().is_ok_and(|v| {
+        v.split(',').any(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("feed")
+        })
+    })
+}
+
+/// Atom when the client prefers `application/atom+xml` to every RSS-ish type; RSS otherwise.
+pub fn negotiate(accept: Option<&HeaderValue>) -> Format {
+    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else {
+        return Format::Rss;
+    };
+    let (mut atom, mut rss) = (0.0f32, 0.0f32);
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match media.as_str() {
+            "application/atom+xml" => atom = atom.max(q),
+            "application/rss+xml"
+            | "application/xml"
+            | "text/xml"
+            | "*/*"
+            | "application/*"
+            | "text/*" => rss = rss.max(q),
+            _ => {}
+        }
+    }
+    if atom > rss {
+        Format::Atom
+    } else {
+        Format::Rss
+    }
+}

@@ -2,6 +2,8 @@
 //! per-feed roles, 401 vs 403, and a matrix over identities × feeds ×
 //! methods that asserts every cell.
 
+#[path = "common/binary.rs"]
+mod binary;
 mod common;
 use common::*;
 use feedgate::auth::hash_secret;
@@ -274,7 +276,7 @@ async fn without_credentials_everything_is_open() {
 
 #[test]
 fn hash_secret_command_and_loopback_warning() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_feedgate"))
         .arg("hash-secret")
@@ -297,36 +299,28 @@ fn hash_secret_command_and_loopback_warning() {
 
     // No credentials and a non-loopback address: a loud warning.
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_feedgate"))
-        .args([
+    let p = binary::start(
+        &[
             "serve",
             "--listen",
             "0.0.0.0:0",
             "--data-dir",
             dir.path().to_str().unwrap(),
-        ])
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut warned = false;
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-        warned |= line.contains("WARNING: no credentials are configured");
-        if line.contains("listening on") {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+        ],
+        &[],
+    );
+    let warned = p
+        .startup
+        .iter()
+        .any(|line| line.contains("WARNING: no credentials are configured"));
+    p.kill();
     assert!(warned);
 }
 
 /// `access_token` values are redacted in the request log.
 #[test]
 fn access_tokens_are_redacted_in_logs() {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::process::{Command, Stdio};
+    use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("f.toml");
     std::fs::write(
@@ -338,42 +332,28 @@ fn access_tokens_are_redacted_in_logs() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_feedgate"))
-        .args([
+    let mut p = binary::start(
+        &[
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--config",
             cfg.to_str().unwrap(),
-        ])
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "feedgate=debug")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 {
+        ],
+        &[("RUST_LOG", "feedgate=debug")],
+    );
+    for line in &p.startup {
         assert!(!line.contains("ERROR"), "{line}");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = rest.split_whitespace().next().unwrap().to_string();
-            break;
-        }
-        line.clear();
     }
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    let mut s = std::net::TcpStream::connect(p.addr).unwrap();
     s.write_all(b"GET /feeds/news?access_token=t-reader&limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
-    let _ = child.wait();
+    p.term();
+    p.wait_exit();
+    let rest = p.all_logs();
     assert!(rest.contains("access_token=REDACTED"), "{rest}");
     assert!(!rest.contains("t-reader"), "{rest}");
 }

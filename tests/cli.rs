@@ -2,9 +2,11 @@
 //! `check-config`, `export`, `import`, `compact`, their `--help`, exit codes,
 //! and failing fast while a server holds the store.
 
+#[path = "common/binary.rs"]
+mod binary;
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -337,22 +339,10 @@ async fn compact_runs_a_pass_now_per_the_retention_config() {
 fn offline_commands_fail_fast_while_a_server_holds_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), "[feeds.news.retention]\nkeep_latest = 1\n");
-    let mut server = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config", &config])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
-    while !lines
-        .next()
-        .expect("a listening line")
-        .unwrap()
-        .contains("listening on http://")
-    {}
-    std::thread::spawn(move || lines.for_each(drop));
+    let server = binary::start(
+        &["serve", "--listen", "127.0.0.1:0", "--config", &config],
+        &[],
+    );
     let item = b"{\"id\": \"a\"}\n";
     for args in [
         &["export", "news", "--config", &config][..],
@@ -370,8 +360,7 @@ fn offline_commands_fail_fast_while_a_server_holds_the_store() {
     }
     // check-config does not need the store.
     assert_eq!(run(&["check-config", "--config", &config]).code, 0);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }
 
 #[test]

@@ -3,12 +3,12 @@
 //! /feeds/{feed}/consumers` with positions, poll times and lag; records that
 //! survive a graceful restart and a crash; the admin rule.
 
+#[path = "common/binary.rs"]
+mod binary;
 mod common;
 use common::*;
 use feedgate::auth::hash_secret;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 async fn epoch(app: &TestApp) -> String {
@@ -217,41 +217,31 @@ async fn records_survive_a_crash_after_the_persist_period() {
     let config = dir.path().join("feedgate.toml");
     std::fs::write(&config, "[feeds.news]\n").unwrap();
     let data = dir.path().join("data");
+    let (config, data) = (config.to_str().unwrap(), data.to_str().unwrap());
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        config,
+        "--data-dir",
+        data,
+    ];
     let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_feedgate"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(&data)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines.next().expect("a listening line").unwrap();
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        (child, TestApp::client(addr))
+        let p = binary::start(&args, &[]);
+        let app = TestApp::client(p.addr);
+        (p, app)
     };
-    let (mut child, app) = start();
+    let (child, app) = start();
     app.put("news", "a", r#"{"title": "t"}"#).await;
     let e = epoch(&app).await;
     app.get(&format!("/feeds/news?etag={e}.0&consumer=survivor"), &[])
         .await;
     tokio::time::sleep(feedgate::server::PERSIST_EVERY + Duration::from_millis(1500)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (mut child, app) = start();
+    child.kill();
+    let (child, app) = start();
     let report = app.get("/feeds/news/consumers", &[]).await.json();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     assert_eq!(names(&report), ["survivor"]);
     assert_eq!(find(&report, "survivor")["position"], format!("{e}.0"));
 }

@@ -2,80 +2,14 @@
 //! flags), health endpoints, and graceful shutdown on SIGTERM that finishes
 //! in-flight requests and flushes the store.
 
+#[path = "common/binary.rs"]
+mod binary;
 mod common;
+use binary::start;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-
-struct Proc {
-    child: Child,
-    addr: SocketAddr,
-    log: std::sync::mpsc::Receiver<String>,
-}
-
-fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_feedgate"));
-    cmd.args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let Some(stderr) = child.stderr.take() else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("no stderr pipe");
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .expect("a listening line");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
-            return Proc {
-                child,
-                addr,
-                log: rx,
-            };
-        }
-    }
-}
-
-impl Proc {
-    fn term(&mut self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-    fn wait_exit(&mut self) -> i32 {
-        for _ in 0..200 {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code().unwrap_or(-1);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        panic!("feedgate did not exit within 10 s of SIGTERM");
-    }
-    fn logs(&self) -> String {
-        self.log.try_iter().collect::<Vec<_>>().join("\n")
-    }
-}
 
 #[tokio::test]
 async fn starts_on_defaults_without_a_config() {

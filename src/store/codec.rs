@@ -61,26 +61,15 @@ impl<'a> RawEntry<'a> {
 
     /// born, action and id, without the payload.
     pub fn head(&self) -> Result<TxnHead<'a>, CodecError> {
-        let mut r = Reader(self.body());
-        let born = r.u64()?;
-        let action = match r.u8()? {
-            0 => Action::Add,
-            1 => Action::Update,
-            2 => Action::Delete,
-            t => return Err(CodecError::Tag(t)),
-        };
-        let id = r.str()?;
-        Ok(TxnHead { born, action, id })
+        self.parts().map(|(head, _)| head)
     }
 
     /// The whole transaction.
     pub fn txn(&self) -> Result<Txn, CodecError> {
-        let head = self.head()?;
-        let mut r = Reader(self.body());
-        r.take(8 + 1 + 4 + head.id.len())?;
+        let (head, mut rest) = self.parts()?;
         let payload = match head.action {
             Action::Delete => None,
-            _ => Some(r.payload()?),
+            _ => Some(rest.payload()?),
         };
         Ok(Txn {
             seq: self.seq,
@@ -90,6 +79,20 @@ impl<'a> RawEntry<'a> {
             born: head.born,
             payload,
         })
+    }
+
+    /// The body's head, and a reader at the payload.
+    fn parts(&self) -> Result<(TxnHead<'a>, Reader<'a>), CodecError> {
+        let mut r = Reader(self.body());
+        let born = r.u64()?;
+        let action = match r.u8()? {
+            0 => Action::Add,
+            1 => Action::Update,
+            2 => Action::Delete,
+            t => return Err(CodecError::Tag(t)),
+        };
+        let id = r.str()?;
+        Ok((TxnHead { born, action, id }, r))
     }
 }
 

@@ -7,7 +7,6 @@ use super::{Retention, StoreError};
 use crate::clock::Clock;
 use crate::model::{Payload, Txn};
 use crate::protocol::LogView;
-use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -44,12 +43,11 @@ pub(super) fn item_key(id: &str) -> Vec<u8> {
 }
 
 /// An item's current state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ItemState {
     pub seq: u64,
     pub stamp: u64,
     /// Seq of the `add` that created this incarnation of the item.
-    #[serde(default)]
     pub born: u64,
     pub payload: Payload,
 }

@@ -160,6 +160,8 @@ fn planning(c: &mut Criterion) {
     let limits = Limits {
         max_entries: 100,
         max_bytes: 1 << 20,
+        second_entries: usize::MAX,
+        second_bytes: usize::MAX,
     };
     let now = NOW_SECS * 1000;
     let head = log.head();

@@ -38,6 +38,10 @@ pub struct Config {
     pub max_limit: usize,
     /// Byte budget of a page's transactions (a page always holds one at least).
     pub max_page_bytes: usize,
+    /// Hard cap (transactions, bytes) on a date-selected or catch-up page that
+    /// grows beyond the limits to hold a whole second (PROTOCOL §3).
+    pub max_second_entries: usize,
+    pub max_second_bytes: usize,
     /// Largest request body accepted by the push API.
     pub max_body_bytes: usize,
     /// Memory for rendered pages kept per feed (`http::cache`); 0 turns it off.
@@ -77,6 +81,8 @@ impl Default for Config {
             default_limit: 100,
             max_limit: 1000,
             max_page_bytes: 1 << 20,
+            max_second_entries: 5000,
+            max_second_bytes: 2 << 20,
             max_body_bytes: 1 << 20,
             page_cache_bytes: 4 << 20,
             store_cache_bytes: 16 << 20,
@@ -201,6 +207,8 @@ impl Config {
                 "default_limit" => self.default_limit = number()?,
                 "max_limit" => self.max_limit = number()?,
                 "max_page_bytes" => self.max_page_bytes = number()?,
+                "max_second_entries" => self.max_second_entries = number()?,
+                "max_second_bytes" => self.max_second_bytes = number()?,
                 "max_body_bytes" => self.max_body_bytes = number()?,
                 "page_cache_bytes" => self.page_cache_bytes = number()?,
                 "store_cache_bytes" => self.store_cache_bytes = number()?,
@@ -250,6 +258,8 @@ impl Config {
         }
         for (key, v) in [
             ("max_page_bytes", self.max_page_bytes),
+            ("max_second_entries", self.max_second_entries),
+            ("max_second_bytes", self.max_second_bytes),
             ("max_body_bytes", self.max_body_bytes),
             ("max_connections", self.max_connections),
         ] {

@@ -153,7 +153,7 @@ impl Consumers {
     pub fn record(&self, log: &FeedLog, name: &str, cursor: Cursor, plan: &Plan, now_ms: u64) {
         let position = match (cursor, plan) {
             (Cursor::Star, _) => return,
-            (_, Plan::NotModified { position }) => *position,
+            (_, Plan::NotModified { position, .. }) => *position,
             (_, Plan::Page(page)) => page.after,
         };
         let Some(feed) = self.feeds.get(log.name()) else {

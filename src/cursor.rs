@@ -74,9 +74,9 @@ fn one_tag_of(list: &str, epoch: &str) -> Option<u64> {
     digits(seq.as_bytes())
 }
 
+/// `If-None-Match: *` exactly; a `*` inside a list is no tag (RFC 9110 §13.1.2).
 fn is_star(list: &str) -> bool {
-    // One memchr for the usual list without a `*`.
-    list.contains('*') && list.split(',').any(|t| t.trim() == "*")
+    list.trim() == "*"
 }
 
 /// The highest seq among the entity tags of `list` that name a position of

@@ -1,7 +1,15 @@
-//! The read-side decisions of PROTOCOL §3, as pure functions over a
+//! The read-side decisions of PROTOCOL §2-3, as pure functions over a
 //! [`LogView`]: 304 or page, which transactions a page covers (limit, byte
-//! budget, whole seconds for date-selected responses), and which entry each
-//! item gets (one per item, `add` / `update` / `delete`).
+//! budget, whole seconds for responses not selected by an ETag), which entry
+//! each item gets (one per item, `add` / `update` / `delete`), and the
+//! `Last-Modified` second of the position a response hands out.
+//!
+//! Whole seconds count what readers cannot see yet: a stamp is taken before
+//! its write is durable, so the log's [`Frontier`] names the instant before
+//! which every transaction, visible or still being written, is at or below
+//! the head. Seconds from that instant on are open: no response selected by
+//! a date (or a catch-up) reaches into them, and no `Last-Modified` names
+//! them.
 //!
 //! Every function costs O(page): it touches the log only through
 //! [`LogView::scan`] (bounded) and [`LogView::first_seq_from_second`] (one
@@ -11,11 +19,39 @@ use crate::cursor::Cursor;
 use crate::model::{Action, Entry, Txn};
 use std::collections::HashMap;
 
+/// Where the settled past of a log ends, read at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frontier {
+    /// The visible head and its transaction's stamp.
+    pub head: u64,
+    pub head_stamp: u64,
+    /// Every transaction stamped before this instant (ms), visible or not,
+    /// is at or below `head`, and no later write gets an earlier stamp.
+    pub open_ms: u64,
+}
+
+impl Frontier {
+    /// The first second that is still open.
+    fn open_second(&self) -> u64 {
+        self.open_ms / 1000
+    }
+}
+
 /// What the protocol needs to read from one feed's log.
 pub trait LogView {
     type Error;
     /// Highest visible (committed and durable) seq; 0 for an empty log.
     fn head(&self) -> u64;
+    /// The head and the frontier of closed seconds at `now_ms` (which the
+    /// log remembers: no later stamp is below it).
+    fn frontier(&self, now_ms: u64) -> Frontier;
+    /// When the log was created (ms): position 0 holds every second before.
+    fn created_ms(&self) -> u64;
+    /// The stamp of the transaction at `seq`, if the log holds it.
+    fn stamp(&self, seq: u64) -> Result<Option<u64>, Self::Error> {
+        let t = self.scan(seq.saturating_sub(1), seq, 1, usize::MAX)?;
+        Ok(t.first().filter(|t| t.seq == seq).map(|t| t.stamp))
+    }
     /// Seq of the newest delete tombstone that compaction dropped (0: none).
     /// A consumer whose position is older may have missed a deletion and
     /// gets a catch-up.
@@ -46,6 +82,11 @@ pub trait LogView {
 pub struct Limits {
     pub max_entries: usize,
     pub max_bytes: usize,
+    /// The hard cap on a page not selected by an ETag that grows beyond the
+    /// limits to hold one whole second: at most this many transactions and
+    /// (about) bytes; past it, the page ends inside the second.
+    pub second_entries: usize,
+    pub second_bytes: usize,
 }
 
 /// The answer to a read.
@@ -54,6 +95,8 @@ pub enum Plan {
     /// Nothing newer: 304 with the position the cursor already held.
     NotModified {
         position: u64,
+        /// The Last-Modified second of `position`.
+        last_modified: u64,
     },
     Page(Page),
 }
@@ -69,6 +112,8 @@ pub struct Page {
     pub last_stamp: Option<u64>,
     /// True when more visible transactions follow: the page gets a `next` link.
     pub more: bool,
+    /// The Last-Modified second of `last` (PROTOCOL §2).
+    pub last_modified: u64,
     pub entries: Vec<Entry>,
 }
 
@@ -79,15 +124,33 @@ pub fn plan<V: LogView>(
     now_ms: u64,
     limits: Limits,
 ) -> Result<Plan, V::Error> {
-    let head = log.head();
+    let f = log.frontier(now_ms);
+    let head = f.head;
+    // The end of what a response not selected by an ETag may show: the last
+    // seq stamped before the first open second (all of them are visible).
+    let closed = match f.open_second().checked_sub(1) {
+        Some(sec) => seconds_end(log, sec, head)?,
+        None => 0,
+    };
+    let not_modified = |position: u64| -> Result<Plan, V::Error> {
+        let stamp = (position == head).then_some(f.head_stamp);
+        Ok(Plan::NotModified {
+            position,
+            last_modified: last_modified(log, &f, position, stamp)?,
+        })
+    };
+    let finish = |mut page: Page| -> Result<Plan, V::Error> {
+        page.last_modified = last_modified(log, &f, page.last, page.last_stamp)?;
+        Ok(Plan::Page(page))
+    };
     // A catch-up reaches past the newest dropped tombstone in one response,
     // whatever the limit: a position below the mark would mean "catch up
     // again" (see `store::compact`).
     let catch_up = || -> Result<Plan, V::Error> {
         let mark = log.dropped();
-        let visible = visible_end(log, head, now_ms)?.max(mark);
+        let visible = closed.max(mark);
         if mark == 0 {
-            return page(log, 0, visible, true, limits).map(Plan::Page);
+            return finish(page(log, 0, visible, true, limits)?);
         }
         let mark_stamp = log.dropped_stamp();
         let mut txns = log.scan(0, mark, usize::MAX, usize::MAX)?;
@@ -101,7 +164,7 @@ pub fn plan<V: LogView>(
             page.last_stamp = Some(mark_stamp);
             page.more = mark < visible;
         }
-        Ok(Plan::Page(page))
+        finish(page)
     };
     // A page after `after` is valid only if no tombstone after `after` was
     // dropped, checked again once read: compaction raises `dropped` before
@@ -114,31 +177,61 @@ pub fn plan<V: LogView>(
         if after < log.dropped() {
             return catch_up();
         }
-        Ok(Plan::Page(p))
+        finish(p)
     };
     match cursor {
-        Cursor::Star => Ok(Plan::NotModified { position: head }),
-        Cursor::Seq(p) if p >= head => Ok(Plan::NotModified { position: head }),
+        Cursor::Star => not_modified(head),
+        Cursor::Seq(p) if p >= head => not_modified(head),
         Cursor::Seq(p) => delta(p, head, false),
         Cursor::Date(secs) => {
-            let visible = visible_end(log, head, now_ms)?;
-            // The consumer holds every second up to `secs`; a claim reaching into
-            // the current, unfinished second is cut back to what surely is held.
-            let held = seconds_end(log, secs, head)?.min(visible);
-            if held >= visible && held >= log.dropped() {
-                Ok(Plan::NotModified { position: held })
+            // The consumer holds every second up to `secs`; a claim reaching
+            // into an open second is cut back to what surely is held.
+            let held = seconds_end(log, secs, head)?.min(closed);
+            if held >= closed && held >= log.dropped() {
+                not_modified(held)
             } else {
-                delta(held, visible, true)
+                delta(held, closed, true)
             }
         }
         Cursor::CatchUp => catch_up(),
     }
 }
 
-/// Last seq stamped before the current second began: the end of what a
-/// response not selected by an ETag may show.
-fn visible_end<V: LogView>(log: &V, head: u64, now_ms: u64) -> Result<u64, V::Error> {
-    seconds_end(log, (now_ms / 1000).saturating_sub(1), head)
+/// The `Last-Modified` second of position `p` (PROTOCOL §2): the latest
+/// whole second a consumer at `p` holds. That is the second of `p`'s
+/// transaction (stamped `stamp`, when the caller knows it) if every
+/// transaction stamped in it, visible or not, is at or below `p`, else the
+/// second before; for position 0, the second before the log was created.
+pub fn last_modified<V: LogView>(
+    log: &V,
+    f: &Frontier,
+    p: u64,
+    stamp: Option<u64>,
+) -> Result<u64, V::Error> {
+    if p == 0 {
+        return Ok((log.created_ms() / 1000).saturating_sub(1));
+    }
+    let stamp = match stamp {
+        Some(s) => s,
+        None => match log.stamp(p)? {
+            Some(s) => s,
+            None => {
+                // Compaction removed `p`'s transaction: the seconds before
+                // the next kept one's are held.
+                let next = log.scan(p, f.head, 1, usize::MAX)?;
+                let sec = next.first().map_or(f.open_second(), |t| t.stamp / 1000);
+                return Ok(sec.saturating_sub(1));
+            }
+        },
+    };
+    let sec = stamp / 1000;
+    let whole = if p >= f.head {
+        // Nothing after `p` is visible: the second is whole once it is closed.
+        f.open_second() > sec
+    } else {
+        log.first_seq_from_second(sec + 1)? == Some(p + 1)
+    };
+    Ok(if whole { sec } else { sec.saturating_sub(1) })
 }
 
 /// Last seq stamped in second `sec` or earlier (capped at `head`).
@@ -158,7 +251,7 @@ fn page<V: LogView>(
 ) -> Result<Page, V::Error> {
     let mut txns = log.scan(after, end, limits.max_entries.max(1), limits.max_bytes)?;
     if whole_seconds {
-        align_to_seconds(log, &mut txns, end)?;
+        align_to_seconds(log, &mut txns, end, limits)?;
     }
     Ok(to_page(after, txns, end))
 }
@@ -170,15 +263,24 @@ fn to_page(after: u64, txns: Vec<Txn>, end: u64) -> Page {
         last,
         last_stamp: txns.last().map(|t| t.stamp),
         more: last < end,
+        // Set by `plan` once the page is final.
+        last_modified: 0,
         entries: collapse(&txns, after),
     }
 }
 
-/// Make a date-selected page end at a second boundary, so that its
-/// Last-Modified is a position the consumer really holds: drop a trailing,
+/// Make a page not selected by an ETag end at a second boundary, so that a
+/// consumer keeping only its Last-Modified loses nothing: drop a trailing,
 /// incomplete second, or, when the page is one incomplete second, read the
-/// rest of that second.
-fn align_to_seconds<V: LogView>(log: &V, txns: &mut Vec<Txn>, end: u64) -> Result<(), V::Error> {
+/// rest of that second, up to the hard cap of `limits` (past it the page
+/// ends inside the second; its Last-Modified names the second before, and
+/// its `next` link continues by ETag).
+fn align_to_seconds<V: LogView>(
+    log: &V,
+    txns: &mut Vec<Txn>,
+    end: u64,
+    limits: Limits,
+) -> Result<(), V::Error> {
     let Some(last) = txns.last() else {
         return Ok(());
     };
@@ -188,8 +290,10 @@ fn align_to_seconds<V: LogView>(log: &V, txns: &mut Vec<Txn>, end: u64) -> Resul
         return Ok(());
     }
     if txns.first().is_some_and(|t| t.stamp / 1000 == sec) {
-        let rest = log.scan(last.seq, second_end, usize::MAX, usize::MAX)?;
-        txns.extend(rest);
+        let room = limits.second_entries.saturating_sub(txns.len());
+        if room > 0 {
+            txns.extend(log.scan(last.seq, second_end, room, limits.second_bytes)?);
+        }
     } else {
         txns.retain(|t| t.stamp / 1000 != sec);
     }

@@ -20,6 +20,7 @@ fn page(after: u64) -> Plan {
         after,
         last: after,
         last_stamp: None,
+        last_modified: 0,
         more: false,
         entries: vec![],
     })
@@ -72,7 +73,10 @@ async fn positions_and_lag_sorted_by_name() {
         log,
         "amy",
         Cursor::Seq(3),
-        &Plan::NotModified { position: 3 },
+        &Plan::NotModified {
+            position: 3,
+            last_modified: 0,
+        },
         T0 + 9_500,
     );
     c.record(log, "bob", Cursor::CatchUp, &page(0), T0 + 9_600);
@@ -81,7 +85,10 @@ async fn positions_and_lag_sorted_by_name() {
         log,
         "star",
         Cursor::Star,
-        &Plan::NotModified { position: 3 },
+        &Plan::NotModified {
+            position: 3,
+            last_modified: 0,
+        },
         T0,
     );
     let r = c.report(log).unwrap();

@@ -92,9 +92,32 @@ fn if_none_match_rules() {
         NOW,
     );
     assert_eq!(c, Cursor::Seq(4));
+    // A `*` inside a list is no tag: the list's positions count, and a list
+    // with none is a catch-up (RFC 9110 §13.1.2).
     let c = resolve(
         &Validators {
             if_none_match: Some(r#""x", *"#),
+            ..v()
+        },
+        E,
+        9,
+        NOW,
+    );
+    assert_eq!(c, Cursor::CatchUp);
+    let held = format!("\"{E}.1\", *");
+    let c = resolve(
+        &Validators {
+            if_none_match: Some(&held),
+            ..v()
+        },
+        E,
+        9,
+        NOW,
+    );
+    assert_eq!(c, Cursor::Seq(1));
+    let c = resolve(
+        &Validators {
+            if_none_match: Some(" * "),
             ..v()
         },
         E,

@@ -29,7 +29,7 @@ use crate::app::FeedInfo;
 use crate::metrics::{FeedReads, Metrics};
 use crate::protocol::LogView;
 use crate::render::{Digest, Format};
-use crate::store::{FeedLog, Published, StoreError};
+use crate::store::{FeedLog, Published};
 use crate::upstream::{Syncer, Upstreams};
 use bytes::Bytes;
 use hyper::header::HeaderMap;
@@ -133,6 +133,8 @@ pub struct Page {
     pub entries: usize,
     pub last: u64,
     pub last_stamp: Option<u64>,
+    /// Its Last-Modified second.
+    pub last_modified: u64,
     pub more: bool,
 }
 
@@ -158,7 +160,8 @@ struct Pages {
 
 /// One feed's ready-made answers.
 pub struct FeedCache {
-    not_modified: Mutex<Option<(u64, HeaderMap)>>,
+    /// The 304 headers of (position, Last-Modified second).
+    not_modified: Mutex<Option<(u64, u64, HeaderMap)>>,
     pages: Mutex<Pages>,
     budget: usize,
 }
@@ -172,28 +175,33 @@ impl FeedCache {
         }
     }
 
-    /// The headers of a 304 at `position`: from the ready-made set when it
-    /// is for `position`, else built by `build` (and kept if `position` is
-    /// still the head).
+    /// The headers of a 304 at `position` with Last-Modified second
+    /// `last_modified`: from the ready-made set when it is for both, else
+    /// built by `build` (and kept if `position` is still the head; its
+    /// second only grows, when it closes).
     pub fn not_modified(
         &self,
         log: &FeedLog,
         position: u64,
-        build: impl FnOnce() -> Result<HeaderMap, StoreError>,
-    ) -> Result<HeaderMap, StoreError> {
-        if let Some((seq, h)) = &*lock(&self.not_modified) {
-            if *seq == position {
-                return Ok(h.clone());
+        last_modified: u64,
+        build: impl FnOnce() -> HeaderMap,
+    ) -> HeaderMap {
+        if let Some((seq, lm, h)) = &*lock(&self.not_modified) {
+            if (*seq, *lm) == (position, last_modified) {
+                return h.clone();
             }
         }
-        let h = build()?;
+        let h = build();
         if position == log.head() {
             let mut slot = lock(&self.not_modified);
-            if slot.as_ref().is_none_or(|(seq, _)| *seq < position) {
-                *slot = Some((position, h.clone()));
+            if slot
+                .as_ref()
+                .is_none_or(|(seq, lm, _)| (*seq, *lm) < (position, last_modified))
+            {
+                *slot = Some((position, last_modified, h.clone()));
             }
         }
-        Ok(h)
+        h
     }
 
     /// The cached page for `key`, if it is still exact for the feed's

@@ -10,7 +10,7 @@ use crate::cursor::{self, Cursor, Validators};
 use crate::error::ApiError;
 use crate::protocol::{self, Limits, LogView, Plan};
 use crate::render::{self, Document, Format, SyncMode};
-use crate::store::{FeedLog, StoreError};
+use crate::store::FeedLog;
 use bytes::Bytes;
 use headers::{negotiate, ReadHeaders};
 use http_body_util::Full;
@@ -82,21 +82,18 @@ pub fn feed_response(
     };
     let limit = match q.limit.as_deref() {
         None => app.config.default_limit,
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if n >= 1 => n.min(app.config.max_limit),
-            _ => {
-                return Err(ApiError::InvalidParameter(format!(
-                    "limit {l:?}: use a whole number from 1 to {}",
-                    app.config.max_limit
-                )))
-            }
-        },
+        Some(l) => parse_limit(l, app.config.max_limit).ok_or_else(|| {
+            ApiError::InvalidParameter(format!(
+                "limit {l:?}: use a whole number from 1 to {}",
+                app.config.max_limit
+            ))
+        })?,
     };
     fn text(v: Option<&HeaderValue>) -> Option<&str> {
         v.map(|v| v.to_str().unwrap_or(""))
     }
     let validators = Validators {
-        if_none_match: text(headers.if_none_match),
+        if_none_match: headers.if_none_match.as_deref(),
         etag: q.etag.as_deref(),
         if_modified_since: text(headers.if_modified_since),
         last_mod: q.last_mod.as_deref(),
@@ -126,6 +123,7 @@ pub fn feed_response(
                     after: key.after,
                     last: page.last,
                     last_stamp: page.last_stamp,
+                    last_modified: page.last_modified,
                     more: page.more,
                     // Only the position is recorded.
                     entries: Vec::new(),
@@ -138,6 +136,8 @@ pub fn feed_response(
     let limits = Limits {
         max_entries: limit,
         max_bytes: app.config.max_page_bytes,
+        second_entries: app.config.max_second_entries,
+        second_bytes: app.config.max_second_bytes,
     };
     let plan = protocol::plan(log.as_ref(), cursor, now, limits)?;
     feed.reads.plan(format, &plan);
@@ -145,8 +145,13 @@ pub fn feed_response(
         app.consumers.record(log, consumer, cursor, &plan, now);
     }
     let page = match plan {
-        Plan::NotModified { position } => {
-            let h = cache.not_modified(log, position, || position_headers(log, position))?;
+        Plan::NotModified {
+            position,
+            last_modified,
+        } => {
+            let h = cache.not_modified(log, position, last_modified, || {
+                position_headers(log, position, last_modified)
+            });
             return Ok(not_modified(h, im));
         }
         Plan::Page(page) => page,
@@ -154,7 +159,7 @@ pub fn feed_response(
     let mut h = HeaderMap::with_capacity(8);
     h.insert(header::VARY, VARY);
     h.insert(header::CACHE_CONTROL, CACHE_PLAIN);
-    set_position(&mut h, log.epoch(), page.last, page.last_stamp);
+    set_position(&mut h, log.epoch(), page.last, page.last_modified);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
@@ -195,7 +200,7 @@ pub fn feed_response(
         self_url: &self_url,
         next_url: next_url.as_deref(),
         etag: &etag,
-        last_modified: page.last_stamp,
+        last_modified: Some(page.last_modified * 1000),
         sync_mode: if page.after == 0 {
             SyncMode::CatchUp
         } else {
@@ -209,11 +214,13 @@ pub fn feed_response(
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     if let Some(key) = key {
         // A page that ended before the head stays what it is; one that
-        // reached the head is kept only if its digest shows that head. (A
+        // reached the head is kept only if its digest shows that head and
+        // its last second is whole (its Last-Modified is final). (A
         // catch-up, after a tombstone drop raced this read, is not kept.)
         let full = page.more;
         let delta = page.after == key.after && key.after >= log.dropped();
-        if delta && (full || page.last == head.seq) {
+        let settled = page.last_stamp.map(|s| s / 1000) == Some(page.last_modified);
+        if delta && (full || (page.last == head.seq && settled)) {
             // The renderer's buffer is sized ahead (~1.5x the page): keep an
             // exact copy, so the cache holds what its budget counts.
             body = Bytes::copy_from_slice(&body);
@@ -223,6 +230,7 @@ pub fn feed_response(
                 entries: page.entries.len(),
                 last: page.last,
                 last_stamp: page.last_stamp,
+                last_modified: page.last_modified,
                 more: page.more,
             };
             cache.insert(key, cached, generation, head.seq, full);
@@ -232,12 +240,26 @@ pub fn feed_response(
 }
 
 /// The headers of a 304 at `position`, as a 200 would carry them (no `A-IM`).
-fn position_headers(log: &FeedLog, position: u64) -> Result<HeaderMap, StoreError> {
+fn position_headers(log: &FeedLog, position: u64, last_modified: u64) -> HeaderMap {
     let mut h = HeaderMap::with_capacity(4);
     h.insert(header::VARY, VARY);
     h.insert(header::CACHE_CONTROL, CACHE_PLAIN);
-    set_position(&mut h, log.epoch(), position, log.stamp_of(position)?);
-    Ok(h)
+    set_position(&mut h, log.epoch(), position, last_modified);
+    h
+}
+
+/// A `limit` parameter: a whole number from 1, clamped to `max` (however
+/// many digits it has).
+fn parse_limit(l: &str, max: usize) -> Option<usize> {
+    if l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match l.parse::<usize>() {
+        Ok(0) => None,
+        Ok(n) => Some(n.min(max)),
+        // All digits and too many of them: above any maximum.
+        Err(_) => Some(max),
+    }
 }
 
 fn not_modified(mut h: HeaderMap, im: bool) -> Res {
@@ -307,13 +329,11 @@ fn without_access_token(uri: &hyper::Uri) -> Cow<'_, str> {
     }
 }
 
-/// ETag and Last-Modified of a position (no Last-Modified at position 0).
-fn set_position(h: &mut HeaderMap, epoch: &str, seq: u64, stamp: Option<u64>) {
+/// ETag and Last-Modified (a Unix second, PROTOCOL §2) of a position.
+fn set_position(h: &mut HeaderMap, epoch: &str, seq: u64, last_modified: u64) {
     h.insert(header::ETAG, etag_header(epoch, seq));
-    if let Some(ms) = stamp.filter(|_| seq > 0) {
-        if let Ok(v) = HeaderValue::from_str(&http_date(ms)) {
-            h.insert(header::LAST_MODIFIED, v);
-        }
+    if let Ok(v) = HeaderValue::from_str(&http_date(last_modified.saturating_mul(1000))) {
+        h.insert(header::LAST_MODIFIED, v);
     }
 }
 

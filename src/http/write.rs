@@ -43,6 +43,7 @@ pub async fn put_item(
 
 pub async fn delete_item(app: &App, name: &str, id: &str) -> Result<Res, ApiError> {
     let log = writable(app, name)?;
+    check_id(id)?;
     let delete = [Op::Delete { id: id.to_string() }];
     let done = app.metrics.append(log, &delete).await?;
     Ok(single(log, StatusCode::OK, &done))
@@ -74,6 +75,7 @@ pub async fn get_item(app: &App, name: &str, id: &str) -> Result<Res, ApiError> 
         upstream.before_read().await;
     }
     let (log, _) = feed(app, name)?;
+    check_id(id)?;
     let state = log
         .item(id)
         .await?
@@ -83,6 +85,18 @@ pub async fn get_item(app: &App, name: &str, id: &str) -> Result<Res, ApiError> 
         res.headers_mut().insert(LAST_MODIFIED, v);
     }
     Ok(res)
+}
+
+/// An id in the path that no item can have is a bad request, not a missing item.
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if crate::model::valid_item_id(id) {
+        return Ok(());
+    }
+    Err(ApiError::InvalidParameter(format!(
+        "item id: 1 to {} bytes of UTF-8 without control characters; got {} bytes",
+        crate::model::MAX_ID_BYTES,
+        id.len()
+    )))
 }
 
 /// `{seq, etag, action}` for a one-item write, with the head `ETag`.

@@ -22,6 +22,7 @@ fn reads_count_by_format_and_outcome_with_page_sizes() {
         after: 0,
         last: 3,
         last_stamp: Some(1000),
+        last_modified: 1,
         more: false,
         entries: vec![entry(1), entry(2), entry(3)],
     });
@@ -29,13 +30,30 @@ fn reads_count_by_format_and_outcome_with_page_sizes() {
         panic!("news has read series")
     };
     news.plan(Format::Atom, &page);
-    news.plan(Format::Rss, &Plan::NotModified { position: 3 });
+    news.plan(
+        Format::Rss,
+        &Plan::NotModified {
+            position: 3,
+            last_modified: 0,
+        },
+    );
     // A clone counts into the same series.
-    news.clone()
-        .plan(Format::Rss, &Plan::NotModified { position: 3 });
+    news.clone().plan(
+        Format::Rss,
+        &Plan::NotModified {
+            position: 3,
+            last_modified: 0,
+        },
+    );
     assert!(m.feed_reads("nope").is_none());
     // Detached series count nowhere /metrics shows.
-    FeedReads::detached().plan(Format::Rss, &Plan::NotModified { position: 3 });
+    FeedReads::detached().plan(
+        Format::Rss,
+        &Plan::NotModified {
+            position: 3,
+            last_modified: 0,
+        },
+    );
     m.request("feed", 304);
     m.request("feed", 304);
     m.request("unknown", 404);

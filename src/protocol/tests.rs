@@ -2,10 +2,15 @@ use super::*;
 use crate::model::Payload;
 use std::convert::Infallible;
 
-/// An in-memory log: `txns[i].seq == i + 1`.
+/// An in-memory log: `txns[i].seq == i + 1`. Transactions beyond `head`
+/// are written but not visible yet; `in_flight` is the stamp floor of a
+/// group being applied.
 struct Mem {
     txns: Vec<Txn>,
     head: u64,
+    in_flight: Option<u64>,
+    /// The seq of each id's latest add.
+    born: std::collections::HashMap<String, u64>,
 }
 
 impl Mem {
@@ -13,19 +18,28 @@ impl Mem {
         Mem {
             txns: vec![],
             head: 0,
+            in_flight: None,
+            born: Default::default(),
         }
+    }
+    /// Append without publishing: written, not visible.
+    fn write(&mut self, id: &str, action: Action, stamp: u64) -> u64 {
+        let head = self.head;
+        let seq = self.push(id, action, stamp);
+        self.head = head;
+        seq
+    }
+    fn publish(&mut self) {
+        self.head = self.txns.len() as u64;
     }
     fn push(&mut self, id: &str, action: Action, stamp: u64) -> u64 {
         let seq = self.txns.len() as u64 + 1;
         // The incarnation: born at the latest add of this id.
         let born = if action == Action::Add {
+            self.born.insert(id.to_string(), seq);
             seq
         } else {
-            self.txns
-                .iter()
-                .rev()
-                .find(|t| t.id == id && t.action == Action::Add)
-                .map_or(0, |t| t.seq)
+            self.born.get(id).copied().unwrap_or(0)
         };
         let payload = (action != Action::Delete).then(|| Payload {
             title: Some(format!("{id}@{seq}")),
@@ -49,6 +63,25 @@ impl LogView for Mem {
     type Error = Infallible;
     fn head(&self) -> u64 {
         self.head
+    }
+    fn frontier(&self, now_ms: u64) -> Frontier {
+        let unpublished = self.txns.get(self.head as usize).map(|t| t.stamp);
+        let open_ms = [Some(now_ms), unpublished, self.in_flight]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now_ms);
+        Frontier {
+            head: self.head,
+            head_stamp: self
+                .head
+                .checked_sub(1)
+                .map_or(0, |i| self.txns[i as usize].stamp),
+            open_ms,
+        }
+    }
+    fn created_ms(&self) -> u64 {
+        T0 - 60_000
     }
     fn scan(
         &self,
@@ -80,6 +113,8 @@ impl LogView for Mem {
 const BIG: Limits = Limits {
     max_entries: 1000,
     max_bytes: usize::MAX,
+    second_entries: usize::MAX,
+    second_bytes: usize::MAX,
 };
 const T0: u64 = 1_700_000_000_000;
 
@@ -97,20 +132,20 @@ fn shown(p: &Page) -> Vec<(u64, &str, Action)> {
         .collect()
 }
 
+mod frontier;
+
 #[test]
 fn at_head_is_not_modified_with_the_held_position() {
     let mut log = Mem::new();
     log.push("a", Action::Add, T0);
     log.push("b", Action::Add, T0);
     let now = T0 + 5000;
-    assert_eq!(
-        plan(&log, Cursor::Seq(2), now, BIG).unwrap(),
-        Plan::NotModified { position: 2 }
-    );
-    assert_eq!(
-        plan(&log, Cursor::Star, now, BIG).unwrap(),
-        Plan::NotModified { position: 2 }
-    );
+    let at_2 = Plan::NotModified {
+        position: 2,
+        last_modified: T0 / 1000,
+    };
+    assert_eq!(plan(&log, Cursor::Seq(2), now, BIG).unwrap(), at_2);
+    assert_eq!(plan(&log, Cursor::Star, now, BIG).unwrap(), at_2);
 }
 
 #[test]
@@ -122,6 +157,7 @@ fn etag_delta_pages_with_limit_and_next() {
     let lim = Limits {
         max_entries: 2,
         max_bytes: usize::MAX,
+        ..BIG
     };
     let p = page_of(plan(&log, Cursor::Seq(1), T0, lim).unwrap());
     assert_eq!((p.after, p.last, p.more), (1, 3, true));
@@ -143,6 +179,7 @@ fn byte_budget_still_gives_at_least_one_entry() {
             Limits {
                 max_entries: 10,
                 max_bytes: 1,
+                ..BIG
             },
         )
         .unwrap(),
@@ -216,16 +253,14 @@ fn catch_up_and_dates_stop_before_the_current_second() {
     assert_eq!(shown(&p), [(2, "b", Action::Add)]);
     // Holding second T0+1: nothing visible yet, 304 at position 2.
     let d = Cursor::Date(T0 / 1000 + 1);
-    assert_eq!(
-        plan(&log, d, now, BIG).unwrap(),
-        Plan::NotModified { position: 2 }
-    );
+    let at_2 = Plan::NotModified {
+        position: 2,
+        last_modified: T0 / 1000 + 1,
+    };
+    assert_eq!(plan(&log, d, now, BIG).unwrap(), at_2);
     // A claim on the current second is cut back to what is surely held.
     let d = Cursor::Date(T0 / 1000 + 2);
-    assert_eq!(
-        plan(&log, d, now, BIG).unwrap(),
-        Plan::NotModified { position: 2 }
-    );
+    assert_eq!(plan(&log, d, now, BIG).unwrap(), at_2);
     // An ETag may reach into the current second.
     let p = page_of(plan(&log, Cursor::Seq(2), now, BIG).unwrap());
     assert_eq!(shown(&p), [(3, "c", Action::Add)]);
@@ -246,6 +281,7 @@ fn date_pages_end_at_second_boundaries() {
     let lim = Limits {
         max_entries: 2,
         max_bytes: usize::MAX,
+        ..BIG
     };
     // a | b c d | e with limit 2: the incomplete second of b is dropped ...
     let p = page_of(plan(&log, Cursor::CatchUp, now, lim).unwrap());
@@ -268,6 +304,7 @@ fn date_only_consumer_gets_each_transaction_exactly_once() {
     let lim = Limits {
         max_entries: 3,
         max_bytes: usize::MAX,
+        ..BIG
     };
     let mut now = T0;
     for step in 0..400u64 {
@@ -288,9 +325,7 @@ fn date_only_consumer_gets_each_transaction_exactly_once() {
         if let Plan::Page(p) = plan(&log, cursor, now, lim).unwrap() {
             // the consumer processes every transaction the page covers
             seen.extend(p.after + 1..=p.last);
-            if let Some(s) = p.last_stamp {
-                last_modified = Some(s);
-            }
+            last_modified = Some(p.last_modified * 1000);
         }
     }
     assert_eq!(seen, (1..=300).collect::<Vec<_>>());
@@ -307,6 +342,12 @@ impl LogView for Counting<'_> {
     type Error = Infallible;
     fn head(&self) -> u64 {
         self.inner.head()
+    }
+    fn frontier(&self, now_ms: u64) -> Frontier {
+        self.inner.frontier(now_ms)
+    }
+    fn created_ms(&self) -> u64 {
+        self.inner.created_ms()
     }
     fn scan(
         &self,
@@ -344,6 +385,7 @@ fn reads_cost_a_page_not_the_log() {
     let lim = Limits {
         max_entries: 100,
         max_bytes: usize::MAX,
+        ..BIG
     };
     let cases = [
         (Cursor::Seq(50_000), 0),
@@ -365,7 +407,8 @@ fn reads_cost_a_page_not_the_log() {
             view.rows.get()
         );
         assert!(
-            view.probes.get() <= 3,
+            // A plan's cut and whole-second probes, and one for Last-Modified.
+            view.probes.get() <= 4,
             "{cursor:?} probed {} times",
             view.probes.get()
         );

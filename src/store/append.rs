@@ -10,7 +10,10 @@
 //! item) leaves no trace and does not affect the others, and the group's
 //! batch is atomic, so each append's transactions are all applied or none.
 //! The group's writes become durable through `Durability::sync` (one flush
-//! for many writers), and only then is any of them acknowledged or visible.
+//! for many writers), and only then is any of them acknowledged or visible;
+//! the writer that applied the group publishes it, and if its request is
+//! dropped first, a task does (`visibility.rs`): an applied write is never
+//! left durable but hidden.
 //!
 //! Payloads are never copied on the way: transactions and states are
 //! encoded (`codec.rs`) from references into the queued ops ([`TxnRef`]).
@@ -21,15 +24,15 @@
 
 use super::codec;
 use super::feed::{chunk_key, item_key, lock, second_key, Tail, Writer, LIVE};
+use super::visibility::Publish;
 use super::{Appended, Applied, FeedLog, ItemState, Op, Outcome, Published, StoreError};
 use crate::model::{Action, Payload};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
-/// What one append gets back from its group: its outcomes, the durability
-/// generation to wait for, and the head to publish once durable.
-type Decided = Result<(Vec<Applied>, u64, Option<(u64, u64, u64)>), StoreError>;
+/// What one append gets back from its group: its outcomes.
+type Decided = Result<Vec<Applied>, StoreError>;
 
 /// An append waiting for its group.
 pub(super) struct Pending {
@@ -115,15 +118,18 @@ struct Changes<'a> {
 
 impl FeedLog {
     /// Apply `ops` atomically (all transactions or none) and return once they
-    /// are durable. A delete of an item that does not exist rejects the whole
-    /// write with [`StoreError::ItemNotFound`], leaving no trace.
+    /// are durable and visible. A delete of an item that does not exist
+    /// rejects the whole write with [`StoreError::ItemNotFound`], leaving no
+    /// trace. Once the group holding the write is applied, it is made
+    /// durable and visible even if this future is dropped ([`Publish`]).
     pub async fn append(&self, ops: &[Op]) -> Result<Appended, StoreError> {
         if self.durability.failed() {
             return Err(StoreError::Failed);
         }
         let (pending, mut decided) = Pending::new(ops.to_vec());
         lock(&self.queue).push(pending);
-        let (applied, gen, last) = loop {
+        let mut publish = None;
+        let applied = loop {
             match decided.try_recv() {
                 Ok(d) => break d?,
                 Err(oneshot::error::TryRecvError::Closed) => return Err(StoreError::Failed),
@@ -138,26 +144,27 @@ impl FeedLog {
             // Let writers that are ready to run queue too, then apply them all.
             tokio::task::yield_now().await;
             let group = std::mem::take(&mut *lock(&self.queue));
-            self.apply_group(group);
+            publish = self.apply_group(group);
         };
-        self.durability.sync(gen).await?;
-        let head = {
-            let mut p = lock(&self.published);
-            if let Some((seq, stamp, live)) = last {
-                if seq > p.seq {
-                    *p = Published { seq, stamp, live };
-                }
-            }
-            p.seq
-        };
+        if let Some(publish) = publish {
+            // This writer makes its group visible, outside the commit turn
+            // (or, if it is dropped meanwhile, the guard's own task does).
+            publish.run().await?;
+        }
+        // An unchanged item points at the transaction that set its state:
+        // that one must be visible too before the answer names it.
+        let target = applied.iter().map(|a| a.seq).max().unwrap_or(0);
+        let head = self.visibility.visible(target).await?;
         Ok(Appended { applied, head })
     }
 
     /// Decide every queued append in order, write the accepted ones as one
-    /// batch, and answer each.
-    pub(super) fn apply_group(&self, group: Vec<Pending>) {
+    /// batch, and answer each. Returns the duty to publish what was written.
+    pub(super) fn apply_group(&self, group: Vec<Pending>) -> Option<Publish> {
         let mut w = lock(&self.writer);
-        let stamp = self.clock.now_ms().max(w.last_stamp);
+        // Announce the group before reading the clock (`visibility.rs`).
+        let floor = self.visibility.begin(w.last_stamp);
+        let stamp = self.clock.now_ms().max(w.last_stamp).max(floor);
         let mut all = Changes::default();
         let mut live = w.live;
         let mut answers = Vec::with_capacity(group.len());
@@ -181,6 +188,7 @@ impl FeedLog {
         let written = match self.write(&mut w, stamp, live, &all) {
             Ok(written) => written,
             Err(e) => {
+                self.visibility.abandon();
                 // Nothing was applied: every append of the group fails.
                 let what = e.to_string();
                 for (p, answer) in group.into_iter().zip(answers) {
@@ -190,13 +198,23 @@ impl FeedLog {
                     };
                     let _ = p.reply.send(Err(err));
                 }
-                return;
+                return None;
             }
         };
-        let (gen, last) = written;
+        let publish = match written {
+            Some((gen, head)) => {
+                self.visibility.written(head.seq, head.stamp);
+                Some(Publish::new(self.visibility.clone(), gen, head))
+            }
+            None => {
+                self.visibility.abandon();
+                None
+            }
+        };
         for (p, answer) in group.into_iter().zip(answers) {
-            let _ = p.reply.send(answer.map(|applied| (applied, gen, last)));
+            let _ = p.reply.send(answer);
         }
+        publish
     }
 
     /// Decide one append's ops on top of the group's changes so far (`all`),
@@ -266,19 +284,17 @@ impl FeedLog {
     }
 
     /// Write the group's changes as one atomic batch and advance the writer.
-    /// Returns the durability generation to wait for and, if anything was
-    /// appended, the head to publish (seq, stamp, live).
-    #[allow(clippy::type_complexity)]
+    /// If anything was appended, returns the durability generation to wait
+    /// for and the head to publish then.
     fn write(
         &self,
         w: &mut Writer,
         stamp: u64,
         live: u64,
         all: &Changes<'_>,
-    ) -> Result<(u64, Option<(u64, u64, u64)>), StoreError> {
+    ) -> Result<Option<(u64, Published)>, StoreError> {
         let Some(last) = all.txns.last() else {
-            // Nothing to append; what was compared against must be durable too.
-            return Ok((self.durability.written(), None));
+            return Ok(None);
         };
         let last_seq = last.seq;
         let mut batch = sled::Batch::default();
@@ -307,7 +323,12 @@ impl FeedLog {
             live,
             tail,
         };
-        Ok((gen, Some((last_seq, stamp, live))))
+        let head = Published {
+            seq: last_seq,
+            stamp,
+            live,
+        };
+        Ok(Some((gen, head)))
     }
 
     /// Put the group's transactions into chunks: into the newest one while it

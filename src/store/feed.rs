@@ -3,10 +3,11 @@
 
 use super::codec::{self, Record};
 use super::durability::Durability;
+use super::visibility::Visibility;
 use super::{Retention, StoreError};
 use crate::clock::Clock;
 use crate::model::{Payload, Txn};
-use crate::protocol::LogView;
+use crate::protocol::{Frontier, LogView};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -84,7 +85,8 @@ pub struct FeedLog {
     created: u64,
     pub(super) tree: sled::Tree,
     pub(super) writer: Mutex<Writer>,
-    pub(super) published: Mutex<Published>,
+    /// The visible head and the groups being made durable beyond it.
+    pub(super) visibility: Arc<Visibility>,
     pub(super) durability: Arc<Durability>,
     pub(super) clock: Arc<dyn Clock>,
     /// Appends waiting to be applied, and the turn to apply them (`append.rs`).
@@ -148,7 +150,7 @@ impl FeedLog {
                 live: 0,
                 tail: None,
             }),
-            published: Mutex::new(Published::default()),
+            visibility: Arc::new(Visibility::new(Published::default(), durability.clone())),
             durability,
             clock,
             dropped: AtomicU64::new(0),
@@ -161,7 +163,8 @@ impl FeedLog {
         log.dropped = AtomicU64::new(u64_of(log.tree.get(DROPPED)?));
         log.dropped_stamp = AtomicU64::new(u64_of(log.tree.get(DROPPED_STAMP)?));
         let live = u64_of(log.tree.get(LIVE)?);
-        let (mut head, mut stamp, mut tail) = (0, 0, None);
+        // Stamps never go below the log's creation (position 0's date).
+        let (mut head, mut stamp, mut tail) = (0, created, None);
         if let Some(kv) = log
             .tree
             .range(chunk_key(0)..=chunk_key(u64::MAX))
@@ -186,11 +189,12 @@ impl FeedLog {
             live,
             tail,
         });
-        log.published = Mutex::new(Published {
+        let published = Published {
             seq: head,
             stamp,
             live,
-        });
+        };
+        log.visibility = Arc::new(Visibility::new(published, log.durability.clone()));
         Ok(log)
     }
 
@@ -208,7 +212,7 @@ impl FeedLog {
     }
 
     pub fn published(&self) -> Published {
-        *lock(&self.published)
+        self.visibility.published()
     }
 
     /// The compaction generation: changes whenever compaction removes
@@ -250,11 +254,10 @@ impl FeedLog {
 
     /// The item's current, durable state.
     pub async fn item(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
-        let gen = self.durability.written();
         let state = self.state(id)?;
-        if state.as_ref().is_some_and(|s| s.seq > self.published().seq) {
-            // Written by a writer that has not been acknowledged yet: wait for it.
-            self.durability.sync(gen).await?;
+        if let Some(s) = &state {
+            // Written by a group that is not visible yet: wait until it is.
+            self.visibility.visible(s.seq).await?;
         }
         Ok(state)
     }
@@ -322,6 +325,18 @@ impl LogView for FeedLog {
 
     fn head(&self) -> u64 {
         self.published().seq
+    }
+
+    fn frontier(&self, now_ms: u64) -> Frontier {
+        self.visibility.frontier(now_ms)
+    }
+
+    fn created_ms(&self) -> u64 {
+        self.created
+    }
+
+    fn stamp(&self, seq: u64) -> Result<Option<u64>, StoreError> {
+        self.stamp_of(seq)
     }
 
     fn dropped(&self) -> u64 {

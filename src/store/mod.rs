@@ -29,6 +29,7 @@ mod codec;
 mod compact;
 mod durability;
 mod feed;
+mod visibility;
 
 pub use compact::{CompactReport, Retention, STEP as COMPACT_STEP};
 pub use feed::{FeedLog, ItemState, Published};

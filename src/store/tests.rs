@@ -191,12 +191,14 @@ async fn concurrent_producers_and_a_polling_consumer() {
             let limits = Limits {
                 max_entries: 7,
                 max_bytes: usize::MAX,
+                second_entries: usize::MAX,
+                second_bytes: usize::MAX,
             };
             let mut held = 0u64;
             let mut seen = vec![];
             while held < total {
                 match plan(log.as_ref(), Cursor::Seq(held), 0, limits).unwrap() {
-                    Plan::NotModified { position } => {
+                    Plan::NotModified { position, .. } => {
                         assert_eq!(position, held);
                         tokio::task::yield_now().await;
                     }
@@ -248,18 +250,18 @@ async fn a_group_decides_each_append_on_its_own_and_writes_one_batch() {
     drop(dropped);
     let mut group = group;
     group.insert(1, gone);
-    log.apply_group(group);
+    let publish = log.apply_group(group).expect("the group wrote");
     assert_eq!(store.durability.written(), written + 1, "one batch");
+    publish.run().await.unwrap();
+    let head = log.published();
+    assert_eq!((head.seq, head.live), (6, 1));
     let mut got = vec![];
     for a in answers {
         got.push(match a.await.unwrap() {
-            Ok((applied, _, last)) => {
-                assert_eq!(last.map(|(seq, _, live)| (seq, live)), Some((6, 1)));
-                Ok(applied
-                    .iter()
-                    .map(|x| (x.outcome, x.seq))
-                    .collect::<Vec<_>>())
-            }
+            Ok(applied) => Ok(applied
+                .iter()
+                .map(|x| (x.outcome, x.seq))
+                .collect::<Vec<_>>()),
             Err(e) => Err(e.to_string()),
         });
     }

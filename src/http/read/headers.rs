@@ -3,16 +3,19 @@
 
 use crate::render::Format;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::borrow::Cow;
 
 const A_IM: HeaderName = HeaderName::from_static("a-im");
 
 /// The request headers a feed read looks at, found in one pass over the
 /// request's headers instead of one lookup each: the first value of each
-/// (as `HeaderMap::get` gives it), and whether any `A-IM` asks for `feed`.
+/// (as `HeaderMap::get` gives it), all `If-None-Match` lines as one list
+/// (RFC 9110 §5.3), and whether any `A-IM` asks for `feed`.
 #[derive(Default)]
 pub struct ReadHeaders<'a> {
     pub accept: Option<&'a HeaderValue>,
-    pub if_none_match: Option<&'a HeaderValue>,
+    /// Text that is not visible ASCII counts as an empty line.
+    pub if_none_match: Option<Cow<'a, str>>,
     pub if_modified_since: Option<&'a HeaderValue>,
     pub from: Option<&'a HeaderValue>,
     /// `A-IM: feed` (RFC 3229+feed).
@@ -24,7 +27,12 @@ impl<'a> ReadHeaders<'a> {
         let mut h = ReadHeaders::default();
         for (name, value) in headers {
             let first = if name == header::IF_NONE_MATCH {
-                &mut h.if_none_match
+                let line = value.to_str().unwrap_or("");
+                h.if_none_match = Some(match h.if_none_match.take() {
+                    None => Cow::Borrowed(line),
+                    Some(list) => Cow::Owned(format!("{list}, {line}")),
+                });
+                continue;
             } else if name == header::ACCEPT {
                 &mut h.accept
             } else if name == header::IF_MODIFIED_SINCE {

@@ -56,11 +56,13 @@ fn converge(
     let limits = Limits {
         max_entries: 3,
         max_bytes: usize::MAX,
+        second_entries: usize::MAX,
+        second_bytes: usize::MAX,
     };
     let mut caught_up = false;
     for _ in 0..10_000 {
         match plan(log, Cursor::Seq(p), now, limits).unwrap() {
-            Plan::NotModified { position } => {
+            Plan::NotModified { position, .. } => {
                 assert_eq!(position, p);
                 return (items, caught_up);
             }
@@ -168,6 +170,8 @@ async fn random_workloads_with_tombstone_drops_converge_from_every_position() {
             Limits {
                 max_entries: 2,
                 max_bytes: 1,
+                second_entries: usize::MAX,
+                second_bytes: usize::MAX,
             },
         )
         .unwrap()

@@ -3,7 +3,7 @@
 
 use crate::common::enc;
 use crate::producer::World;
-use crate::{Loss, CRASHES, DATE_PAGES, DEFAULT_LIMIT, NOT_MODIFIED, ROLLED_BACK};
+use crate::{Loss, CRASHES, DATE_PAGES, DEFAULT_LIMIT, NOT_MODIFIED, ROLLED_BACK, START_MS};
 use feedgate::cursor::parse_last_mod;
 use proptest::test_runner::TestCaseError;
 use std::collections::{BTreeMap, HashMap};
@@ -225,13 +225,16 @@ impl World {
             ),
         };
         if who == 1 {
-            // Header and body dates name the same second, that of the position.
+            // Header and body dates name the same second, that of the position
+            // (a whole second: date pages end on one); at position 0, the
+            // second before the log was created (PROTOCOL §2).
             let secs = |d: &Option<String>| d.as_deref().and_then(parse_last_mod);
-            let want = (last > 0).then(|| self.log[last as usize - 1].stamp / 1000);
+            let want = Some(match last {
+                0 => START_MS / 1000 - 1,
+                _ => self.log[last as usize - 1].stamp / 1000,
+            });
             ensure!(secs(&header) == want, "{ctx}: Last-Modified {header:?}");
-            if last > 0 {
-                ensure!(secs(&body) == want, "{ctx}: body date {body:?}");
-            }
+            ensure!(secs(&body) == want, "{ctx}: body date {body:?}");
         }
         self.consumers[who].stored = Some(Stored {
             seq: last,

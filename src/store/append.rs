@@ -24,6 +24,7 @@
 
 use super::codec;
 use super::feed::{chunk_key, item_key, lock, second_key, Tail, Writer, LIVE};
+use super::spill::{self, Spilled};
 use super::visibility::Publish;
 use super::{Appended, Applied, FeedLog, ItemState, Op, Outcome, Published, StoreError};
 use crate::model::{Action, Payload};
@@ -108,12 +109,14 @@ impl<'a> From<Next<'a>> for Current<'a> {
 }
 
 /// The changes of the appends decided so far: per item, its state now
-/// (`None`: deleted); the transactions; the seq of each item's last delete.
+/// (`None`: deleted); the transactions; the seq of each item's last delete;
+/// the descriptors of the spilled records they replace (`spill.rs`).
 #[derive(Default)]
 struct Changes<'a> {
     items: HashMap<&'a str, Option<Next<'a>>>,
     txns: Vec<TxnRef<'a>>,
     tombs: HashMap<&'a str, u64>,
+    spilled: HashMap<&'a str, Spilled>,
 }
 
 impl FeedLog {
@@ -180,6 +183,7 @@ impl FeedLog {
                     all.items.extend(mine.items);
                     all.txns.append(&mut mine.txns);
                     all.tombs.extend(mine.tombs);
+                    all.spilled.extend(mine.spilled);
                     answers.push(Ok(applied));
                 }
                 Err(e) => answers.push(Err(e)),
@@ -233,7 +237,13 @@ impl FeedLog {
             let id = op.id();
             let current = match mine.items.get(id).or_else(|| all.items.get(id)) {
                 Some(next) => next.map(Current::from),
-                None => self.state(id)?.map(Current::from),
+                None => {
+                    let (state, spilled) = self.stored_state(id)?;
+                    if let Some(s) = spilled {
+                        mine.spilled.insert(id, s);
+                    }
+                    state.map(Current::from)
+                }
             };
             let seq = w.head + (all.txns.len() + mine.txns.len()) as u64 + 1;
             let (outcome, born, next) = match (op, current) {
@@ -298,7 +308,8 @@ impl FeedLog {
         };
         let last_seq = last.seq;
         let mut batch = sled::Batch::default();
-        let tail = self.chunks(w.tail.as_ref(), stamp, &all.txns, &mut batch);
+        let mut spill = w.spill;
+        let tail = self.chunks(w.tail.as_ref(), stamp, &all.txns, &mut batch, &mut spill);
         let mut record = Vec::new();
         for (id, state) in &all.items {
             record.clear();
@@ -309,7 +320,8 @@ impl FeedLog {
                     record.extend_from_slice(&codec::tomb(seq));
                 }
             }
-            batch.insert(item_key(id), record.as_slice());
+            let old = all.spilled.get(id).copied();
+            spill::put(&mut batch, &mut spill, &item_key(id), &record, old);
         }
         if w.head == 0 || stamp / 1000 > w.last_stamp / 1000 {
             batch.insert(&second_key(stamp / 1000), &(w.head + 1).to_be_bytes());
@@ -322,6 +334,7 @@ impl FeedLog {
             last_stamp: stamp,
             live,
             tail,
+            spill,
         };
         let head = Published {
             seq: last_seq,
@@ -333,13 +346,17 @@ impl FeedLog {
 
     /// Put the group's transactions into chunks: into the newest one while it
     /// has room, then into new ones. Returns the newest chunk as written if
-    /// it can take more.
+    /// it can take more. A chunk above `spill::INLINE_MAX` (a single large
+    /// transaction) is stored in pieces under version `*spill`; none replaces
+    /// a spilled one (a new chunk's key is a new seq, and the newest chunk is
+    /// rewritten only while it is below `CHUNK_BYTES`, hence inline).
     fn chunks(
         &self,
         tail: Option<&Tail>,
         stamp: u64,
         txns: &[TxnRef<'_>],
         batch: &mut sled::Batch,
+        spill: &mut u64,
     ) -> Option<Tail> {
         let mut chunk = match tail {
             Some(t) => Tail {
@@ -359,7 +376,7 @@ impl FeedLog {
             codec::put_entry(&mut entry, t.seq, stamp, t.born, t.action, t.id, t.payload);
             let full = chunk.count >= CHUNK_TXNS || chunk.bytes.len() + entry.len() > CHUNK_BYTES;
             if full && chunk.count > 0 {
-                batch.insert(&chunk_key(chunk.key), std::mem::take(&mut chunk.bytes));
+                spill::put(batch, spill, &chunk_key(chunk.key), &chunk.bytes, None);
                 chunk = Tail {
                     key: t.seq,
                     bytes: Vec::new(),
@@ -369,7 +386,7 @@ impl FeedLog {
             chunk.bytes.extend_from_slice(&entry);
             chunk.count += 1;
         }
-        batch.insert(&chunk_key(chunk.key), chunk.bytes.as_slice());
+        spill::put(batch, spill, &chunk_key(chunk.key), &chunk.bytes, None);
         chunk.open().then_some(chunk)
     }
 }

@@ -26,6 +26,7 @@
 
 use super::codec::{self, Record};
 use super::feed::{chunk_key, item_key, lock, u64_of, DROPPED, DROPPED_STAMP};
+use super::spill::{self, Spilled};
 use super::{FeedLog, StoreError};
 use crate::model::Action;
 use crate::protocol::LogView;
@@ -78,6 +79,11 @@ impl Doomed {
     }
 }
 
+/// The descriptor `key` holds, if its value is spilled.
+fn spilled(tree: &sled::Tree, key: &[u8]) -> Result<Option<Spilled>, sled::Error> {
+    Ok(tree.get(key)?.and_then(|v| Spilled::of(&v)))
+}
+
 fn older(stamp: u64, age: Option<Duration>, now_ms: u64) -> bool {
     age.is_some_and(|a| {
         stamp.saturating_add(u64::try_from(a.as_millis()).unwrap_or(u64::MAX)) <= now_ms
@@ -126,9 +132,16 @@ impl FeedLog {
         let mut dropped = (0, 0);
         let mut last = from;
         let mut examined = 0;
-        let start = self.chunk_at(from + 1)?.map_or(0, |(k, _)| k);
+        let start = self.chunk_start(from + 1)?;
         'walk: for kv in self.tree.range(chunk_key(start)..=chunk_key(head)) {
-            let (key, chunk) = kv?;
+            if examined >= budget {
+                break;
+            }
+            let (key, stored) = kv?;
+            // (Nothing else removes chunks: this step holds the writer lock.)
+            let Some(chunk) = self.resolve(&key, stored)? else {
+                continue;
+            };
             let key = u64_of(Some(key.subslice(1, 8)));
             for e in codec::entries(&chunk) {
                 let e = e.map_err(|e| self.corrupt(e))?;
@@ -163,6 +176,7 @@ impl FeedLog {
                     if older(e.stamp, policy.tombstones, now_ms) && e.stamp / 1000 < now_ms / 1000 {
                         doomed.add(key, &chunk, e.seq);
                         if latest == e.seq {
+                            // A tombstone record: never spilled.
                             batch.remove(item_key(t.id));
                         }
                         if t.born > 0 && t.born < e.seq {
@@ -190,10 +204,17 @@ impl FeedLog {
                     kept.extend_from_slice(e.bytes);
                 }
             }
-            if kept.is_empty() {
-                batch.remove(&chunk_key(*key));
+            let k = chunk_key(*key);
+            // Only a chunk of one large transaction is spilled, and it goes whole.
+            let old = if chunk.len() > spill::INLINE_MAX {
+                spilled(&self.tree, &k)?
             } else {
-                batch.insert(&chunk_key(*key), kept);
+                None
+            };
+            if kept.is_empty() {
+                spill::remove(&mut batch, &k, old);
+            } else {
+                spill::put(&mut batch, &mut writer.spill, &k, &kept, old);
             }
             if writer.tail.as_ref().is_some_and(|t| t.key == *key) {
                 // The writer's copy of the newest chunk is stale: start a new one.

@@ -3,18 +3,21 @@
 
 use super::codec::{self, Record};
 use super::durability::Durability;
+use super::spill::{self, Spilled};
 use super::visibility::Visibility;
 use super::{Retention, StoreError};
 use crate::clock::Clock;
-use crate::model::{Payload, Txn};
-use crate::protocol::{Frontier, LogView};
+use crate::model::Payload;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 const EPOCH: &[u8] = b"m:epoch";
 /// The layout version; a tree without it (or with another) is refused.
+/// Version 3 may hold spilled values (`spill.rs`); a version 2 tree has
+/// none and is opened as version 3 (so older binaries refuse it from then on).
 const FORMAT: &[u8] = b"m:format";
-const FORMAT_VERSION: u64 = 2;
+const FORMAT_VERSION: u64 = 3;
+const FORMAT_READABLE: [u64; 2] = [2, 3];
 const CREATED: &[u8] = b"m:created";
 pub(super) const LIVE: &[u8] = b"m:live";
 const UPSTREAM: &[u8] = b"m:upstream";
@@ -69,6 +72,8 @@ pub(super) struct Writer {
     /// The newest chunk, while it is small enough to take the next group's
     /// transactions (`append.rs`); `None`: the next group starts a chunk.
     pub(super) tail: Option<Tail>,
+    /// The version of the next value stored in pieces (`spill.rs`).
+    pub(super) spill: u64,
 }
 
 /// A copy of the newest chunk as stored.
@@ -120,13 +125,20 @@ impl FeedLog {
         durability: Arc<Durability>,
         clock: Arc<dyn Clock>,
     ) -> Result<FeedLog, StoreError> {
+        let format = u64_of(tree.get(FORMAT)?);
         let epoch = match tree.get(EPOCH)? {
-            Some(_) if u64_of(tree.get(FORMAT)?) != FORMAT_VERSION => {
+            Some(_) if !FORMAT_READABLE.contains(&format) => {
                 return Err(StoreError::Format {
                     what: format!("feed {name}"),
                 });
             }
-            Some(e) => String::from_utf8_lossy(&e).into_owned(),
+            Some(e) => {
+                if format != FORMAT_VERSION {
+                    // Made durable by the store's flush at open.
+                    tree.insert(FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+                }
+                String::from_utf8_lossy(&e).into_owned()
+            }
             None => {
                 let epoch = new_epoch();
                 let mut b = sled::Batch::default();
@@ -149,6 +161,7 @@ impl FeedLog {
                 last_stamp: 0,
                 live: 0,
                 tail: None,
+                spill: 0,
             }),
             visibility: Arc::new(Visibility::new(Published::default(), durability.clone())),
             durability,
@@ -170,7 +183,8 @@ impl FeedLog {
             .range(chunk_key(0)..=chunk_key(u64::MAX))
             .next_back()
         {
-            let (key, bytes) = kv?;
+            let (key, stored) = kv?;
+            let bytes = log.resolve(&key, stored)?.unwrap_or_default();
             let mut count = 0;
             for e in codec::entries(&bytes) {
                 let e = e.map_err(|e| log.corrupt(e))?;
@@ -188,6 +202,7 @@ impl FeedLog {
             last_stamp: stamp,
             live,
             tail,
+            spill: spill::next_version(&log.tree)?,
         });
         let published = Published {
             seq: head,
@@ -222,36 +237,6 @@ impl FeedLog {
         self.compactions.load(Ordering::SeqCst)
     }
 
-    /// The stamp of the transaction at `seq` (`None` for 0 or an unknown seq).
-    pub fn stamp_of(&self, seq: u64) -> Result<Option<u64>, StoreError> {
-        let p = self.published();
-        if seq == p.seq && seq > 0 {
-            return Ok(Some(p.stamp));
-        }
-        let Some((_, chunk)) = self.chunk_at(seq)? else {
-            return Ok(None);
-        };
-        for e in codec::entries(&chunk) {
-            let e = e.map_err(|e| self.corrupt(e))?;
-            if e.seq >= seq {
-                return Ok((e.seq == seq).then_some(e.stamp));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The chunk that holds `seq` if the log holds it: the one with the
-    /// greatest key not above `seq`.
-    pub(super) fn chunk_at(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
-        match self.tree.range(chunk_key(0)..=chunk_key(seq)).next_back() {
-            Some(kv) => {
-                let (k, v) = kv?;
-                Ok(Some((u64_of(Some(k.subslice(1, 8))), v)))
-            }
-            None => Ok(None),
-        }
-    }
-
     /// The item's current, durable state.
     pub async fn item(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
         let state = self.state(id)?;
@@ -268,7 +253,10 @@ impl FeedLog {
     pub fn items(&self) -> Result<Vec<(String, ItemState)>, StoreError> {
         let mut out = Vec::with_capacity(usize::try_from(self.published().live).unwrap_or(0));
         for kv in self.tree.scan_prefix(b"i") {
-            let (k, v) = kv?;
+            let (k, stored) = kv?;
+            let Some(v) = self.resolve(&k, stored)? else {
+                continue;
+            };
             if let Some(state) = self.live(&v)? {
                 let id = String::from_utf8(k[1..].to_vec()).map_err(|e| self.corrupt(e))?;
                 out.push((id, state));
@@ -291,16 +279,33 @@ impl FeedLog {
     }
 
     pub(super) fn state(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
-        match self.tree.get(item_key(id))? {
-            Some(v) => self.live(&v),
-            None => Ok(None),
+        Ok(self.stored_state(id)?.0)
+    }
+
+    /// The item's state and, if its record is spilled, its descriptor (the
+    /// pieces to remove when the record is replaced).
+    pub(super) fn stored_state(
+        &self,
+        id: &str,
+    ) -> Result<(Option<ItemState>, Option<Spilled>), StoreError> {
+        match self.stored_record(id)? {
+            Some((v, spilled)) => Ok((self.live(&v)?, spilled)),
+            None => Ok((None, None)),
         }
     }
 
     /// The item's record: live state or tombstone (`None`: neither).
     pub(super) fn record(&self, id: &str) -> Result<Option<Record>, StoreError> {
-        match self.tree.get(item_key(id))? {
-            Some(v) => codec::record(&v).map(Some).map_err(|e| self.corrupt(e)),
+        match self.stored_record(id)? {
+            Some((v, _)) => codec::record(&v).map(Some).map_err(|e| self.corrupt(e)),
+            None => Ok(None),
+        }
+    }
+
+    fn stored_record(&self, id: &str) -> Result<Option<(sled::IVec, Option<Spilled>)>, StoreError> {
+        let key = item_key(id);
+        match self.tree.get(&key)? {
+            Some(stored) => self.resolve_spilled(&key, stored),
             None => Ok(None),
         }
     }
@@ -316,75 +321,6 @@ impl FeedLog {
         StoreError::Corrupt {
             feed: self.name.clone(),
             what: e.to_string(),
-        }
-    }
-}
-
-impl LogView for FeedLog {
-    type Error = StoreError;
-
-    fn head(&self) -> u64 {
-        self.published().seq
-    }
-
-    fn frontier(&self, now_ms: u64) -> Frontier {
-        self.visibility.frontier(now_ms)
-    }
-
-    fn created_ms(&self) -> u64 {
-        self.created
-    }
-
-    fn stamp(&self, seq: u64) -> Result<Option<u64>, StoreError> {
-        self.stamp_of(seq)
-    }
-
-    fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::SeqCst)
-    }
-
-    fn dropped_stamp(&self) -> u64 {
-        self.dropped_stamp.load(Ordering::SeqCst)
-    }
-
-    fn scan(
-        &self,
-        after: u64,
-        upto: u64,
-        max: usize,
-        max_bytes: usize,
-    ) -> Result<Vec<Txn>, StoreError> {
-        let mut out = Vec::new();
-        if after >= upto {
-            return Ok(out);
-        }
-        let mut bytes = 0usize;
-        let start = self.chunk_at(after + 1)?.map_or(0, |(k, _)| k);
-        for kv in self.tree.range(chunk_key(start)..=chunk_key(upto)) {
-            let (_, chunk) = kv?;
-            for e in codec::entries(&chunk) {
-                let e = e.map_err(|e| self.corrupt(e))?;
-                if e.seq <= after {
-                    continue;
-                }
-                if e.seq > upto || out.len() >= max || (!out.is_empty() && bytes >= max_bytes) {
-                    return Ok(out);
-                }
-                bytes += e.bytes.len();
-                out.push(e.txn().map_err(|e| self.corrupt(e))?);
-            }
-        }
-        Ok(out)
-    }
-
-    fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, StoreError> {
-        match self
-            .tree
-            .range(second_key(sec)..=second_key(u64::MAX))
-            .next()
-        {
-            Some(kv) => Ok(Some(u64_of(Some(kv?.1)))),
-            None => Ok(None),
         }
     }
 }

@@ -8,14 +8,17 @@
 //!   `m:upstream`: an upstream feed's sync state (origin validators,
 //!   upstream position), owned by `crate::upstream`;
 //! - `c` + seq (u64 big-endian): a chunk of up to 64 transactions and
-//!   6 KiB (`append.rs`), the first of them `seq` (binary, `codec.rs`). One
+//!   24 KiB (`append.rs`), the first of them `seq` (binary, `codec.rs`). One
 //!   key per chunk rather than per transaction: sled keeps an in-memory page
 //!   table entry per tree page and does work per key on insert, so a log of
-//!   10^7 typical transactions (~300 bytes) is ~500,000 keys, not 10^7;
+//!   10^7 typical transactions (~300 bytes) is ~170,000 keys, not 10^7;
 //! - `i` + id: the item's record (`codec::Record`): its current state, or
 //!   the seq of its delete while compaction keeps the tombstone;
 //! - `s` + Unix second (u64 big-endian): the first seq stamped in that second,
-//!   the index that turns a date cursor into a position in one probe.
+//!   the index that turns a date cursor into a position in one probe;
+//! - `p` + version + index: a piece of a chunk or record above 24 KiB, whose
+//!   own key holds a descriptor (`spill.rs`): no sled value is larger, so
+//!   sled never writes one to an unsynced file of its own (layout version 3).
 //!
 //! A feed's writes are serialised by a mutex (seq order = apply order);
 //! concurrent appends are decided one by one and applied together as one
@@ -29,6 +32,8 @@ mod codec;
 mod compact;
 mod durability;
 mod feed;
+mod read;
+mod spill;
 mod visibility;
 
 pub use compact::{CompactReport, Retention, STEP as COMPACT_STEP};
@@ -116,10 +121,11 @@ pub struct Appended {
 }
 
 /// sled's segment size: its log is written in segments of this size, and a
-/// tree node larger than a quarter of it is written to a file of its own
-/// (never synced by sled, and created anew for each rewrite of the node).
-/// 2 MiB rather than sled's 512 KiB, so that a leaf of chunks (up to 17 of
-/// `append::CHUNK_BYTES`) stays inline.
+/// log message (a value inserted, a tree node) larger than a quarter of it
+/// is written to a file of its own (never synced by sled, and created anew
+/// for each rewrite of the node). 2 MiB rather than sled's 512 KiB, so that
+/// a leaf of values of up to 24 KiB (up to 17 of them, `spill.rs`) stays
+/// in the synced log.
 pub const SEGMENT_BYTES: usize = 2 << 20;
 
 fn config() -> sled::Config {

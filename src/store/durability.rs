@@ -7,16 +7,20 @@
 //! usually find their generation already covered. Before flushing, the
 //! flusher yields to the runtime while that brings new writes, so writers
 //! that were ready to run share its flush instead of each paying for one (a
-//! flush costs sled a write, a `sync_file_range` and thread hand-offs).
+//! flush costs sled a write, a `sync_file_range`, an `fdatasync` of its log
+//! file and thread hand-offs).
 
 use super::StoreError;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Most yields a flush waits for more writers ([`Durability::gather`]).
 const GATHER_ROUNDS: usize = 8;
 
 pub struct Durability {
     db: sled::Db,
+    /// sled's log file, synced after each flush (`None`: a temporary store).
+    log_file: Option<Arc<std::fs::File>>,
     written: AtomicU64,
     flushed: AtomicU64,
     failed: AtomicBool,
@@ -24,9 +28,10 @@ pub struct Durability {
 }
 
 impl Durability {
-    pub fn new(db: sled::Db) -> Self {
+    pub fn new(db: sled::Db, log_file: Option<std::fs::File>) -> Self {
         Durability {
             db,
+            log_file: log_file.map(Arc::new),
             written: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
             failed: AtomicBool::new(false),
@@ -77,15 +82,27 @@ impl Durability {
             self.gather().await;
             let target = self.written();
             let db = self.db.clone();
-            let result = tokio::task::spawn_blocking(move || db.flush()).await;
+            let file = self.log_file.clone();
+            let result = tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+                db.flush()?;
+                // sled's flush ends in `sync_file_range`, which leaves the
+                // file's size and the disk's write cache unsynced: a power
+                // loss could still lose the write. `fdatasync` covers both.
+                if let Some(f) = file {
+                    f.sync_data()
+                        .map_err(|e| StoreError::Write(e.to_string()))?;
+                }
+                Ok(())
+            })
+            .await;
             match result {
-                Ok(Ok(_)) => {
+                Ok(Ok(())) => {
                     self.flushed.fetch_max(target, Ordering::SeqCst);
                 }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "flush failed; the store refuses further writes");
                     self.failed.store(true, Ordering::SeqCst);
-                    return Err(e.into());
+                    return Err(e);
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "flush task failed; the store refuses further writes");

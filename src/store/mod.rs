@@ -132,6 +132,17 @@ fn config() -> sled::Config {
     sled::Config::new().segment_size(SEGMENT_BYTES)
 }
 
+/// Sync the data directory (so sled's files are in it after a power loss)
+/// and open sled's log file for `fdatasync`.
+fn sync_dir_and_open_log(dir: &Path) -> Result<std::fs::File, StoreError> {
+    let io = |path: &Path, e: std::io::Error| StoreError::Write(format!("{}: {e}", path.display()));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io(dir, e))?;
+    let log = dir.join("db");
+    std::fs::File::open(&log).map_err(|e| io(&log, e))
+}
+
 /// The embedded database with the configured feeds' logs.
 pub struct Store {
     db: sled::Db,
@@ -142,7 +153,7 @@ pub struct Store {
 impl Store {
     /// Open (or create) the database at `path` with a log for each of `feeds`.
     pub fn open(path: &Path, feeds: &[String], clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
-        Self::with_config(config().path(path), feeds, clock)
+        Self::with_config(config().path(path), Some(path), feeds, clock)
     }
 
     /// [`Store::open`] with sled's page cache (1 GiB by default) limited to
@@ -154,16 +165,17 @@ impl Store {
         cache_bytes: u64,
     ) -> Result<Store, StoreError> {
         let config = config().path(path).cache_capacity(cache_bytes);
-        Self::with_config(config, feeds, clock)
+        Self::with_config(config, Some(path), feeds, clock)
     }
 
     /// A throw-away store in memory (tests).
     pub fn temporary(feeds: &[String], clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
-        Self::with_config(config().temporary(true), feeds, clock)
+        Self::with_config(config().temporary(true), None, feeds, clock)
     }
 
     fn with_config(
         config: sled::Config,
+        path: Option<&Path>,
         feeds: &[String],
         clock: Arc<dyn Clock>,
     ) -> Result<Store, StoreError> {
@@ -174,7 +186,14 @@ impl Store {
             },
             e => e.into(),
         })?;
-        let durability = Arc::new(Durability::new(db.clone()));
+        // sled's own flush syncs the log's byte range only (`sync_file_range`:
+        // neither the file's size nor the disk's cache); group commit adds an
+        // `fdatasync` of its log file (`durability.rs`).
+        let log_file = match path {
+            Some(dir) => Some(sync_dir_and_open_log(dir)?),
+            None => None,
+        };
+        let durability = Arc::new(Durability::new(db.clone(), log_file));
         let mut logs = HashMap::with_capacity(feeds.len());
         for name in feeds {
             let tree = db.open_tree(format!("feed/{name}"))?;

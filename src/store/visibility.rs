@@ -205,7 +205,7 @@ mod tests {
         let db = sled::Config::new().temporary(true).open().unwrap();
         Arc::new(Visibility::new(
             Published::default(),
-            Arc::new(Durability::new(db)),
+            Arc::new(Durability::new(db, None)),
         ))
     }
 

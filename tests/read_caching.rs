@@ -117,7 +117,9 @@ async fn everything_else_is_no_store() {
     let old_date = "Thu, 01 Jan 2015 00:00:00 GMT";
     let inm = format!("\"{e}.1\"");
     let head = format!("\"{e}.5\"");
-    let cases: Vec<(String, Vec<(&str, &str)>, u16)> = vec![
+    // (path, request headers, status; 0: either 200 or 304)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, u16);
+    let cases: Vec<Case> = vec![
         // Catch-ups: no cursor, an unusable one.
         ("/feeds/news".into(), vec![], 200),
         ("/feeds/news?limit=2".into(), vec![], 200),
@@ -138,8 +140,8 @@ async fn everything_else_is_no_store() {
             vec![("If-None-Match", &inm)],
             200,
         ),
-        // Date cursors, in the query too (0: a 304 while the writes are in
-        // the current second, a 200 after).
+        // Date cursors, in the query too: a 304 while the writes are in the
+        // current second, a 200 after.
         (
             "/feeds/news?limit=1".into(),
             vec![("If-Modified-Since", old_date)],

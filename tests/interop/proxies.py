@@ -6,7 +6,7 @@ nginx from Debian's packages, each on a free loopback port in its own temporary 
 the backend address, the listen port and the cache directory replaced (each replaced text must
 occur exactly once, so the files and the tests cannot drift apart). `config=` runs another
 configuration text instead (the tests' naive setups). `Proxy.stop()` ends the process group it
-started and reports how it exited; the temporary directory is pytest's.
+started and removes the proxy's directory.
 
 Without the programs the tests are skipped, except in CI (CI=true), where they fail: `.ci/run`
 installs both packages.
@@ -94,8 +94,8 @@ class Proxy:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
-                self._log.close()
-                pytest.fail(f"{self.name} exited with {self.proc.returncode}:\n{self.log_text()}")
+                self.stop()
+                pytest.fail(f"{self.name} exited with {self.proc.returncode} (log above)")
             try:
                 with urllib.request.urlopen(self.url("/healthz"), timeout=2) as r:
                     if r.status == 200:
@@ -104,12 +104,13 @@ class Proxy:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                pytest.fail(f"{self.name} not answering within {START_TIMEOUT}s:\n{self.log_text()}")
+                pytest.fail(f"{self.name} not answering within {START_TIMEOUT}s (log above)")
             time.sleep(0.1)
 
     def stop(self) -> None:
         """SIGTERM to the process group (nginx's workers, Varnish's child), then SIGKILL if it
-        has not exited within 10 s."""
+        has not exited within 10 s; then its log goes to stdout (pytest shows it for a failed
+        test) and its directory (config, cache, Varnish's shared memory) is removed."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -128,6 +129,8 @@ class Proxy:
                 break
             time.sleep(0.05)
         self._log.close()
+        print(f"--- {self.name} log (last lines) ---\n{self.log_text()}")
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def _group_alive(pgid: int) -> bool:

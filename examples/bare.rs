@@ -45,7 +45,7 @@ impl Fixed {
             LAST_MODIFIED,
             HeaderValue::from_static("Wed, 25 Nov 2026 12:24:23 GMT"),
         );
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(
             VARY,
             HeaderValue::from_static("Accept, A-IM, If-None-Match, If-Modified-Since"),

@@ -112,10 +112,19 @@ async fn feed_level_elements() {
             .await;
         let body = r.text().to_string();
         let f = r.feed();
+        // A full query-form page is immutable: its digest names its own end
+        // (PROTOCOL §10); the same page selected by `If-None-Match` names the
+        // head (§4).
         assert_eq!(
             (f.etag.as_str(), f.sync_mode.as_str(), f.tick),
-            (&*format!("{epoch}.1"), "catchUp", 3)
+            (&*format!("{epoch}.1"), "catchUp", 2)
         );
+        let inm = format!("\"{epoch}.0\"");
+        let by_header = app
+            .get(&format!("{path}?limit=1"), &[("If-None-Match", &inm)])
+            .await
+            .feed();
+        assert_eq!((by_header.etag, by_header.tick), (format!("{epoch}.1"), 3));
         assert!(f
             .next
             .as_deref()

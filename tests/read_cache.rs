@@ -168,7 +168,8 @@ async fn format_limit_url_and_method_variants_are_kept_apart() {
     assert_eq!(im.header("im"), Some("feed"));
     assert_eq!(im.header("cache-control"), Some("no-store, im"));
     assert_eq!(im.body, get.body);
-    assert_eq!(get.header("cache-control"), Some("private, no-cache"));
+    // Selected by `If-None-Match`: not for shared caches (PROTOCOL §3 Caches).
+    assert_eq!(get.header("cache-control"), Some("no-store"));
 }
 
 #[tokio::test]

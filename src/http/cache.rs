@@ -19,7 +19,9 @@
 //!
 //!   The one part of a full page that follows the head, the `sync:digest`
 //!   tick and stamp, is replaced in place ([`Digest::respliced`]) when the
-//!   head has moved; the respliced page replaces the cached one.
+//!   head has moved; the respliced page replaces the cached one. A full page
+//!   of the query form (no conditional request header) is immutable instead:
+//!   its digest names its own end (PROTOCOL §10), so it is served as it is.
 //!
 //! Pages are evicted first-in first-out beyond a byte budget per feed
 //! (`page_cache_bytes`; 0 turns page caching off). Date-selected reads and
@@ -121,6 +123,9 @@ pub struct PageKey {
     pub limit: usize,
     /// The document's self URL: base URL + path and query.
     pub url: String,
+    /// Selected by the `etag` query parameter, without conditional request
+    /// headers: a full page is immutable (`read::caching`).
+    pub query_form: bool,
 }
 
 /// A page as served: what the response and the bookkeeping need.
@@ -216,7 +221,7 @@ impl FeedCache {
         if cached.generation != generation || (!cached.full && cached.head != head.seq) {
             return None;
         }
-        if cached.head != head.seq {
+        if cached.head != head.seq && !(cached.full && key.query_form) {
             let (body, digest) = cached
                 .digest
                 .respliced(&cached.page.body, head.seq, head.stamp);

@@ -1,7 +1,9 @@
 //! `GET|HEAD /feeds/{feed}`: validators and query in, 304 or a rendered page
 //! out, with the headers of PROTOCOL §3 (ETag, Last-Modified, Cache-Control,
 //! Vary, Link, IM). 304s at the head and ETag-selected pages come ready-made
-//! from `cache` when they can (same bytes as a fresh answer).
+//! from `cache` when they can (same bytes as a fresh answer). What shared
+//! caches may keep (`Cache-Control`, `Vary`, `Prefer`) is decided in
+//! `caching`.
 
 use super::cache::{Page as CachedPage, PageKey};
 use super::{etag_header, http_date, Res};
@@ -12,15 +14,13 @@ use crate::protocol::{self, Limits, LogView, Plan};
 use crate::render::{self, Document, Format, SyncMode};
 use crate::store::FeedLog;
 use bytes::Bytes;
+use caching::{NO_STORE, VARY};
 use headers::{negotiate, ReadHeaders};
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::borrow::Cow;
 
-const VARY: HeaderValue =
-    HeaderValue::from_static("Accept, A-IM, If-None-Match, If-Modified-Since");
-const CACHE_PLAIN: HeaderValue = HeaderValue::from_static("private, no-cache");
 const CACHE_IM: HeaderValue = HeaderValue::from_static("no-store, im");
 const IM: HeaderName = HeaderName::from_static("im");
 
@@ -98,6 +98,8 @@ pub fn feed_response(
         if_modified_since: text(headers.if_modified_since),
         last_mod: q.last_mod.as_deref(),
     };
+    // Selected by request headers (PROTOCOL §3 Caches): never cacheable.
+    let conditional = validators.if_none_match.is_some() || validators.if_modified_since.is_some();
     let now = app.clock.now_ms();
     let cursor = cursor::resolve(&validators, log.epoch(), log.head(), now / 1000);
     let im = headers.im;
@@ -111,6 +113,7 @@ pub fn feed_response(
             after: p,
             limit,
             url: self_url(app, req),
+            query_form: !conditional,
         }),
         _ => None,
     };
@@ -144,7 +147,23 @@ pub fn feed_response(
     if let Some(consumer) = consumer {
         app.consumers.record(log, consumer, cursor, &plan, now);
     }
-    let page = match plan {
+    // `preferred`: a cache's own fetch, which may not get a 304 it did not
+    // ask for, gets the position as a page without entries instead.
+    let (page, preferred) = match plan {
+        Plan::NotModified {
+            position,
+            last_modified,
+        } if headers.representation && !conditional => {
+            let page = protocol::Page {
+                after: position,
+                last: position,
+                last_stamp: log.stamp_of(position)?,
+                last_modified,
+                more: false,
+                entries: Vec::new(),
+            };
+            (page, true)
+        }
         Plan::NotModified {
             position,
             last_modified,
@@ -154,11 +173,24 @@ pub fn feed_response(
             });
             return Ok(not_modified(h, im));
         }
-        Plan::Page(page) => page,
+        Plan::Page(page) => (page, false),
     };
-    let mut h = HeaderMap::with_capacity(8);
-    h.insert(header::VARY, VARY);
-    h.insert(header::CACHE_CONTROL, CACHE_PLAIN);
+    let immutable = caching::immutable(conditional, cursor, &page);
+    let mut h = HeaderMap::with_capacity(9);
+    if preferred {
+        h.insert(header::VARY, caching::VARY_PREFER);
+        h.insert(caching::PREFERENCE_APPLIED, caching::RETURN_REPRESENTATION);
+    } else {
+        h.insert(header::VARY, VARY);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        if immutable {
+            caching::immutable_cache_control(app.auth.enabled())
+        } else {
+            NO_STORE
+        },
+    );
     set_position(&mut h, log.epoch(), page.last, page.last_modified);
     h.insert(
         header::CONTENT_TYPE,
@@ -192,6 +224,13 @@ pub fn feed_response(
         }
     }
     let head = log.published();
+    // A page that never changes names its own end in the digest, so its
+    // bytes stay the same (PROTOCOL §10).
+    let (head_tick, head_stamp) = if immutable {
+        (page.last + 1, page.last_stamp)
+    } else {
+        (head.seq + 1, (head.seq > 0).then_some(head.stamp))
+    };
     let doc = Document {
         title: &info.title,
         link: &info.link,
@@ -206,8 +245,8 @@ pub fn feed_response(
         } else {
             SyncMode::Immediate
         },
-        head_tick: head.seq + 1,
-        head_stamp: (head.seq > 0).then_some(head.stamp),
+        head_tick,
+        head_stamp,
         entries: &page.entries,
     };
     let mut body = Bytes::from(render::render(format, &doc));
@@ -243,7 +282,7 @@ pub fn feed_response(
 fn position_headers(log: &FeedLog, position: u64, last_modified: u64) -> HeaderMap {
     let mut h = HeaderMap::with_capacity(4);
     h.insert(header::VARY, VARY);
-    h.insert(header::CACHE_CONTROL, CACHE_PLAIN);
+    h.insert(header::CACHE_CONTROL, NO_STORE);
     set_position(&mut h, log.epoch(), position, last_modified);
     h
 }
@@ -356,6 +395,7 @@ fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
     }
 }
 
+mod caching;
 mod headers;
 #[cfg(test)]
 mod tests;

@@ -52,6 +52,7 @@ fn key(after: u64) -> PageKey {
         after,
         limit: 100,
         url: FEED_URL.into(),
+        query_form: false,
     }
 }
 
@@ -90,6 +91,29 @@ fn a_full_page_follows_the_head_and_equals_a_fresh_rendering() {
 }
 
 #[test]
+fn a_full_query_form_page_is_served_as_it_is() {
+    let cache = FeedCache::new(1 << 20);
+    let k = PageKey {
+        query_form: true,
+        ..key(2)
+    };
+    // Its digest names its end (3), whatever the head.
+    let body = document(Format::Rss, 3, &[]);
+    cache.insert(k.clone(), page(body.clone()), 0, 9, true);
+    for seq in [9, 10, 1_000_000] {
+        assert_eq!(cache.page(&k, 0, head(seq)).expect("cached").body, body);
+    }
+    assert_eq!(cache.page_bytes(), body.len());
+    // Not the header form's page, nor one that reached the head.
+    assert!(cache.page(&key(2), 0, head(9)).is_none());
+    cache.insert(k.clone(), page(body.clone()), 0, 9, false);
+    assert!(cache.page(&k, 0, head(10)).is_none());
+    // Compaction still invalidates it.
+    cache.insert(k.clone(), page(body), 0, 9, true);
+    assert!(cache.page(&k, 1, head(9)).is_none());
+}
+
+#[test]
 fn a_page_that_reached_the_head_is_served_only_at_that_head() {
     let cache = FeedCache::new(1 << 20);
     cache.insert(key(2), page(document(Format::Rss, 9, &[])), 0, 9, false);
@@ -119,6 +143,10 @@ fn pages_are_keyed_by_format_position_limit_and_url() {
         PageKey { limit: 5, ..key(2) },
         PageKey {
             url: "http://other.example/feeds/news".into(),
+            ..key(2)
+        },
+        PageKey {
+            query_form: true,
             ..key(2)
         },
     ] {

@@ -1,16 +1,18 @@
 //! The request headers a feed read looks at: validators, `Accept` (content
-//! negotiation), `A-IM` and `From`, read in one pass.
+//! negotiation), `A-IM`, `Prefer` and `From`, read in one pass.
 
 use crate::render::Format;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::borrow::Cow;
 
 const A_IM: HeaderName = HeaderName::from_static("a-im");
+const PREFER: HeaderName = HeaderName::from_static("prefer");
 
 /// The request headers a feed read looks at, found in one pass over the
 /// request's headers instead of one lookup each: the first value of each
 /// (as `HeaderMap::get` gives it), all `If-None-Match` lines as one list
-/// (RFC 9110 §5.3), and whether any `A-IM` asks for `feed`.
+/// (RFC 9110 §5.3), whether any `A-IM` asks for `feed`, and whether any
+/// `Prefer` asks for `return=representation`.
 #[derive(Default)]
 pub struct ReadHeaders<'a> {
     pub accept: Option<&'a HeaderValue>,
@@ -20,6 +22,9 @@ pub struct ReadHeaders<'a> {
     pub from: Option<&'a HeaderValue>,
     /// `A-IM: feed` (RFC 3229+feed).
     pub im: bool,
+    /// `Prefer: return=representation` (RFC 7240): no 304 to an
+    /// unconditional request (see `caching`).
+    pub representation: bool,
 }
 
 impl<'a> ReadHeaders<'a> {
@@ -42,6 +47,9 @@ impl<'a> ReadHeaders<'a> {
             } else {
                 if name == A_IM {
                     h.im = h.im || im_feed(value);
+                } else if name == PREFER {
+                    h.representation =
+                        h.representation || super::caching::prefers_representation(value);
                 }
                 continue;
             };

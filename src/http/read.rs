@@ -18,8 +18,11 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use std::borrow::Cow;
 
-const VARY: HeaderValue =
+/// `Vary` of a feed with `im_feed` (where `A-IM` selects the answer) and of
+/// any other feed (where it changes nothing).
+const VARY_IM: HeaderValue =
     HeaderValue::from_static("Accept, A-IM, If-None-Match, If-Modified-Since");
+const VARY: HeaderValue = HeaderValue::from_static("Accept, If-None-Match, If-Modified-Since");
 const CACHE_PLAIN: HeaderValue = HeaderValue::from_static("private, no-cache");
 const CACHE_IM: HeaderValue = HeaderValue::from_static("no-store, im");
 const IM: HeaderName = HeaderName::from_static("im");
@@ -103,7 +106,9 @@ pub fn feed_response(
     };
     let now = app.clock.now_ms();
     let cursor = cursor::resolve(&validators, log.epoch(), log.head(), now / 1000);
-    let im = headers.im;
+    // `A-IM: feed` is answered with 226 only where the feed opts in (PROTOCOL §3).
+    let im = headers.im && info.im_feed;
+    let vary = if info.im_feed { VARY_IM } else { VARY };
     let consumer = crate::consumers::identify(who, q.consumer.as_deref(), headers.from);
     // Read before the log is: a page rendered below is exact while it lasts.
     let generation = log.compactions();
@@ -146,13 +151,13 @@ pub fn feed_response(
     }
     let page = match plan {
         Plan::NotModified { position } => {
-            let h = cache.not_modified(log, position, || position_headers(log, position))?;
+            let h = cache.not_modified(log, position, || position_headers(log, position, vary))?;
             return Ok(not_modified(h, im));
         }
         Plan::Page(page) => page,
     };
     let mut h = HeaderMap::with_capacity(8);
-    h.insert(header::VARY, VARY);
+    h.insert(header::VARY, vary);
     h.insert(header::CACHE_CONTROL, CACHE_PLAIN);
     set_position(&mut h, log.epoch(), page.last, page.last_stamp);
     h.insert(
@@ -232,9 +237,13 @@ pub fn feed_response(
 }
 
 /// The headers of a 304 at `position`, as a 200 would carry them (no `A-IM`).
-fn position_headers(log: &FeedLog, position: u64) -> Result<HeaderMap, StoreError> {
+fn position_headers(
+    log: &FeedLog,
+    position: u64,
+    vary: HeaderValue,
+) -> Result<HeaderMap, StoreError> {
     let mut h = HeaderMap::with_capacity(4);
-    h.insert(header::VARY, VARY);
+    h.insert(header::VARY, vary);
     h.insert(header::CACHE_CONTROL, CACHE_PLAIN);
     set_position(&mut h, log.epoch(), position, log.stamp_of(position)?);
     Ok(h)
@@ -248,7 +257,7 @@ fn not_modified(mut h: HeaderMap, im: bool) -> Res {
 }
 
 /// A page response from the plain `200` headers: `226 IM Used` for `A-IM:
-/// feed`, no body for `HEAD`.
+/// feed` on a feed with `im_feed`, no body for `HEAD`.
 fn page_response(
     req: &Request<hyper::body::Incoming>,
     mut h: HeaderMap,

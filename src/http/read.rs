@@ -137,7 +137,8 @@ pub fn feed_response(
                 });
                 app.consumers.record(log, consumer, cursor, &plan, now);
             }
-            return Ok(page_response(req, page.headers, page.body, im));
+            let h = undated_if_not_newer(page.headers, &headers, page.last_stamp);
+            return Ok(page_response(req, h, page.body, im));
         }
     }
     let limits = Limits {
@@ -233,7 +234,32 @@ pub fn feed_response(
             cache.insert(key, cached, generation, head.seq, full);
         }
     }
+    let h = undated_if_not_newer(h, &headers, page.last_stamp);
     Ok(page_response(req, h, body, im))
+}
+
+/// A page's headers without `Last-Modified` when that date is not later
+/// than the request's `If-Modified-Since` (possible only for an ETag-selected
+/// page: a date cursor selects later seconds). libcurl, and so newsboat,
+/// discards the body of a `200` that is not newer than its
+/// `If-Modified-Since` and still keeps the response's `ETag`: the page would
+/// be lost. Without the date it is taken, and the client keeps the older
+/// date it sent, which still holds (docs/decisions.md).
+fn undated_if_not_newer(
+    mut h: HeaderMap,
+    request: &ReadHeaders<'_>,
+    last_stamp: Option<u64>,
+) -> HeaderMap {
+    let ims = request
+        .if_modified_since
+        .and_then(|v| v.to_str().ok())
+        .and_then(cursor::parse_http_date);
+    if let (Some(ims), Some(stamp)) = (ims, last_stamp) {
+        if stamp / 1000 <= ims {
+            h.remove(header::LAST_MODIFIED);
+        }
+    }
+    h
 }
 
 /// The headers of a 304 at `position`, as a 200 would carry them (no `A-IM`).

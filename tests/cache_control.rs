@@ -34,13 +34,23 @@ async fn operations_endpoints_are_no_store() {
     }
 }
 
+/// Method, path, headers, body, expected status and problem code.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    &'a [(&'a str, &'a str)],
+    &'a [u8],
+    u16,
+    &'a str,
+);
+
 #[tokio::test]
 async fn every_error_is_no_store() {
     let app = spawn_app("max_body_bytes = 64\n").await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     let json = [("Content-Type", "application/json")];
     let big = format!(r#"{{"title":"{}"}}"#, "x".repeat(100));
-    let cases: Vec<(&str, &str, &[(&str, &str)], &[u8], u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("GET", "/feeds/nope", &[], b"", 404, "feed_not_found"),
         ("GET", "/feeds/nope.atom", &[], b"", 404, "feed_not_found"),
         ("GET", "/nothing/here", &[], b"", 404, "not_found"),

@@ -44,11 +44,11 @@ pub(crate) fn uri(s: &str) -> Cow<'_, str> {
         return s;
     }
     let mut out = String::with_capacity(b.len() + 16);
-    for i in 0..b.len() {
+    for (i, &c) in b.iter().enumerate() {
         if escape(i) {
-            push_escape(&mut out, b[i]);
+            push_escape(&mut out, c);
         } else {
-            out.push(char::from(b[i]));
+            out.push(char::from(c));
         }
     }
     Cow::Owned(out)

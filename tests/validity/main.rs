@@ -12,6 +12,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod grammar;
 mod rules;
 
 use common::*;

@@ -34,6 +34,8 @@ pub struct FeedInfo {
     pub description: String,
     /// Derived from an upstream origin: read-only for the push API.
     pub upstream: bool,
+    /// `im_feed`: `A-IM: feed` gets `226 IM Used` (else a plain 200).
+    pub im_feed: bool,
 }
 
 pub struct App {
@@ -72,6 +74,7 @@ impl App {
                     link: f.link.clone().unwrap_or_default(),
                     description: f.description.clone().unwrap_or_default(),
                     upstream: f.upstream.is_some(),
+                    im_feed: f.im_feed,
                 };
                 (name.clone(), info)
             })

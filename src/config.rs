@@ -109,6 +109,10 @@ pub struct FeedConfig {
     pub upstream: Option<crate::upstream::UpstreamConfig>,
     /// Retention and compaction (`crate::store::Retention`); keeps everything by default.
     pub retention: RetentionConfig,
+    /// Announce deltas to `A-IM: feed` requests (RFC 3229+feed) with `226 IM Used`,
+    /// `IM: feed` and `Cache-Control: no-store, im`. Off by default: readers built on
+    /// feedparser send `A-IM: feed` and many treat any 2xx but 200 as an error.
+    pub im_feed: bool,
 }
 
 /// `[feeds.NAME.retention]`: what compaction may remove, and how often it runs.
@@ -349,8 +353,11 @@ mod tests {
         .unwrap();
         c.validate().unwrap();
         assert_eq!(c.feeds["news"].title.as_deref(), Some("News"));
+        assert!(!c.feeds["news"].im_feed);
         assert!(c.feeds["catalog"].upstream.is_some());
         assert_eq!(c.header_read_timeout, Duration::from_secs(2));
+        let c = Config::from_toml("[feeds.news]\nim_feed = true\n").unwrap();
+        assert!(c.feeds["news"].im_feed);
     }
 
     #[test]

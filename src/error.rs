@@ -4,7 +4,9 @@
 use crate::store::StoreError;
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 
 /// The challenges of a 401: a bearer token (RFC 6750) or HTTP Basic (RFC 7617).
 const CHALLENGE: &str = "Bearer realm=\"feedgate\", Basic realm=\"feedgate\", charset=\"UTF-8\"";
@@ -89,6 +91,8 @@ impl ApiError {
             CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        // An error is about this request, now: no cache keeps it (PROTOCOL §3 Caches).
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match &self {
             ApiError::MethodNotAllowed { allow, .. } => {
                 h.insert(ALLOW, HeaderValue::from_static(allow));
@@ -132,6 +136,7 @@ mod tests {
         assert_eq!(res.status(), 405);
         assert_eq!(res.headers()[ALLOW], "GET, HEAD");
         assert_eq!(res.headers()[CONTENT_TYPE], "application/problem+json");
+        assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["code"], "method_not_allowed");

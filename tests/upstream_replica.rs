@@ -311,3 +311,27 @@ async fn a_replica_of_a_protected_feed_authenticates_on_every_page() {
     let st = status(&b, "mirror").await;
     assert_eq!(st["last_error"], "the origin answered HTTP 401", "{st}");
 }
+
+/// An item with neither link nor content gets its item URL as Atom alternate
+/// link (RFC 4287 §4.1.1); a replica does not take that link for the item's.
+#[tokio::test]
+async fn the_item_url_link_of_a_bare_entry_is_not_replicated() {
+    let a = spawn_app("").await;
+    let url = format!("http://{}/feeds/news", a.addr);
+    let b = spawn_app(&mirror(&url, "feedgate", "")).await;
+    a.put("news", "bare one", r#"{"title":"Bare"}"#).await;
+    a.put(
+        "news",
+        "linked",
+        r#"{"title":"L","link":"https://x.example/l"}"#,
+    )
+    .await;
+    assert_eq!(b.get("/feeds/mirror", &[]).await.status, 200);
+    for id in ["bare one", "linked"] {
+        let on_a = a.get(&format!("/feeds/news/items/{}", enc(id)), &[]).await;
+        let on_b = b
+            .get(&format!("/feeds/mirror/items/{}", enc(id)), &[])
+            .await;
+        assert_eq!((on_b.status, on_b.json()), (200, on_a.json()), "{id}");
+    }
+}

@@ -2,11 +2,14 @@
 //! mapping of [`ApiError`] to problem+json. [`serve`] answers a request at
 //! once unless it waits for something (the push API, an upstream sync), in
 //! which case a future does. `route` names the resource a path addresses;
-//! handlers live in `read` (feeds), `write` (push API) and `ops` (health,
-//! readiness, feed list, metrics, consumers); the decisions they make are in
+//! handlers live in `read` (feeds), `item` (an item's conditional GET),
+//! `write` (push API) and `ops` (health, readiness, feed list, metrics,
+//! consumers). Operations answers and every error are `Cache-Control:
+//! no-store` (PROTOCOL §3 Caches); the decisions the handlers make are in
 //! `cursor`, `protocol`, `ingest` and `store`.
 
 mod cache;
+mod item;
 mod ops;
 mod read;
 mod route;
@@ -20,7 +23,7 @@ use crate::error::ApiError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use route::{parse_route, Route};
 use std::borrow::Cow;
@@ -47,7 +50,7 @@ impl Future for Reply {
             // Taken once: hyper does not poll a finished future again.
             Reply::Now(res) => Poll::Ready(Ok(res
                 .take()
-                .unwrap_or_else(|| empty(StatusCode::INTERNAL_SERVER_ERROR)))),
+                .unwrap_or_else(|| no_store(empty(StatusCode::INTERNAL_SERVER_ERROR))))),
             Reply::Later(fut) => fut.as_mut().poll(cx).map(Ok),
         }
     }
@@ -138,12 +141,13 @@ fn route_now(app: &App, req: &Request<Incoming>, route: &Route<'_>) -> Result<Re
     let read = method == Method::GET || method == Method::HEAD;
     let who = authorize(app, req, route)?;
     match route {
-        Route::Healthz if read => Ok(ops::healthz()),
-        Route::Readyz if read => Ok(ops::readyz(app)),
-        Route::Metrics if read => Ok(ops::metrics(app)),
-        Route::Feeds if read => Ok(ops::list_feeds(app, who)),
+        // Operations answers are about now: no cache keeps them (PROTOCOL §3 Caches).
+        Route::Healthz if read => Ok(no_store(ops::healthz())),
+        Route::Readyz if read => Ok(no_store(ops::readyz(app))),
+        Route::Metrics if read => Ok(no_store(ops::metrics(app))),
+        Route::Feeds if read => Ok(no_store(ops::list_feeds(app, who))),
         Route::Feed(name, format) if read => read::feed_response(app, req, name, *format, who),
-        Route::Consumers(feed) if read => ops::consumers(app, feed),
+        Route::Consumers(feed) if read => ops::consumers(app, feed).map(no_store),
         _ => Err(not_allowed(method, route)),
     }
 }
@@ -175,7 +179,7 @@ async fn route_later(app: &App, req: Request<Incoming>, route: Route<'_>) -> Res
         Route::Item(feed, id) => match *method {
             Method::PUT => write::put_item(app, req, feed, id).await,
             Method::DELETE => write::delete_item(app, feed, id).await,
-            _ => write::get_item(app, feed, id).await,
+            _ => item::get_item(app, req.headers(), feed, id).await,
         },
         _ => Err(not_allowed(method, &route)),
     }
@@ -246,6 +250,13 @@ pub fn redacted_target(uri: &hyper::Uri) -> Cow<'_, str> {
         })
         .collect();
     Cow::Owned(format!("{}?{}", uri.path(), query.join("&")))
+}
+
+/// Mark `res` `Cache-Control: no-store`.
+fn no_store(mut res: Res) -> Res {
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 /// A response with no body.

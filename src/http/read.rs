@@ -14,7 +14,7 @@ use crate::protocol::{self, Limits, LogView, Plan};
 use crate::render::{self, Document, Format, SyncMode};
 use crate::store::FeedLog;
 use bytes::Bytes;
-use caching::{NO_STORE, VARY};
+use caching::{NO_STORE, VARY, VARY_IM};
 use headers::{negotiate, ReadHeaders};
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -102,7 +102,9 @@ pub fn feed_response(
     let conditional = validators.if_none_match.is_some() || validators.if_modified_since.is_some();
     let now = app.clock.now_ms();
     let cursor = cursor::resolve(&validators, log.epoch(), log.head(), now / 1000);
-    let im = headers.im;
+    // `A-IM: feed` is answered with 226 only where the feed opts in (PROTOCOL §3).
+    let im = headers.im && info.im_feed;
+    let vary = if info.im_feed { VARY_IM } else { VARY };
     let consumer = crate::consumers::identify(who, q.consumer.as_deref(), headers.from);
     // Read before the log is: a page rendered below is exact while it lasts.
     let generation = log.compactions();
@@ -133,7 +135,8 @@ pub fn feed_response(
                 });
                 app.consumers.record(log, consumer, cursor, &plan, now);
             }
-            return Ok(page_response(req, page.headers, page.body, im));
+            let h = undated_if_not_newer(page.headers, &headers, page.last_modified);
+            return Ok(page_response(req, h, page.body, im));
         }
     }
     let limits = Limits {
@@ -169,7 +172,7 @@ pub fn feed_response(
             last_modified,
         } => {
             let h = cache.not_modified(log, position, last_modified, || {
-                position_headers(log, position, last_modified)
+                position_headers(log, position, last_modified, vary)
             });
             return Ok(not_modified(h, im));
         }
@@ -178,10 +181,15 @@ pub fn feed_response(
     let immutable = caching::immutable(conditional, cursor, &page);
     let mut h = HeaderMap::with_capacity(9);
     if preferred {
-        h.insert(header::VARY, caching::VARY_PREFER);
+        let prefer = if info.im_feed {
+            caching::VARY_PREFER_IM
+        } else {
+            caching::VARY_PREFER
+        };
+        h.insert(header::VARY, prefer);
         h.insert(caching::PREFERENCE_APPLIED, caching::RETURN_REPRESENTATION);
     } else {
-        h.insert(header::VARY, VARY);
+        h.insert(header::VARY, vary);
     }
     h.insert(
         header::CACHE_CONTROL,
@@ -275,13 +283,41 @@ pub fn feed_response(
             cache.insert(key, cached, generation, head.seq, full);
         }
     }
+    let h = undated_if_not_newer(h, &headers, page.last_modified);
     Ok(page_response(req, h, body, im))
 }
 
+/// A page's headers without `Last-Modified` when that date is not later
+/// than the request's `If-Modified-Since` (possible only for an ETag-selected
+/// page: a date cursor selects later seconds). libcurl, and so newsboat,
+/// discards the body of a `200` that is not newer than its
+/// `If-Modified-Since` and still keeps the response's `ETag`: the page would
+/// be lost. Without the date it is taken, and the client keeps the older
+/// date it sent, which still holds (docs/decisions.md).
+fn undated_if_not_newer(
+    mut h: HeaderMap,
+    request: &ReadHeaders<'_>,
+    last_modified: u64,
+) -> HeaderMap {
+    let ims = request
+        .if_modified_since
+        .and_then(|v| v.to_str().ok())
+        .and_then(cursor::parse_http_date);
+    if ims.is_some_and(|ims| last_modified <= ims) {
+        h.remove(header::LAST_MODIFIED);
+    }
+    h
+}
+
 /// The headers of a 304 at `position`, as a 200 would carry them (no `A-IM`).
-fn position_headers(log: &FeedLog, position: u64, last_modified: u64) -> HeaderMap {
+fn position_headers(
+    log: &FeedLog,
+    position: u64,
+    last_modified: u64,
+    vary: HeaderValue,
+) -> HeaderMap {
     let mut h = HeaderMap::with_capacity(4);
-    h.insert(header::VARY, VARY);
+    h.insert(header::VARY, vary);
     h.insert(header::CACHE_CONTROL, NO_STORE);
     set_position(&mut h, log.epoch(), position, last_modified);
     h
@@ -309,7 +345,7 @@ fn not_modified(mut h: HeaderMap, im: bool) -> Res {
 }
 
 /// A page response from the plain `200` headers: `226 IM Used` for `A-IM:
-/// feed`, no body for `HEAD`.
+/// feed` on a feed with `im_feed`, no body for `HEAD`.
 fn page_response(
     req: &Request<hyper::body::Incoming>,
     mut h: HeaderMap,

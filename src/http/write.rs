@@ -1,13 +1,13 @@
-//! The push API (PROTOCOL §5): PUT, DELETE and GET of one item, atomic POST
-//! batches. Input is checked completely before the store is touched.
+//! The push API's writes (PROTOCOL §5): PUT and DELETE of one item, atomic
+//! POST batches (`item.rs` has the GET). Input is checked completely before the store is touched.
 
-use super::{etag_header, feed, http_date, json, json_body, Res};
+use super::{etag_header, feed, json, json_body, Res};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::ingest;
 use crate::store::{Appended, FeedLog, Op, Outcome};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ETAG, LAST_MODIFIED};
+use hyper::header::ETAG;
 use hyper::{Request, StatusCode};
 use serde_json::json;
 
@@ -69,26 +69,8 @@ pub async fn batch(app: &App, req: Request<Incoming>, name: &str) -> Result<Res,
     Ok(res)
 }
 
-pub async fn get_item(app: &App, name: &str, id: &str) -> Result<Res, ApiError> {
-    if let Some(upstream) = app.upstreams.get(name) {
-        // As for a feed read: a due sync runs first (bounded wait).
-        upstream.before_read().await;
-    }
-    let (log, _) = feed(app, name)?;
-    check_id(id)?;
-    let state = log
-        .item(id)
-        .await?
-        .ok_or_else(|| ApiError::ItemNotFound(id.to_string()))?;
-    let mut res = json(StatusCode::OK, &ingest::item_json(id, &state.payload));
-    if let Ok(v) = HeaderValue::from_str(&http_date(state.stamp)) {
-        res.headers_mut().insert(LAST_MODIFIED, v);
-    }
-    Ok(res)
-}
-
 /// An id in the path that no item can have is a bad request, not a missing item.
-fn check_id(id: &str) -> Result<(), ApiError> {
+pub(super) fn check_id(id: &str) -> Result<(), ApiError> {
     if crate::model::valid_item_id(id) {
         return Ok(());
     }

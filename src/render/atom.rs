@@ -6,9 +6,14 @@
 //!   (= description, when non-empty), the entries, then `ibmfs:etag`,
 //!   `sync:syncMode`, `sync:digest` and the `at:deleted-entry` tombstones.
 //! - entry: `title`, `id`, `updated` (= the transaction's stamp, with ms),
-//!   `author`, `category term`*, `link rel="alternate"` (= payload link),
-//!   `link rel="enclosure" href type length`*, `published`, `summary`,
-//!   `content`, `ibmwcm:action`, `sync:syncState`.
+//!   `author`, `category term`*, `link rel="alternate"` (= payload link;
+//!   for an item with neither link nor content, the item's URL
+//!   `{feed}/items/{id}`, as RFC 4287 §4.1.1 requires an alternate link or
+//!   content), `link rel="enclosure" href type length`*, `published`,
+//!   `summary`, `content`, `ibmwcm:action`, `sync:syncState`.
+//!   Every href goes through [`uri`] (IRIs become URIs), every `type`
+//!   through [`media_type`] (malformed parameters are dropped; an enclosure
+//!   whose type is no MIME type has none).
 //!
 //! Decisions:
 //! - `updated` of the feed is `Last-Modified` (whole seconds) as RFC 3339;
@@ -38,12 +43,15 @@
 //! - `published` comes from the payload's RFC 3339 value; one that does not
 //!   parse is left out.
 
+use std::borrow::Cow;
+
 use atom_syndication::{Category, Content, Entry, Feed, Link, Person, Text, WriteConfig};
 use chrono::DateTime;
 
 use super::content::{kind, Kind, MimeClass};
 use super::ext::{entry_elements, feed_elements, namespaces, ordered_map, El, NS_AT};
 use super::ids::atom_id;
+use super::uri::{item_url, media_type, uri};
 use super::xml::{attr, base64, fixed, fixed_secs, rfc3339_ms, text};
 use super::Document;
 use crate::model::{self, Action, Payload};
@@ -109,7 +117,7 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
 
 fn link(rel: &str, href: &str, media_type: Option<&str>) -> Link {
     Link {
-        href: attr(href),
+        href: uri(href).into_owned(),
         rel: rel.to_owned(),
         mime_type: media_type.map(str::to_owned),
         ..Link::default()
@@ -118,13 +126,18 @@ fn link(rel: &str, href: &str, media_type: Option<&str>) -> Link {
 
 fn entry(feed_url: &str, e: &model::Entry, p: &Payload) -> Entry {
     let mut links = Vec::with_capacity(p.enclosures.len() + 1);
-    if let Some(href) = &p.link {
-        links.push(link("alternate", href, None));
+    // An empty link is no link (`href=""` would name the document itself).
+    match p.link.as_deref().filter(|l| !l.trim().is_empty()) {
+        Some(href) => links.push(link("alternate", href, None)),
+        None if p.content.is_none() => {
+            links.push(link("alternate", &item_url(feed_url, &e.id), None));
+        }
+        None => {}
     }
     links.extend(p.enclosures.iter().map(|enc| Link {
-        href: attr(&enc.url),
+        href: uri(&enc.url).into_owned(),
         rel: "enclosure".to_owned(),
-        mime_type: (!enc.mime.is_empty()).then(|| attr(&enc.mime)),
+        mime_type: media_type(&enc.mime).map(Cow::into_owned),
         length: (enc.length > 0).then(|| enc.length.to_string()),
         ..Link::default()
     }));
@@ -175,8 +188,8 @@ fn content(value: &str, content_type: Option<&str>) -> (Content, bool) {
     let (ty, value, b64) = match kind(content_type) {
         Kind::Text => ("text".to_owned(), text(value), false),
         Kind::Html => ("html".to_owned(), text(value), false),
-        Kind::Mime(mime, MimeClass::Text | MimeClass::Xml) => (attr(mime), text(value), false),
-        Kind::Mime(mime, MimeClass::Binary) => (attr(mime), base64(value.as_bytes()), true),
+        Kind::Mime(mime, MimeClass::Text | MimeClass::Xml) => (mime_of(mime), text(value), false),
+        Kind::Mime(mime, MimeClass::Binary) => (mime_of(mime), base64(value.as_bytes()), true),
     };
     let content = Content {
         content_type: Some(ty),
@@ -184,6 +197,11 @@ fn content(value: &str, content_type: Option<&str>) -> (Content, bool) {
         ..Content::default()
     };
     (content, b64)
+}
+
+/// A content `type` from a MIME type `kind` accepted: without malformed parameters.
+fn mime_of(mime: &str) -> String {
+    media_type(mime).map_or_else(|| mime.to_owned(), Cow::into_owned)
 }
 
 /// `<at:deleted-entry ref when>` with the action and sync state inside.

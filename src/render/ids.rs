@@ -1,36 +1,39 @@
 //! Atom entry ids (RFC 4287 §4.2.6: an `atom:id` is an IRI) from item ids.
 //!
-//! This file owns the mapping and its inverse. An item id that already is an
-//! absolute IRI is used as is; any other id becomes
-//! `urn:feedgate:` + the percent-encoding of its UTF-8 bytes, keeping only the
-//! unreserved ASCII characters `A-Z a-z 0-9 - . _ ~` (hex digits upper case).
-//! The mapping is injective and reversible: an id that is an IRI but starts
+//! This file owns the mapping and its inverse. An item id that already is a
+//! plain absolute URI is used as is: ASCII, a scheme and a non-empty rest of
+//! RFC 3986 characters (no `[`, `]`; `%` only in escapes), with what strict
+//! validators check per scheme (`http`, `https`, `ftp`: `//` and a host;
+//! `urn`: RFC 2141 syntax, `urn:uuid:` a UUID; `tag`: RFC 4151 syntax). Any
+//! other id (non-ASCII IRIs included, which the W3C feed validator rejects
+//! as ids) becomes `urn:feedgate:` + the percent-encoding of its UTF-8 bytes,
+//! keeping only `A-Z a-z 0-9 - . _` (hex digits upper case; `~` is encoded,
+//! as RFC 2141 does not allow it in a URN).
+//! The mapping is injective and reversible: an id that is a URI but starts
 //! with `urn:feedgate:` (ASCII case-insensitively, as URN namespace ids
-//! compare) is encoded too, so the two forms never collide.
+//! compare) is encoded too, so the two forms never collide. The inverse also
+//! reads the forms of earlier versions (`~` unencoded, non-ASCII IRIs as is).
 
 use std::borrow::Cow;
 
-use super::xml::xml_char;
+use super::uri::push_escape;
 
 /// Prefix of mapped ids.
 pub const URN_PREFIX: &str = "urn:feedgate:";
 
-/// The Atom id of an item: the id itself when it is an absolute IRI (and not
-/// in the `urn:feedgate:` space), else its `urn:feedgate:` form.
+/// The Atom id of an item: the id itself when it is a plain absolute URI
+/// (and not in the `urn:feedgate:` space), else its `urn:feedgate:` form.
 pub fn atom_id(item_id: &str) -> Cow<'_, str> {
-    if is_absolute_iri(item_id) && strip_urn_prefix(item_id).is_none() {
+    if is_plain_uri(item_id) && strip_urn_prefix(item_id).is_none() {
         return Cow::Borrowed(item_id);
     }
     let mut out = String::with_capacity(URN_PREFIX.len() + item_id.len() * 3);
     out.push_str(URN_PREFIX);
     for &b in item_id.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
             out.push(char::from(b));
         } else {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 15)]));
+            push_escape(&mut out, b);
         }
     }
     Cow::Owned(out)
@@ -77,26 +80,119 @@ fn hex(c: u8) -> Option<u8> {
         .and_then(|d| u8::try_from(d).ok())
 }
 
-/// `scheme ":" rest` where scheme = `ALPHA *(ALPHA / DIGIT / "+" / "-" / ".")`
-/// and rest holds no whitespace, controls, characters XML forbids, or any of
-/// `< > " { } | \ ^ ``.
-fn is_absolute_iri(id: &str) -> bool {
+/// Does `s` consist of `allowed` bytes and escapes (`%` and two hex digits)?
+fn escaped_run(s: &[u8], allowed: impl Fn(u8) -> bool) -> bool {
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' {
+            if !s
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+            {
+                return false;
+            }
+            i += 3;
+        } else if allowed(s[i]) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// RFC 3986 characters a strict validator accepts in a URI (no brackets).
+fn uri_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b";/?:@&=+$.-_!~*'(),#".contains(&c)
+}
+
+/// A plain absolute URI, as described in the module docs.
+fn is_plain_uri(id: &str) -> bool {
     let Some((scheme, rest)) = id.split_once(':') else {
         return false;
     };
     let mut sc = scheme.bytes();
-    sc.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && sc.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-        && rest.chars().all(|c| {
-            xml_char(c)
-                && !c.is_whitespace()
-                && !c.is_control()
-                && !matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
-        })
+    let scheme_ok = sc.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && sc.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'));
+    if !scheme_ok || rest.is_empty() || !escaped_run(rest.as_bytes(), uri_byte) {
+        return false;
+    }
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "https" | "ftp" => rest
+            .strip_prefix("//")
+            .is_some_and(|r| r.bytes().next().is_some_and(|c| c != b'/')),
+        "urn" => is_urn(rest),
+        "tag" => scheme == "tag" && is_tag(rest),
+        _ => true,
+    }
+}
+
+/// `NID:NSS` of RFC 2141 (what follows `urn:`); a UUID after `uuid:`.
+fn is_urn(rest: &str) -> bool {
+    let Some((nid, nss)) = rest.split_once(':') else {
+        return false;
+    };
+    let nid_ok = (2..=32).contains(&nid.len())
+        && nid
+            .bytes()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && nid.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-');
+    let nss_ok = !nss.is_empty()
+        && escaped_run(nss.as_bytes(), |c| {
+            c.is_ascii_alphanumeric() || b"()+,.:=@;$_!*'-".contains(&c)
+        });
+    if !(nid_ok && nss_ok) {
+        return false;
+    }
+    if !nid.eq_ignore_ascii_case("uuid") {
+        return true;
+    }
+    let groups: Vec<&str> = nss.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// RFC 4151 `taggingEntity ":" specific [ "#" fragment ]` (what follows `tag:`).
+fn is_tag(rest: &str) -> bool {
+    let Some((authority, after)) = rest.split_once(',') else {
+        return false;
+    };
+    let domain = match authority.rsplit_once('@') {
+        Some((local, domain)) => {
+            let ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-._".contains(&c);
+            if local.is_empty() || !local.bytes().all(ok) {
+                return false;
+            }
+            domain
+        }
+        None => authority,
+    };
+    let domain_ok = !domain.is_empty()
+        && domain
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-');
+    let Some((date, specific)) = after.split_once(':') else {
+        return false;
+    };
+    let d = date.as_bytes();
+    let digits = |r: std::ops::Range<usize>| d[r].iter().all(u8::is_ascii_digit);
+    let date_ok = match d.len() {
+        4 => digits(0..4),
+        7 => digits(0..4) && d[4] == b'-' && digits(5..7),
+        10 => digits(0..4) && d[4] == b'-' && digits(5..7) && d[7] == b'-' && digits(8..10),
+        _ => false,
+    };
+    let (specific, fragment) = specific.split_once('#').unwrap_or((specific, ""));
+    let chars = |s: &str| s.bytes().all(|c| c != b'#' && uri_byte(c) || c == b'%');
+    domain_ok && date_ok && chars(specific) && chars(fragment)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::xml::xml_char;
     use super::*;
 
     #[test]
@@ -106,8 +202,10 @@ mod tests {
             "urn:isbn:0451450523",
             "tag:example.org,2024:item/1",
             "mailto:x@example.org",
-            "x+y.z-w:",
-            "http://例え.jp/パス",
+            "urn:uuid:0a1b2c3d-0000-4000-8000-00112233aabb",
+            "x+y.z-w:a%20b",
+            "tag:jo@example.org,2024-05-01:a/b#c",
+            "HTTP://Example.org/x",
         ] {
             assert!(matches!(atom_id(id), Cow::Borrowed(s) if s == id), "{id}");
             assert_eq!(item_id_from_atom(id).as_deref(), Some(id));
@@ -119,7 +217,12 @@ mod tests {
         assert_eq!(atom_id("42"), "urn:feedgate:42");
         assert_eq!(atom_id("a b/c"), "urn:feedgate:a%20b%2Fc");
         assert_eq!(atom_id("Grüße"), "urn:feedgate:Gr%C3%BC%C3%9Fe");
-        assert_eq!(atom_id("-._~"), "urn:feedgate:-._~");
+        assert_eq!(atom_id("-._~"), "urn:feedgate:-._%7E");
+        // Earlier versions kept `~`; such ids still map back.
+        assert_eq!(
+            item_id_from_atom("urn:feedgate:a~b").as_deref(),
+            Some("a~b")
+        );
         // Not IRIs: bad scheme, whitespace, forbidden characters, controls.
         for id in [
             "1http://x",
@@ -131,6 +234,21 @@ mod tests {
             "a:\u{1}",
             "a:\u{85}",
             "a:\u{fffe}",
+            // URIs a strict validator rejects as ids.
+            "x+y.z-w:",
+            "http://例え.jp/パス",
+            "http:no-host",
+            "http:///path",
+            "a:[1]",
+            "a:100%",
+            "urn:x:a",
+            "urn:isbn:",
+            "urn:isbn:a~b",
+            "urn:uuid:not-a-uuid",
+            "tag:Example.org,2024:x",
+            "tag:example.org,24:x",
+            "tag:example.org:x",
+            "TAG:example.org,2024:x",
         ] {
             assert!(atom_id(id).starts_with(URN_PREFIX), "{id:?}");
         }

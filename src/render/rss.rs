@@ -9,7 +9,12 @@
 //!   transaction's stamp), `content:encoded`, `ibmwcm:action`,
 //!   `sync:syncState`, extra `atom:link rel="enclosure"`, `dc:creator`,
 //!   `dc:date` (= published).
-//!   A deletion has only guid, pubDate, action and syncState.
+//!   A deletion has only guid, pubDate, action and syncState, plus an empty
+//!   `description`: RSS 2.0 requires a title or a description in every item
+//!   (so does an add/update whose payload has neither).
+//!   Every URL goes through [`uri`] (IRIs become URIs; an empty item link is
+//!   none); the channel `link`
+//!   is the configured link, else the feed's own URL (RSS requires one).
 //!
 //! Decisions:
 //! - **author** → `dc:creator`: RSS `<author>` must be an e-mail address, the
@@ -24,9 +29,11 @@
 //!   taken by the transaction's stamp.
 //! - **summary** → `description`, verbatim (RSS descriptions are HTML by
 //!   convention; Atom renders the summary as `type="html"` likewise).
-//! - **enclosures**: RSS allows one `<enclosure>` (the first; `length` 0 when
-//!   unknown, as the attribute is required); the others follow as
-//!   `<atom:link rel="enclosure" href type length>` (length omitted when 0).
+//! - **enclosures**: RSS allows one `<enclosure>`, whose `url` must be an
+//!   http(s) URL and whose `type` a MIME type: the first such enclosure
+//!   (`length` 0 when unknown, as the attribute is required); all others
+//!   follow as `<atom:link rel="enclosure" href type length>` (length
+//!   omitted when 0, type when it is no MIME type).
 //! - `description` and `content:encoded` are written as CDATA by the crate,
 //!   which splits a `]]>` in the text across two sections; text reaches the
 //!   crate only after [`clean`](super::clean).
@@ -37,7 +44,8 @@ use rss::{Category, Channel, Enclosure, Guid, Item};
 
 use super::content::{kind, Kind};
 use super::ext::{entry_elements, feed_elements, namespaces, ordered_map, NS_ATOM};
-use super::xml::{attr, clean, escape_html, imf_date, text};
+use super::uri::{is_http_url, media_type, uri};
+use super::xml::{clean, escape_html, imf_date, text};
 use super::Document;
 use crate::model::{Action, Entry, Payload};
 
@@ -51,7 +59,12 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
     }
     let channel = Channel {
         title: text(doc.title),
-        link: text(doc.link),
+        link: uri(if doc.link.is_empty() {
+            doc.feed_url
+        } else {
+            doc.link
+        })
+        .into_owned(),
         description: text(doc.description),
         last_build_date: doc.last_modified.map(imf_date),
         extensions: ordered_map(feed_elements(doc)),
@@ -69,7 +82,7 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
 
 fn link(rel: &str, href: &str, media_type: &str) -> Link {
     Link {
-        href: attr(href),
+        href: uri(href).into_owned(),
         rel: rel.to_owned(),
         mime_type: Some(media_type.to_owned()),
         ..Link::default()
@@ -89,13 +102,21 @@ fn item(feed_url: &str, entry: &Entry) -> Item {
     if let (Action::Add | Action::Update, Some(payload)) = (entry.action, &entry.payload) {
         fill(&mut item, payload);
     }
+    if item.title.is_none() && item.description.is_none() {
+        item.description = Some(String::new());
+    }
     item
 }
 
 /// The payload fields of an add/update item.
 fn fill(item: &mut Item, p: &Payload) {
     item.title = p.title.as_deref().map(text);
-    item.link = p.link.as_deref().map(text);
+    // An empty link is no link (RSS wants a full URL).
+    item.link = p
+        .link
+        .as_deref()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| uri(l).into_owned());
     item.description = p.summary.as_deref().map(text);
     item.content = p
         .content
@@ -119,17 +140,27 @@ fn fill(item: &mut Item, p: &Payload) {
             domain: None,
         })
         .collect();
-    let mut enclosures = p.enclosures.iter();
-    item.enclosure = enclosures.next().map(|e| Enclosure {
-        url: attr(&e.url),
-        length: e.length.to_string(),
-        mime_type: attr(&e.mime),
+    let rss_enclosure = p
+        .enclosures
+        .iter()
+        .position(|e| is_http_url(&uri(&e.url)) && media_type(&e.mime).is_some());
+    item.enclosure = rss_enclosure.map(|i| {
+        let e = &p.enclosures[i];
+        Enclosure {
+            url: uri(&e.url).into_owned(),
+            length: e.length.to_string(),
+            mime_type: media_type(&e.mime).unwrap_or_default().into_owned(),
+        }
     });
-    let more: Vec<Link> = enclosures
-        .map(|e| Link {
-            href: attr(&e.url),
+    let more: Vec<Link> = p
+        .enclosures
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != rss_enclosure)
+        .map(|(_, e)| Link {
+            href: uri(&e.url).into_owned(),
             rel: "enclosure".to_owned(),
-            mime_type: (!e.mime.is_empty()).then(|| attr(&e.mime)),
+            mime_type: media_type(&e.mime).map(|m| m.into_owned()),
             length: (e.length > 0).then(|| e.length.to_string()),
             ..Link::default()
         })

@@ -198,24 +198,31 @@ fn feed_level_text_and_urls_are_cleaned_too() {
     let x = strict(&body);
     let c = kid(x.root_element(), "", "channel");
     assert_eq!(kid_txt(c, "", "title"), "Title ]]> <x>");
+    // URLs are URIs: a `"` (which no URI holds) is percent-encoded.
     assert_eq!(
         links(c, "self")[0].0,
-        "http://gw.example/feeds/news?q=ab&x='\"'"
+        "http://gw.example/feeds/news?q=ab&x='%22'"
     );
     assert_eq!(ch.title, "Title ]]> <x>");
 }
 
 #[test]
 fn deletions_carry_only_guid_date_action_and_state() {
+    // Plus an empty description: RSS 2.0 wants a title or a description in every item.
     let entries = mixed_entries();
     let (body, ch) = rss(&doc(&entries));
     let x = strict(&body);
     let del = kids(kid(x.root_element(), "", "channel"), "", "item")[2];
-    assert_eq!(child_names(del), ["guid", "pubDate", "action", "syncState"]);
+    assert_eq!(
+        child_names(del),
+        ["description", "guid", "pubDate", "action", "syncState"]
+    );
+    assert_eq!(kid_txt(del, "", "description"), "");
     assert_eq!(kid_txt(del, "", "guid"), "gone");
     assert_eq!(kid_txt(del, NS_IBMWCM, "action"), "delete");
     let parsed = &ch.items[2];
-    assert!(parsed.title.is_none() && parsed.description.is_none() && parsed.content.is_none());
+    assert!(parsed.title.is_none() && parsed.content.is_none());
+    assert!(parsed.description.as_deref().unwrap_or("").is_empty());
     assert!(parsed.enclosure.is_none() && parsed.categories.is_empty());
 }
 
@@ -230,7 +237,8 @@ fn empty_page_at_position_zero() {
     assert_eq!(links(c, "self").len(), 1);
     assert!(links(c, "next").is_empty());
     check_feed_sync(c, "ep.0", "catchUp", 1, None);
-    assert_eq!(kid_txt(c, "", "link"), "");
+    // No configured link: the channel links to the feed itself (RSS requires a link).
+    assert_eq!(kid_txt(c, "", "link"), FEED_URL);
     assert!(ch.items.is_empty() && ch.last_build_date.is_none());
     assert_eq!(
         ch.extensions["sync"]["syncMode"][0].value.as_deref(),

@@ -21,7 +21,9 @@
 //!
 //! Payloads come back through [`parse::atom_fields`], the inverse of
 //! feedgate's Atom rendering where Atom keeps the information (see
-//! docs/decisions.md, "Upstream feeds").
+//! docs/decisions.md, "Upstream feeds"); the alternate link the upstream
+//! gives an entry with neither link nor content (its own item URL) is not
+//! taken as the item's link.
 
 use super::client::{Conditional, Fetched};
 use super::diff::Snapshot;
@@ -104,9 +106,18 @@ pub(super) fn parse_page(body: &[u8]) -> Result<Page, SyncError> {
             .ok_or_else(|| error(format!("entry {id:?} has no ibmwcm:action")))?;
         let tick = tick(first(&e.extensions, &sync, "syncState"), &id)?;
         let payload = match action.trim() {
-            "add" | "update" => Some(
-                validated(&id, atom_fields(e)).map_err(|m| error(format!("entry {id:?}: {m}")))?,
-            ),
+            "add" | "update" => {
+                let mut fields = atom_fields(e);
+                // An entry without link or content links to its item URL (RFC 4287
+                // §4.1.1): that link is the upstream's, not the item's.
+                let own = crate::render::item_url(feed.id.trim(), &id);
+                if !fields.contains_key("content")
+                    && fields.get("link").and_then(|l| l.as_str()) == Some(own.as_str())
+                {
+                    fields.remove("link");
+                }
+                Some(validated(&id, fields).map_err(|m| error(format!("entry {id:?}: {m}")))?)
+            }
             "delete" => None,
             other => return Err(error(format!("entry {id:?}: unknown action {other:?}"))),
         };

@@ -26,11 +26,16 @@ use crate::cursor::Cursor;
 use crate::protocol::Page;
 use hyper::header::{HeaderName, HeaderValue};
 
-/// The request headers a feed response is selected by.
-pub const VARY: HeaderValue =
+/// The request headers a feed response is selected by: of a feed with
+/// `im_feed` (where `A-IM` selects the answer) and of any other feed (where
+/// it changes nothing).
+pub const VARY_IM: HeaderValue =
     HeaderValue::from_static("Accept, A-IM, If-None-Match, If-Modified-Since");
-/// [`VARY`] for the page that `Prefer` turned a 304 into.
+pub const VARY: HeaderValue = HeaderValue::from_static("Accept, If-None-Match, If-Modified-Since");
+/// [`VARY`] and [`VARY_IM`] for the page that `Prefer` turned a 304 into.
 pub const VARY_PREFER: HeaderValue =
+    HeaderValue::from_static("Accept, If-None-Match, If-Modified-Since, Prefer");
+pub const VARY_PREFER_IM: HeaderValue =
     HeaderValue::from_static("Accept, A-IM, If-None-Match, If-Modified-Since, Prefer");
 /// Every feed response but a full query-form page.
 pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");

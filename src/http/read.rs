@@ -283,13 +283,15 @@ pub fn feed_response(
             cache.insert(key, cached, generation, head.seq, full);
         }
     }
-    let h = undated_if_not_newer(h, &headers, page.last_modified);
+    if let Cursor::Seq(_) = cursor {
+        h = undated_if_not_newer(h, &headers, page.last_modified);
+    }
     Ok(page_response(req, h, body, im))
 }
 
-/// A page's headers without `Last-Modified` when that date is not later
-/// than the request's `If-Modified-Since` (possible only for an ETag-selected
-/// page: a date cursor selects later seconds). libcurl, and so newsboat,
+/// An ETag-selected page's headers without `Last-Modified` when that date is
+/// not later than the request's `If-Modified-Since` (a date-selected page
+/// keeps its date: it is all a date-only consumer has). libcurl, and so newsboat,
 /// discards the body of a `200` that is not newer than its
 /// `If-Modified-Since` and still keeps the response's `ETag`: the page would
 /// be lost. Without the date it is taken, and the client keeps the older

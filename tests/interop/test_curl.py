@@ -158,7 +158,13 @@ def test_query_string_polling(feedgate, tmp_path, path):
         code, doc = poll(f"d{n}", lastMod=value)
         assert code == "200", value
         assert [(e.action, e.title) for e in doc.entries] == expected, value
-    code, _ = poll("d9", lastMod=doc3.updated)
+    # doc3 ended in a second that was still open when it was served, so its date names the
+    # second before: a date poll with it may repeat those changes (never lose them), and the
+    # repeat's own date then holds everything.
+    code, doc9 = poll("d9", lastMod=doc3.updated)
+    if code == "200":
+        assert [(e.action, e.title) for e in doc9.entries] == expected
+        code, _ = poll("d10", lastMod=doc9.updated)
     assert code == "304"
 
 

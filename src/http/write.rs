@@ -27,7 +27,7 @@ pub async fn put_item(
     id: &str,
 ) -> Result<Res, ApiError> {
     let log = writable(app, name)?;
-    let body = json_body(req, app.config.max_body_bytes).await?;
+    let body = json_body(app, req).await?;
     let payload = ingest::parse_put(&body, id)?;
     let put = [Op::Put {
         id: id.to_string(),
@@ -50,7 +50,7 @@ pub async fn delete_item(app: &App, name: &str, id: &str) -> Result<Res, ApiErro
 
 pub async fn batch(app: &App, req: Request<Incoming>, name: &str) -> Result<Res, ApiError> {
     let log = writable(app, name)?;
-    let body = json_body(req, app.config.max_body_bytes).await?;
+    let body = json_body(app, req).await?;
     let ops = ingest::parse_batch(&body)?;
     let done = app.metrics.append(log, &ops).await?;
     let etag = format!("{}.{}", log.epoch(), done.head);

@@ -90,7 +90,7 @@ impl Default for Config {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
-            ingest_memory_bytes: 64 << 20,
+            ingest_memory_bytes: 128 << 20,
             shutdown_grace: Duration::from_secs(10),
             feeds: BTreeMap::new(),
             credentials: BTreeMap::new(),

@@ -23,6 +23,12 @@ pub enum ApiError {
     InvalidParameter(String),
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// More than the push API's memory budget could ever admit.
+    #[error(
+        "applying this write would take about {cost_kib} KiB, more than \
+         ingest_memory_bytes ({budget_kib} KiB) allows: send smaller batches"
+    )]
+    OverBudget { cost_kib: usize, budget_kib: usize },
     #[error("expected a JSON body (Content-Type: application/json), got {0:?}")]
     UnsupportedMediaType(String),
     #[error("{method} is not allowed here; allowed: {allow}")]
@@ -57,7 +63,7 @@ impl ApiError {
             InvalidItem(_) | InvalidParameter(_) | BadRequest(_) => StatusCode::BAD_REQUEST,
             RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            PayloadTooLarge(_) | OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ReadOnlyFeed(_) => StatusCode::CONFLICT,
@@ -73,7 +79,7 @@ impl ApiError {
             ItemNotFound(_) => "item_not_found",
             InvalidItem(_) => "invalid_item",
             InvalidParameter(_) => "invalid_parameter",
-            PayloadTooLarge(_) => "payload_too_large",
+            PayloadTooLarge(_) | OverBudget { .. } => "payload_too_large",
             UnsupportedMediaType(_) => "unsupported_media_type",
             MethodNotAllowed { .. } => "method_not_allowed",
             NotFound => "not_found",

@@ -6,6 +6,7 @@
 //! readiness, feed list, metrics, consumers); the decisions they make are in
 //! `cursor`, `protocol`, `ingest` and `store`.
 
+mod body;
 mod cache;
 mod host;
 mod ops;
@@ -21,9 +22,9 @@ pub use redact::redacted_target;
 use crate::app::App;
 use crate::error::ApiError;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use route::{parse_route, Route};
 use std::borrow::Cow;
@@ -286,50 +287,6 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Res {
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
-}
-
-/// Read a JSON request body of at most `max_body_bytes`, which must arrive
-/// within `body_read_timeout` (a client that announces more than it sends,
-/// or `Expect: 100-continue` and nothing, would hold its connection for
-/// ever otherwise): `408 request_timeout`, and the connection is closed.
-async fn json_body(app: &App, req: Request<Incoming>) -> Result<Bytes, ApiError> {
-    let (max, limit) = (app.config.max_body_bytes, app.config.body_read_timeout);
-    let ct = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType(ct));
-    }
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(ApiError::PayloadTooLarge(max));
-    }
-    let body = Limited::new(req.into_body(), max).collect();
-    let Ok(body) = tokio::time::timeout(limit, body).await else {
-        app.metrics.limits.body_timeout();
-        return Err(ApiError::RequestTimeout(limit));
-    };
-    match body {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::PayloadTooLarge(max)),
-        Err(e) => Err(ApiError::InvalidParameter(format!(
-            "cannot read the request body: {e}"
-        ))),
-    }
 }
 
 /// The feed's log and presentation, or 404.

@@ -52,6 +52,8 @@ pub struct App {
     pub upstreams: crate::upstream::Upstreams,
     /// Ready-made 304 headers and rendered pages of feed reads (`http::cache`).
     pub reads: crate::http::ReadCache,
+    /// The push API's memory budget (`ingest_memory_bytes`).
+    pub ingest: crate::ingest::Budget,
 }
 
 impl App {
@@ -104,7 +106,9 @@ impl App {
         });
         let reads =
             crate::http::ReadCache::new(logs, config.page_cache_bytes, &metrics, &upstreams);
+        let ingest = crate::ingest::Budget::new(config.ingest_memory_bytes, config.max_body_bytes);
         let app = App {
+            ingest,
             config,
             auth,
             store,

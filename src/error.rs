@@ -5,8 +5,9 @@ use crate::store::StoreError;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{
-    HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+    HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
 };
+use std::time::Duration;
 
 /// The challenges of a 401: a bearer token (RFC 6750) or HTTP Basic (RFC 7617).
 const CHALLENGE: &str = "Bearer realm=\"feedgate\", Basic realm=\"feedgate\", charset=\"UTF-8\"";
@@ -24,6 +25,12 @@ pub enum ApiError {
     InvalidParameter(String),
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// More than the push API's memory budget could ever admit.
+    #[error(
+        "applying this write would take about {cost_kib} KiB, more than \
+         ingest_memory_bytes ({budget_kib} KiB) allows: send smaller batches"
+    )]
+    OverBudget { cost_kib: usize, budget_kib: usize },
     #[error("expected a JSON body (Content-Type: application/json), got {0:?}")]
     UnsupportedMediaType(String),
     #[error("{method} is not allowed here; allowed: {allow}")]
@@ -38,6 +45,14 @@ pub enum ApiError {
     ReadOnlyFeed(String),
     #[error("the store is unavailable: {0}")]
     StoreUnavailable(String),
+    /// A request HTTP/1.1 rejects as such (RFC 9112), e.g. without `Host`.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(Duration),
+    /// Every connection slot is taken (`max_connections`).
+    #[error("the gateway is at its connection limit; retry shortly")]
+    Overloaded,
 }
 
 impl ApiError {
@@ -47,8 +62,10 @@ impl ApiError {
             FeedNotFound(_) | ItemNotFound(_) | NotFound => StatusCode::NOT_FOUND,
             Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Forbidden(_) => StatusCode::FORBIDDEN,
-            InvalidItem(_) | InvalidParameter(_) => StatusCode::BAD_REQUEST,
-            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            InvalidItem(_) | InvalidParameter(_) | BadRequest(_) => StatusCode::BAD_REQUEST,
+            RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            PayloadTooLarge(_) | OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ReadOnlyFeed(_) => StatusCode::CONFLICT,
@@ -64,7 +81,7 @@ impl ApiError {
             ItemNotFound(_) => "item_not_found",
             InvalidItem(_) => "invalid_item",
             InvalidParameter(_) => "invalid_parameter",
-            PayloadTooLarge(_) => "payload_too_large",
+            PayloadTooLarge(_) | OverBudget { .. } => "payload_too_large",
             UnsupportedMediaType(_) => "unsupported_media_type",
             MethodNotAllowed { .. } => "method_not_allowed",
             NotFound => "not_found",
@@ -72,19 +89,16 @@ impl ApiError {
             Forbidden(_) => "forbidden",
             ReadOnlyFeed(_) => "read_only_feed",
             StoreUnavailable(_) => "store_unavailable",
+            BadRequest(_) => "bad_request",
+            RequestTimeout(_) => "request_timeout",
+            Overloaded => "overloaded",
         }
     }
 
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let status = self.status();
-        let body = serde_json::json!({
-            "type": format!("urn:feedgate:problem:{}", self.code()),
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.to_string(),
-            "code": self.code(),
-        });
-        let mut res = Response::new(Full::new(Bytes::from(body.to_string())));
+        let body = problem_json(status, self.code(), &self.to_string());
+        let mut res = Response::new(Full::new(Bytes::from(body)));
         *res.status_mut() = status;
         let h = res.headers_mut();
         h.insert(
@@ -100,16 +114,38 @@ impl ApiError {
             ApiError::StoreUnavailable(_) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
             }
+            ApiError::Overloaded => {
+                h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                h.insert(CONNECTION, HeaderValue::from_static("close"));
+            }
+            // The connection's state is unknown (a second Host, a body
+            // half sent): it is not reused.
+            ApiError::BadRequest(_) | ApiError::RequestTimeout(_) => {
+                h.insert(CONNECTION, HeaderValue::from_static("close"));
+            }
             ApiError::Unauthorized(_) => {
                 h.insert(WWW_AUTHENTICATE, HeaderValue::from_static(CHALLENGE));
             }
             _ => {}
         }
-        if status.is_server_error() {
+        // Overload is logged by the accept loop, at most once a second.
+        if status.is_server_error() && !matches!(self, ApiError::Overloaded) {
             tracing::error!(code = self.code(), error = %self, "request failed");
         }
         res
     }
+}
+
+/// The RFC 9457 document of a problem with a stable `code`.
+pub fn problem_json(status: StatusCode, code: &str, detail: &str) -> String {
+    serde_json::json!({
+        "type": format!("urn:feedgate:problem:{code}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "code": code,
+    })
+    .to_string()
 }
 
 impl From<StoreError> for ApiError {

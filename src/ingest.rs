@@ -1,6 +1,11 @@
 //! Reading the push API's JSON (PROTOCOL §5) into store operations: one item
 //! for a PUT, an array of items and deletions for a batch. Everything is
-//! validated here, before anything is written.
+//! validated here, before anything is written. A batch is parsed element by
+//! element straight into its operations (no intermediate array of inputs),
+//! and `budget` bounds the memory of the writes in progress.
+
+pub mod budget;
+pub use budget::Budget;
 
 use crate::error::ApiError;
 use crate::model::{valid_item_id, Enclosure, Payload, MAX_ID_BYTES};
@@ -46,13 +51,58 @@ pub fn parse_put(body: &[u8], path_id: &str) -> Result<Payload, ApiError> {
 
 /// The body of `POST /feeds/{feed}/items`: a JSON array of items.
 pub fn parse_batch(body: &[u8]) -> Result<Vec<Op>, ApiError> {
-    let inputs: Vec<ItemInput> =
-        serde_json::from_slice(body).map_err(|e| invalid(format!("{e}")))?;
-    inputs
-        .into_iter()
-        .enumerate()
-        .map(|(i, input)| batch_op(input).map_err(|e| invalid(format!("element {i}: {e}"))))
-        .collect()
+    parse_batch_counted(body, budget::count_items(body))
+}
+
+/// [`parse_batch`] of a body holding `items` items ([`budget::count_items`]):
+/// each element becomes its operation as soon as it is read, into a vector
+/// of that size.
+pub fn parse_batch_counted(body: &[u8], items: usize) -> Result<Vec<Op>, ApiError> {
+    let mut refused = None;
+    let visitor = BatchVisitor {
+        items,
+        refused: &mut refused,
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = serde::Deserializer::deserialize_seq(&mut de, visitor).and_then(|ops| {
+        de.end()?;
+        Ok(ops)
+    });
+    match (parsed, refused) {
+        (_, Some(e)) => Err(e),
+        (Ok(ops), None) => Ok(ops),
+        (Err(e), None) => Err(invalid(format!("{e}"))),
+    }
+}
+
+/// Reads a batch array into operations; an element that is valid JSON but
+/// not a valid item stops it, its error kept in `refused`.
+struct BatchVisitor<'r> {
+    items: usize,
+    refused: &'r mut Option<ApiError>,
+}
+
+impl<'de> serde::de::Visitor<'de> for BatchVisitor<'_> {
+    type Value = Vec<Op>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of items")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Op>, A::Error> {
+        let mut ops = Vec::with_capacity(self.items);
+        while let Some(input) = seq.next_element::<ItemInput>()? {
+            match batch_op(input) {
+                Ok(op) => ops.push(op),
+                Err(e) => {
+                    let i = ops.len();
+                    *self.refused = Some(invalid(format!("element {i}: {e}")));
+                    return Err(serde::de::Error::custom("invalid element"));
+                }
+            }
+        }
+        Ok(ops)
+    }
 }
 
 fn batch_op(mut input: ItemInput) -> Result<Op, ApiError> {

@@ -30,6 +30,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::Instant;
 
+mod limits;
+pub use limits::{Limits, Rejection};
+
 /// The `Content-Type` of a scrape.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
@@ -175,6 +178,8 @@ pub struct Metrics {
     lag_seconds: Family<ConsumerLabels, FloatGauge>,
     /// Serialises scrapes: the scrape-time families are cleared and refilled.
     scrape: Mutex<()>,
+    /// Load shed by the connection cap, body timeouts, the ingest budget.
+    pub limits: Limits,
 }
 
 fn page_histogram() -> Histogram {
@@ -250,6 +255,7 @@ impl Metrics {
             "Head stamp minus the stamp of a consumer's last acknowledged position",
             lag_seconds.clone(),
         );
+        let limits = Limits::register(&mut registry);
         let feeds = feeds
             .into_iter()
             .map(|feed| {
@@ -294,6 +300,7 @@ impl Metrics {
             lag_transactions,
             lag_seconds,
             scrape: Mutex::new(()),
+            limits,
         }
     }
 

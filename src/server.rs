@@ -1,24 +1,36 @@
 //! The HTTP/1.1 server: accept loop with a connection cap, per-connection
 //! hyper service with a header-read timeout (one re-armed timer per
-//! connection, `timer`), and graceful shutdown that
-//! drains in-flight requests within the grace period and flushes the store.
-//! Beside it, consumer records are persisted every [`PERSIST_EVERY`] and once
-//! more after the drain, before the final flush.
+//! connection, `timer`), problem documents for hyper's own error answers
+//! (`io`), and graceful shutdown that drains in-flight requests within the
+//! grace period and flushes the store. Beside it, consumer records are
+//! persisted every [`PERSIST_EVERY`] and once more after the drain, before
+//! the final flush.
+//!
+//! At `max_connections` the gateway keeps accepting and sheds load it can
+//! see: the connection idle for longest is closed to make room (`conns`),
+//! and when none is idle the newcomer is answered `503 overloaded` with
+//! `Retry-After`, except `/healthz` and `/readyz`, which are answered as
+//! usual (`overload`). Such answers use a reserve of connections beyond the
+//! cap; past it a connection is closed unanswered. Both are counted in
+//! `/metrics` and logged (at most once a second).
 
+mod conns;
+mod io;
+mod overload;
 mod timer;
 
 use crate::app::App;
-use crate::http;
+use crate::http::{self, Reply};
+use conns::{Conn, Conns, Registered};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use timer::ConnTimer;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How often consumer records (`/feeds/{feed}/consumers`) are written to the store.
 pub const PERSIST_EVERY: Duration = Duration::from_secs(5);
@@ -31,8 +43,12 @@ pub async fn run(
 ) -> Result<(), crate::store::StoreError> {
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     let background = crate::background::spawn(&app, stopped);
-    let graceful = GracefulShutdown::new();
+    let conns = Arc::new(Conns::default());
+    conns.start_clock();
     let slots = Arc::new(Semaphore::new(app.config.max_connections));
+    let reserve = Arc::new(Semaphore::new(overload::reserve(
+        app.config.max_connections,
+    )));
     let mut builder = http1::Builder::new();
     // The timer that header_read_timeout needs is set per connection, below.
     builder
@@ -45,13 +61,6 @@ pub async fn run(
     let persister = tokio::spawn(persist_consumers(app.clone(), stopped));
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(conn) => conn,
@@ -65,27 +74,33 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let service = service_fn(move |req| http::serve(&app, req));
-        // Each connection re-arms one timer of its own (see `timer`).
-        let mut conn_builder = builder.clone();
-        conn_builder.timer(ConnTimer::default());
-        let conn = graceful.watch(conn_builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-            drop(permit);
-        });
+        let conn = Connection {
+            app: app.clone(),
+            stream,
+            builder: builder.clone(),
+        };
+        if let Ok(permit) = slots.clone().try_acquire_owned() {
+            tokio::spawn(conn.serve(conns.register(true), permit));
+        } else if let Ok(extra) = reserve.clone().try_acquire_owned() {
+            tokio::spawn(overload::over_cap(
+                conn,
+                conns.clone(),
+                slots.clone(),
+                extra,
+            ));
+        } else {
+            overload::drop_unanswered(&app, peer);
+        }
     }
     drop(listener);
     tracing::info!(
-        connections = graceful.count(),
+        connections = conns.len(),
         "shutting down: draining connections"
     );
+    conns.close_all();
     let grace = app.config.shutdown_grace;
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = conns.drained() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; closing remaining connections"),
     }
     let _ = stop_persisting.send(());
@@ -99,6 +114,90 @@ pub async fn run(
     app.store.flush().await?;
     tracing::info!("store flushed; bye");
     Ok(())
+}
+
+/// An accepted connection, before it is served.
+struct Connection {
+    app: Arc<App>,
+    stream: TcpStream,
+    builder: http1::Builder,
+}
+
+impl Connection {
+    /// Serve the connection in one of the `max_connections` slots.
+    async fn serve(self, registered: Registered, slot: OwnedSemaphorePermit) {
+        let conn = registered.conn.clone();
+        let app = self.app.clone();
+        let service = service_fn(move |req| track(&conn, http::serve(&app, req)));
+        self.run(&registered, service).await;
+        drop(slot);
+    }
+
+    /// Run hyper on the connection with `service` until it ends, or until
+    /// it is asked to close (then gracefully: a request in progress is
+    /// answered first).
+    async fn run<S>(self, registered: &Registered, service: S)
+    where
+        S: hyper::service::Service<
+                hyper::Request<hyper::body::Incoming>,
+                Response = http::Res,
+                Error = std::convert::Infallible,
+            > + 'static,
+        S::Future: Send + 'static,
+    {
+        let Connection {
+            stream,
+            mut builder,
+            ..
+        } = self;
+        let peer = stream.peer_addr().ok();
+        // Each connection re-arms one timer of its own (see `timer`).
+        builder.timer(ConnTimer::default());
+        let io = TokioIo::new(io::ProblemIo::new(stream));
+        let conn = builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        let closing = registered.conn.closing();
+        tokio::pin!(closing);
+        let ended = tokio::select! {
+            biased;
+            r = conn.as_mut() => r,
+            () = &mut closing => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = ended {
+            tracing::debug!(?peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// Keep the connection's activity up to date around an answer: idle once
+/// answered at once, busy while a waiting answer is pending.
+fn track(conn: &Arc<Conn>, reply: Reply) -> Reply {
+    match reply {
+        Reply::Now(res) => {
+            conn.touch();
+            Reply::Now(res)
+        }
+        Reply::Later(answer) => {
+            conn.busy();
+            let idle = Idle(conn.clone());
+            Reply::Later(Box::pin(async move {
+                let _idle = idle;
+                answer.await
+            }))
+        }
+    }
+}
+
+/// Marks its connection idle when dropped (answered, or abandoned).
+struct Idle(Arc<Conn>);
+
+impl Drop for Idle {
+    fn drop(&mut self) {
+        self.0.touch();
+    }
 }
 
 /// Persist consumer records every [`PERSIST_EVERY`] until `stop`, then once more.

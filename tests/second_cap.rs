@@ -28,7 +28,7 @@ async fn a_huge_second_is_read_in_bounded_parts() {
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\nmax_body_bytes = 16777216\nmax_second_entries = 2000\n[feeds.news]\n",
+            "data_dir = {:?}\nmax_body_bytes = 16777216\ningest_memory_bytes = 1073741824\nmax_second_entries = 2000\n[feeds.news]\n",
             dir.path().join("data")
         ),
     )

@@ -8,22 +8,26 @@
 //! no-store` (PROTOCOL §3 Caches); the decisions the handlers make are in
 //! `cursor`, `protocol`, `ingest` and `store`.
 
+mod body;
 mod cache;
+mod host;
 mod item;
 mod ops;
 mod read;
+mod redact;
 mod route;
 mod write;
 
 pub use cache::ReadCache;
 pub use read::Query as FeedQuery;
+pub use redact::redacted_target;
 
 use crate::app::App;
 use crate::error::ApiError;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use route::{parse_route, Route};
 use std::borrow::Cow;
@@ -64,6 +68,12 @@ impl Future for Reply {
 /// returns: hyper can then reuse its read buffer (the request's URI and
 /// headers borrow it) instead of allocating a new one for the next read.
 pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
+    if let Err(e) = host::check(req.version(), req.headers()) {
+        let debug = debug_start(&req);
+        let res = e.into_response();
+        finish(app, "unknown", &res, debug);
+        return Reply::Now(Some(res));
+    }
     let route = parse_route(req.uri().path());
     if route.as_ref().is_ok_and(|r| waits(app, r)) {
         let app = app.clone();
@@ -76,6 +86,11 @@ pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
         .unwrap_or_else(ApiError::into_response);
     finish(app, label, &res, debug);
     Reply::Now(Some(res))
+}
+
+/// The `route` label of `feedgate_http_requests_total` for a request path.
+pub fn route_label(path: &str) -> &'static str {
+    parse_route(path).map_or("unknown", |r| r.label())
 }
 
 /// Whether answering `route` may wait: the push API (bodies, durable
@@ -143,7 +158,7 @@ fn route_now(app: &App, req: &Request<Incoming>, route: &Route<'_>) -> Result<Re
     match route {
         // Operations answers are about now: no cache keeps them (PROTOCOL §3 Caches).
         Route::Healthz if read => Ok(no_store(ops::healthz())),
-        Route::Readyz if read => Ok(no_store(ops::readyz(app))),
+        Route::Readyz if read => Ok(no_store(ops::readyz(app, probe_detail(app, req)))),
         Route::Metrics if read => Ok(no_store(ops::metrics(app))),
         Route::Feeds if read => Ok(no_store(ops::list_feeds(app, who))),
         Route::Feed(name, format) if read => read::feed_response(app, req, name, *format, who),
@@ -218,15 +233,7 @@ fn authorize<'a>(
     if !app.auth.enabled() {
         return Ok(None);
     }
-    let header = req
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""));
-    let token = req.uri().query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "access_token")
-            .map(|(_, v)| v)
-    });
+    let (header, token) = credentials(req);
     let who = app.auth.authenticate(header, token.as_deref())?;
     app.auth.authorize(who, feed, need)?;
     if matches!(route, Route::Metrics) {
@@ -237,19 +244,37 @@ fn authorize<'a>(
     Ok(who)
 }
 
-/// The request target for logs, with any `access_token` value redacted.
-pub fn redacted_target(uri: &hyper::Uri) -> Cow<'_, str> {
-    let Some(query) = uri.query().filter(|q| q.contains("access_token")) else {
-        return Cow::Borrowed(uri.path_and_query().map_or("/", |p| p.as_str()));
+/// For the open probes: whether the caller may see `feed`'s operational
+/// detail (an upstream's state and last error). Everyone may without
+/// `[credentials]`; with them, a credential with `admin` on the feed. Wrong
+/// or missing credentials are not an error here: the probe still answers.
+fn probe_detail<'a>(app: &'a App, req: &Request<Incoming>) -> impl Fn(&str) -> bool + 'a {
+    let who = if app.auth.enabled() {
+        let (header, token) = credentials(req);
+        app.auth
+            .authenticate(header, token.as_deref())
+            .ok()
+            .flatten()
+    } else {
+        None
     };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some(("access_token", _)) => "access_token=REDACTED".to_string(),
-            _ => kv.to_string(),
-        })
-        .collect();
-    Cow::Owned(format!("{}?{}", uri.path(), query.join("&")))
+    move |feed: &str| {
+        !app.auth.enabled() || who.is_some_and(|c| c.role(feed) == Some(crate::auth::Role::Admin))
+    }
+}
+
+/// The request's `Authorization` header and `access_token` parameter.
+fn credentials(req: &Request<Incoming>) -> (Option<&str>, Option<Cow<'_, str>>) {
+    let header = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
+    let token = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v)
+    });
+    (header, token)
 }
 
 /// Mark `res` `Cache-Control: no-store`.
@@ -273,41 +298,6 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Res {
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
-}
-
-/// Read a JSON request body of at most `max` bytes.
-async fn json_body(req: Request<Incoming>, max: usize) -> Result<Bytes, ApiError> {
-    let ct = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let is_json = essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"));
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType(ct));
-    }
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(ApiError::PayloadTooLarge(max));
-    }
-    match Limited::new(req.into_body(), max).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::PayloadTooLarge(max)),
-        Err(e) => Err(ApiError::InvalidParameter(format!(
-            "cannot read the request body: {e}"
-        ))),
-    }
 }
 
 /// The feed's log and presentation, or 404.

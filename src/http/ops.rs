@@ -20,10 +20,12 @@ pub fn healthz() -> Res {
     res
 }
 
-/// Ready when the store is writable. Upstream origins are listed with their
-/// sync state but do not make the gateway unready: an upstream feed whose
-/// origin fails is still served from its log.
-pub fn readyz(app: &App) -> Res {
+/// Ready when the store is writable. Upstream origins do not make the
+/// gateway unready (an upstream feed whose origin fails is still served from
+/// its log); they are counted, and shown one by one (state, last sync, last
+/// error) only for the feeds `detail` allows: the probe is open, and an
+/// origin's errors are for the feed's admins (`http::probe_detail`).
+pub fn readyz(app: &App, detail: impl Fn(&str) -> bool) -> Res {
     match app.store.check_writable() {
         Ok(()) => {
             let mut body = json!({"status": "ready"});
@@ -33,8 +35,11 @@ pub fn readyz(app: &App) -> Res {
                     .iter()
                     .filter(|(_, s)| s.state == "failing")
                     .count();
-                let detail: serde_json::Map<_, _> = upstreams
+                body["upstreams_total"] = upstreams.len().into();
+                body["upstreams_failing"] = failing.into();
+                let shown: serde_json::Map<_, _> = upstreams
                     .into_iter()
+                    .filter(|(name, _)| detail(name))
                     .map(|(name, s)| {
                         let v = json!({
                             "state": s.state,
@@ -46,8 +51,9 @@ pub fn readyz(app: &App) -> Res {
                         (name.to_string(), v)
                     })
                     .collect();
-                body["upstreams"] = detail.into();
-                body["upstreams_failing"] = failing.into();
+                if !shown.is_empty() {
+                    body["upstreams"] = shown.into();
+                }
                 body["note"] = "upstream failures do not affect readiness: those feeds are served from their logs".into();
             }
             json(StatusCode::OK, &body)

@@ -6,6 +6,7 @@
 //! `caching`.
 
 use super::cache::{Page as CachedPage, PageKey};
+use super::redact::without_access_token;
 use super::{etag_header, http_date, Res};
 use crate::app::App;
 use crate::cursor::{self, Cursor, Validators};
@@ -385,25 +386,6 @@ fn self_url(app: &App, req: &Request<hyper::body::Incoming>) -> String {
         base_url(app, req.headers()),
         without_access_token(req.uri())
     )
-}
-
-/// Path and query of `uri` minus any `access_token` parameter.
-fn without_access_token(uri: &hyper::Uri) -> Cow<'_, str> {
-    let Some(query) = uri.query() else {
-        return Cow::Borrowed(uri.path());
-    };
-    if !query.contains("access_token") {
-        return Cow::Borrowed(uri.path_and_query().map_or(uri.path(), |p| p.as_str()));
-    }
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|kv| !kv.starts_with("access_token=") && *kv != "access_token")
-        .collect();
-    if kept.is_empty() {
-        Cow::Borrowed(uri.path())
-    } else {
-        Cow::Owned(format!("{}?{}", uri.path(), kept.join("&")))
-    }
 }
 
 /// ETag and Last-Modified (a Unix second, PROTOCOL §2) of a position.

@@ -83,7 +83,9 @@ impl Visibility {
     /// Returns the floor of its stamp: the latest instant a reader cut at.
     pub(super) fn begin(&self, last_stamp: u64) -> u64 {
         let mut s = self.lock();
-        s.unpublished.push_back((OPEN, last_stamp));
+        // Its stamp will be at least `seen` too: the frontier never steps back.
+        let floor = last_stamp.max(s.seen);
+        s.unpublished.push_back((OPEN, floor));
         s.seen
     }
 
@@ -210,11 +212,13 @@ mod tests {
     }
 
     #[test]
-    fn a_group_in_flight_holds_the_frontier_at_the_last_stamp() {
+    fn a_group_in_flight_holds_the_frontier_at_its_floor() {
         let v = vis();
         assert_eq!(v.frontier(5_000).open_ms, 5_000);
         assert_eq!(v.begin(4_200), 5_000);
-        assert_eq!(v.frontier(6_000).open_ms, 4_200);
+        // The group's stamp will be at least 5 s (what a reader saw): the
+        // frontier stays there, it never steps back to the last stamp.
+        assert_eq!(v.frontier(6_000).open_ms, 5_000);
         v.written(3, 6_000);
         assert_eq!(v.frontier(7_000).open_ms, 6_000);
         v.publish(Published {

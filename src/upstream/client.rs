@@ -3,6 +3,13 @@
 //! webpki roots (no system OpenSSL), hickory DNS (no glibc NSS), extra
 //! request headers marked sensitive, and conditional GET.
 //!
+//! Requests go to the configured origin only (scheme, host and port of the
+//! configured URL): a redirect elsewhere fails the sync
+//! ([`SyncError::ForeignOrigin`]) instead of carrying the configured headers
+//! (`Authorization`, `X-Api-Key`, …) to a host that was never configured;
+//! no `Referer` is sent. Redirects within the origin are followed, up to
+//! `max_redirects`.
+//!
 //! Error texts never carry the URL's credentials, its query string or a
 //! header value: they name the upstream by [`redact`]ed URL only.
 
@@ -57,7 +64,8 @@ impl Client {
             .default_headers(headers)
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.timeout)
-            .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
+            .redirect(same_origin_redirects(&url, cfg.max_redirects))
+            .referer(false)
             .gzip(true)
             .use_rustls_tls()
             .build()
@@ -126,6 +134,16 @@ impl Client {
     }
 
     fn error(&self, e: reqwest::Error) -> SyncError {
+        let mut source: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(err) = source {
+            if let Some(ForeignRedirect(origin)) = err.downcast_ref() {
+                return SyncError::ForeignOrigin {
+                    what: "redirect",
+                    origin: origin.clone(),
+                };
+            }
+            source = err.source();
+        }
         if e.is_timeout() {
             SyncError::Timeout(self.timeout)
         } else if e.is_connect() {
@@ -136,6 +154,50 @@ impl Client {
             SyncError::Request(chain(&e))
         }
     }
+}
+
+/// Follow a redirect only within `configured`'s origin, at most `max` times.
+fn same_origin_redirects(configured: &Url, max: usize) -> reqwest::redirect::Policy {
+    let origin = configured.origin();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.url().origin() != origin {
+            let to = attempt.url().origin().ascii_serialization();
+            attempt.error(ForeignRedirect(to))
+        } else if attempt.previous().len() > max {
+            // The first of `previous` is the request's own URL.
+            attempt.error(TooManyRedirects(max))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// A redirect out of the configured origin (its origin, no path or query).
+#[derive(Debug)]
+struct ForeignRedirect(String);
+
+impl std::fmt::Display for ForeignRedirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redirect to another origin ({})", self.0)
+    }
+}
+
+impl std::error::Error for ForeignRedirect {}
+
+#[derive(Debug)]
+struct TooManyRedirects(usize);
+
+impl std::fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "too many redirects (max_redirects = {})", self.0)
+    }
+}
+
+impl std::error::Error for TooManyRedirects {}
+
+/// Whether `url` is on `configured`'s origin (scheme, host, port).
+pub fn same_origin(configured: &Url, url: &Url) -> bool {
+    configured.origin() == url.origin()
 }
 
 /// An error and its causes, without the URL (which may carry credentials).

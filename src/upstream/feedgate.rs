@@ -234,11 +234,19 @@ async fn get(s: &Syncer, url: &Url, tag: Option<&str>) -> Result<Option<Vec<u8>>
 
 /// A `next` link resolved against the page's URL, with the configured URL's
 /// query parameters it lacks added back (feedgate drops `access_token` from
-/// its links; a consumer appends it to every URL it builds).
+/// its links; a consumer appends it to every URL it builds). A link to
+/// another origin than the configured URL's fails the sync: the configured
+/// query and headers (credentials) go to the configured origin only.
 fn join(configured: &Url, current: &Url, next: &str) -> Result<Url, SyncError> {
     let mut url = current
         .join(next)
         .map_err(|e| error(format!("bad next link {next:?}: {e}")))?;
+    if !super::client::same_origin(configured, &url) {
+        return Err(SyncError::ForeignOrigin {
+            what: "next link",
+            origin: url.origin().ascii_serialization(),
+        });
+    }
     let have: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
     let missing: Vec<(String, String)> = configured
         .query_pairs()

@@ -59,6 +59,13 @@ pub enum SyncError {
         format: &'static str,
         message: String,
     },
+    /// A `next` link or a redirect naming another origin than the configured
+    /// URL's (scheme, host, port): not followed, so the configured headers
+    /// and query never reach it.
+    #[error(
+        "{what} to another origin ({origin}) refused: feedgate asks only the configured origin"
+    )]
+    ForeignOrigin { what: &'static str, origin: String },
     #[error("the upstream has more than max_pages = {0} pages to read in one resync")]
     TooManyPages(usize),
     #[error(transparent)]

@@ -27,24 +27,6 @@ fn content_negotiation() {
 }
 
 #[test]
-fn self_links_drop_access_tokens() {
-    let uri = |s: &str| s.parse::<hyper::Uri>().unwrap();
-    assert_eq!(
-        without_access_token(&uri("/feeds/a?access_token=x&etag=e.1")),
-        "/feeds/a?etag=e.1"
-    );
-    assert_eq!(
-        without_access_token(&uri("/feeds/a?access_token=x")),
-        "/feeds/a"
-    );
-    assert_eq!(
-        without_access_token(&uri("/feeds/a?etag=e.1")),
-        "/feeds/a?etag=e.1"
-    );
-    assert_eq!(without_access_token(&uri("/feeds/a")), "/feeds/a");
-}
-
-#[test]
 fn query_parameters() {
     let q =
         Query::parse("etag=e.5&lastMod=2024-01-01T00%3A00%3A00%2B01%3A00&limit=3&x=y&format=atom");

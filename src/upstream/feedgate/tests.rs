@@ -161,3 +161,30 @@ fn next_links_keep_the_configured_query() {
     assert_eq!(rel.as_str(), "http://a/feeds/news.atom?etag=e.9");
     assert!(join(&plain, &plain, "http://[bad").is_err());
 }
+
+#[test]
+fn next_links_to_another_origin_are_refused() {
+    let configured = Url::parse("http://a:8080/feeds/news?access_token=t0k").unwrap();
+    for foreign in [
+        "http://evil:8080/feeds/news?etag=e.5",
+        "http://a:8081/feeds/news?etag=e.5",
+        "https://a:8080/feeds/news?etag=e.5",
+        "//evil/feeds/news",
+    ] {
+        match join(&configured, &configured, foreign) {
+            Err(SyncError::ForeignOrigin { what, origin }) => {
+                assert_eq!(what, "next link");
+                assert!(
+                    !origin.contains("t0k") && !origin.contains("feeds"),
+                    "{origin}"
+                );
+            }
+            other => panic!("{foreign}: {other:?}"),
+        }
+    }
+    let same = join(&configured, &configured, "http://a:8080/other?etag=e.1").unwrap();
+    assert_eq!(
+        same.as_str(),
+        "http://a:8080/other?etag=e.1&access_token=t0k"
+    );
+}

@@ -1,0 +1,105 @@
+//! Issue 11, hardening: what a hostile origin, a flood of connections and an
+//! oversized second could do. One module per front, each case a trick that
+//! worked before and the answer it gets now.
+//!
+//! - `origin_tricks.rs`: an upstream origin that names another host in its
+//!   `next` link or redirects there (the configured credentials stay home).
+//! - `connections.rs`: a flood past `max_connections` (idle ones make room,
+//!   the over-cap answer is an explicit 503, probes keep answering) and
+//!   bodies that never arrive (`body_read_timeout`).
+//! - `secrets.rs`: `access_token` spelled with escapes, `/readyz` without
+//!   credentials, a 401 that would echo the secret.
+//! - `protocol_edges.rs`: `Host` rules of RFC 9112 §3.2, and hyper's own
+//!   400/431 answers as problem documents.
+//! - `memory.rs`: peak memory (VmHWM) of the real binary under ingest.
+
+#[path = "../common/binary.rs"]
+mod binary;
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/origin.rs"]
+mod origin;
+#[path = "../common/upstream_kit.rs"]
+mod upstream_kit;
+
+mod connections;
+mod memory;
+mod origin_tricks;
+mod protocol_edges;
+mod secrets;
+
+use common::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Send `raw` on a new connection and read until the server closes (at most
+/// `limit`); `None` if it neither answered nor closed in time.
+async fn exchange(addr: SocketAddr, raw: &[u8], limit: Duration) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let _ = s.write_all(raw).await;
+    let mut buf = Vec::new();
+    match timeout(limit, s.read_to_end(&mut buf)).await {
+        Ok(_) => Some(buf),
+        Err(_) => None,
+    }
+}
+
+/// [`exchange`] that expects one complete response.
+async fn answer(addr: SocketAddr, raw: &[u8], limit: Duration) -> Resp {
+    let buf = exchange(addr, raw, limit).await.unwrap_or_else(|| {
+        panic!(
+            "no answer within {limit:?} to {}",
+            String::from_utf8_lossy(raw)
+        )
+    });
+    assert!(
+        buf.windows(4).any(|w| w == b"\r\n\r\n"),
+        "closed without a response: {:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    Resp::parse(&buf)
+}
+
+/// Read exactly one response from a keep-alive connection, within `limit`.
+async fn read_one(s: &mut TcpStream, limit: Duration) -> Option<Resp> {
+    let mut buf = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = Resp::parse(&buf[..end + 4]);
+                let len: usize = head
+                    .header("content-length")
+                    .map_or(0, |v| v.parse().unwrap());
+                if buf.len() >= end + 4 + len {
+                    return Some(Resp::parse(&buf[..end + 4 + len]));
+                }
+            }
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    timeout(limit, read).await.ok().flatten()
+}
+
+/// Whether the server has closed `s` (EOF or reset) within `limit`.
+async fn closed(s: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(
+        timeout(limit, s.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+/// The value of one series in a `/metrics` scrape (0 if absent).
+fn series(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}

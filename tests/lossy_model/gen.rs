@@ -53,9 +53,11 @@ pub enum Step {
     Tick(u64),
     Poll(Poll),
     /// Writes on distinct items, at most one poll per consumer and maybe a
-    /// clock move, all in flight together, each starting after its delay.
+    /// clock move, all in flight together, each starting after its delay. A
+    /// PUT with `Some(n)` hangs up if it has no answer after `n` turns (0:
+    /// before its last byte), and sends the same request again.
     Together {
-        writes: Vec<(Write, Delay)>,
+        writes: Vec<(Write, Delay, Option<u8>)>,
         polls: Vec<(Poll, Delay)>,
         tick: Option<(u64, Delay)>,
     },
@@ -115,14 +117,16 @@ fn together() -> impl Strategy<Value = Step> {
     let tick = prop_oneof![1..1000u64, 1000..2000u64];
     (
         Just((0..IDS.len()).collect::<Vec<_>>()).prop_shuffle(),
-        prop::collection::vec((shape, delay()), 1..4),
+        prop::collection::vec((shape, delay(), prop::option::weighted(0.3, 0..30u8)), 1..4),
         polls,
         prop::option::weighted(0.7, (tick, delay())),
     )
         .prop_map(|(ids, shapes, polls, tick)| {
             let mut next = 0;
             let mut writes = vec![];
-            for (w, d) in shapes {
+            for (w, d, hang_up) in shapes {
+                // Only a PUT is sent again as it is (see `together.rs`).
+                let hang_up = hang_up.filter(|_| matches!(w, Write::Put(_) | Write::Same(_)));
                 let need = if matches!(w, Write::Batch(_)) { 2 } else { 1 };
                 if next + need > ids.len() {
                     break;
@@ -138,6 +142,7 @@ fn together() -> impl Strategy<Value = Step> {
                         }
                     },
                     d,
+                    hang_up,
                 ));
                 next += need;
             }

@@ -120,9 +120,11 @@ static PARTIAL_DATES: Counter = Counter::new("dates stored below the page's end"
 static TOGETHER: Counter = Counter::new("concurrent steps");
 static OVERLAPPED: Counter = Counter::new("polls answered while a write was pending");
 static TICK_IN_FLIGHT: Counter = Counter::new("clock moves while a write was unpublished");
+static HUNG_UP: Counter = Counter::new("PUTs sent again after a hang-up");
+static HUNG_UP_APPLIED: Counter = Counter::new("of them applied before it");
 static STUCK: Counter = Counter::new("date-only consumers left before a capped second");
 
-const COUNTERS: [&Counter; 11] = [
+const COUNTERS: [&Counter; 13] = [
     &DATE_PAGES,
     &NOT_MODIFIED,
     &CRASHES,
@@ -133,6 +135,8 @@ const COUNTERS: [&Counter; 11] = [
     &TOGETHER,
     &OVERLAPPED,
     &TICK_IN_FLIGHT,
+    &HUNG_UP,
+    &HUNG_UP_APPLIED,
     &STUCK,
 ];
 
@@ -145,6 +149,8 @@ fn lossy_consumers_converge_and_never_go_back() {
     let config = RunConfig {
         cases,
         max_shrink_iters: 300,
+        // A write that never becomes visible costs a timeout per attempt.
+        max_shrink_time: 120_000,
         // Failing cases found before are run again first (commit the file).
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "tests/lossy_model/regressions.txt",
@@ -177,6 +183,8 @@ fn lossy_consumers_converge_and_never_go_back() {
         &TOGETHER,
         &OVERLAPPED,
         &TICK_IN_FLIGHT,
+        &HUNG_UP,
+        &HUNG_UP_APPLIED,
     ] {
         assert!(c.get() > 0, "no {} in {cases} cases", c.1);
     }

@@ -4,24 +4,36 @@
 //! stamps are read back from the feed (and must lie between the clock's
 //! values during the step, in seq order); then every poll is checked
 //! against the completed reference log within the bounds it was made in.
+//!
+//! A PUT may hang up before its answer and send the same request again
+//! (PROTOCOL §3, writes a client abandons): the first attempt is applied
+//! fully or not at all, so the retry either applies it or answers
+//! `unchanged` with the seq of the first, which must be visible by then.
 
 use crate::common::{Resp, NS_SYNC};
 use crate::consumer::Request;
 use crate::gen::{Delay, Poll, Write};
-use crate::producer::{check_write, World};
-use crate::{OVERLAPPED, TICK_IN_FLIGHT, TOGETHER};
+use crate::producer::{check_write, Planned, World};
+use crate::{HUNG_UP, HUNG_UP_APPLIED, OVERLAPPED, TICK_IN_FLIGHT, TOGETHER};
 use feedgate::protocol::LogView;
 use proptest::test_runner::TestCaseError;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll as Ready;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Turns a delay waits at most for what it waits for.
 const PATIENCE: usize = 400;
+/// How long a write may take before the case fails (a write that never
+/// becomes visible would make its retry wait for ever).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum Done {
-    Write(usize, Resp),
+    /// The write, its answer (none in time), whether it was sent again
+    /// after a hang-up, and the visible head when the answer came.
+    Write(usize, Option<Resp>, bool, u64),
     /// The poll, its answer, the clock at the answer and the visible head
     /// before and after it.
     Poll(usize, Resp, u64, u64, u64),
@@ -33,13 +45,13 @@ type Task<'a> = Pin<Box<dyn Future<Output = Done> + 'a>>;
 impl World {
     pub async fn together(
         &mut self,
-        writes: &[(Write, Delay)],
+        writes: &[(Write, Delay, Option<u8>)],
         polls: &[(Poll, Delay)],
         tick: Option<(u64, Delay)>,
     ) -> Result<(), TestCaseError> {
         TOGETHER.add();
         let t0 = self.now();
-        let plans: Vec<_> = writes.iter().map(|(w, _)| self.plan(w)).collect();
+        let plans: Vec<_> = writes.iter().map(|(w, ..)| self.plan(w)).collect();
         let reqs: Vec<Request> = polls.iter().map(|(p, _)| self.request(p)).collect();
         let pending = Cell::new(0usize);
         let ticked = Cell::new(tick.is_none());
@@ -47,13 +59,23 @@ impl World {
             let world = &*self;
             let (pending, ticked) = (&pending, &ticked);
             let mut tasks: Vec<Task<'_>> = vec![];
-            for (i, (plan, (_, delay))) in plans.iter().zip(writes).enumerate() {
+            for (i, (plan, (_, delay, hang_up))) in plans.iter().zip(writes).enumerate() {
                 tasks.push(Box::pin(async move {
                     world.wait(*delay, ticked).await;
                     pending.set(pending.get() + 1);
-                    let r = world.send(plan).await;
+                    let first = match hang_up {
+                        Some(turns) => world.send_or_hang_up(plan, *turns).await,
+                        None => None,
+                    };
+                    let again = hang_up.is_some() && first.is_none();
+                    let r = match first {
+                        Some(r) => Some(r),
+                        None => tokio::time::timeout(WRITE_TIMEOUT, world.send(plan))
+                            .await
+                            .ok(),
+                    };
                     pending.set(pending.get() - 1);
-                    Done::Write(i, r)
+                    Done::Write(i, r, again, world.store.head())
                 }));
             }
             for (i, (req, (_, delay))) in reqs.iter().zip(polls).enumerate() {
@@ -82,19 +104,41 @@ impl World {
         };
 
         // The writes: each as planned, their transactions in seq order.
-        let mut answers: Vec<Option<Resp>> = vec![None; plans.len()];
+        let mut answers: Vec<Option<(Option<Resp>, bool, u64)>> = vec![None; plans.len()];
         let mut answered = vec![];
         for d in done {
             match d {
-                Done::Write(i, r) => answers[i] = Some(r),
+                Done::Write(i, r, again, head) => answers[i] = Some((r, again, head)),
                 Done::Poll(i, r, t1, before, after) => answered.push((i, r, t1, before, after)),
                 Done::Tick => {}
             }
         }
         let mut order = vec![];
-        for (plan, r) in plans.into_iter().zip(answers) {
-            let r = r.expect("every write answers");
-            let seqs = check_write(&plan, &r)?;
+        for (plan, answer) in plans.into_iter().zip(answers) {
+            let (r, again, head) = answer.expect("every write task ends");
+            let Some(r) = r else {
+                return Err(crate::fail(format!(
+                    "{plan:?}: no answer in {WRITE_TIMEOUT:?}"
+                )));
+            };
+            if again {
+                HUNG_UP.add();
+            }
+            let first_applied = again && !plan.txns.is_empty() && r.status == 200 && {
+                let v = r.json();
+                v["action"] == "unchanged"
+            };
+            let seqs = if first_applied {
+                HUNG_UP_APPLIED.add();
+                let seq = r.json()["seq"].as_u64().unwrap_or(u64::MAX);
+                ensure!(
+                    seq <= head,
+                    "{plan:?}: the retry answers unchanged at {seq}, beyond the visible head {head}"
+                );
+                vec![seq]
+            } else {
+                check_write(&plan, &r)?
+            };
             if let Some(&first) = seqs.first() {
                 let run: Vec<u64> = (first..).take(seqs.len()).collect();
                 ensure!(seqs == run, "{plan:?}: seqs {seqs:?} not one run");
@@ -138,6 +182,32 @@ impl World {
         Ok(())
     }
 
+    /// Send `p`, but hang up if no answer came after `turns` turns (at
+    /// once, before its last byte, for 0).
+    async fn send_or_hang_up(&self, p: &Planned, turns: u8) -> Option<Resp> {
+        let raw = format!(
+            "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+            p.method,
+            p.path,
+            self.app.addr,
+            p.body.len(),
+            p.body
+        );
+        let mut s = tokio::net::TcpStream::connect(self.app.addr).await.ok()?;
+        if turns == 0 {
+            // Gone before the request is complete: nothing may be applied.
+            let _ = s.write_all(&raw.as_bytes()[..raw.len() - 1]).await;
+            return None;
+        }
+        s.write_all(raw.as_bytes()).await.ok()?;
+        let mut buf = vec![];
+        let answered = tokio::select! {
+            r = s.read_to_end(&mut buf) => r.is_ok(),
+            () = yields(usize::from(turns)) => false,
+        };
+        answered.then(|| Resp::parse(&buf))
+    }
+
     async fn wait(&self, delay: Delay, ticked: &Cell<bool>) {
         let turns = match delay {
             Delay::Yields(n) => usize::from(n),
@@ -160,9 +230,7 @@ impl World {
                 usize::from(n)
             }
         };
-        for _ in 0..turns {
-            tokio::task::yield_now().await;
-        }
+        yields(turns).await;
     }
 
     /// Does the store hold a written transaction that is not visible yet?
@@ -188,6 +256,12 @@ impl World {
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .unwrap_or_else(|| panic!("no entry stamp for {seq}: {body}"));
         u64::try_from(stamp.timestamp_millis()).unwrap_or(0)
+    }
+}
+
+async fn yields(turns: usize) {
+    for _ in 0..turns {
+        tokio::task::yield_now().await;
     }
 }
 

@@ -3,7 +3,8 @@
 //! batches), clock steps and polls by three consumers that lose responses and
 //! crash before storing their cursor, against the real HTTP server on a
 //! [`ManualClock`](feedgate::clock::ManualClock); some steps run writes,
-//! polls and a clock move concurrently.
+//! polls and a clock move concurrently, and PUTs there may hang up before
+//! their answer and send the same request again (`together.rs`).
 //!
 //! - Consumer 0 keeps an ETag: `If-None-Match` or `?etag=` (read back from
 //!   `<ibmfs:etag>`), RSS or Atom, small `limit`s.
@@ -28,8 +29,8 @@
 //! are exact there. The consumer records the `sync:tick` it applied per item
 //! and never applies an older (or the same) state over a newer one. After a
 //! final catch-up every consumer holds exactly the producer's items (consumer
-//! 1 may instead stay before a second larger than the cap, holding exactly
-//! what its position says).
+//! 1 may instead stay before a second larger than the cap, holding nothing
+//! but its position's states).
 //!
 //! A consumer that crashes after applying a page but before storing its
 //! cursor, or whose stored date names less than it applied (a page that ends

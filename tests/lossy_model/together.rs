@@ -28,7 +28,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const PATIENCE: usize = 400;
 /// How long a write may take before the case fails (a write that never
 /// becomes visible would make its retry wait for ever).
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 enum Done {
     /// The write, its answer (none in time), whether it was sent again

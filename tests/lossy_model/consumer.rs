@@ -1,23 +1,28 @@
-//! The consumer side of the model: what a consumer stores, how it polls and
-//! applies pages, how it recovers from a crash, and every check on the answers.
+//! The consumer side of the model: what each consumer stores, how it polls,
+//! applies pages and recovers, and the final catch-up.
 
-use crate::common::enc;
+use crate::check::{Checked, Window};
+use crate::common::{enc, Resp};
+use crate::gen::{Loss, Poll};
 use crate::producer::World;
-use crate::{Loss, CRASHES, DATE_PAGES, DEFAULT_LIMIT, NOT_MODIFIED, ROLLED_BACK, START_MS};
-use feedgate::cursor::parse_last_mod;
+use crate::{
+    CRASHES, DEFAULT_LIMIT, NEXT_FOLLOWED, NOT_MODIFIED, PARTIAL_DATES, ROLLED_BACK, STUCK,
+};
 use proptest::test_runner::TestCaseError;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering::Relaxed;
 
 /// What a consumer stored after its last fully processed response.
 #[derive(Debug, Clone, Default)]
 pub struct Stored {
-    /// The position it holds (what the model knows; a date consumer never sends it).
+    /// The position it holds (what the model knows; a date consumer never
+    /// sends it: it is the last seq stamped in its date's second or earlier).
     pub seq: u64,
-    /// `ETag` header (consumer 0) / `Last-Modified` header (consumer 1).
+    /// `ETag` header (consumer 0) / `Last-Modified` header (consumers 1, 2).
     pub header: Option<String>,
-    /// `<ibmfs:etag>` (consumer 0) / `lastBuildDate` or Atom `updated` (consumer 1).
+    /// `<ibmfs:etag>` (consumer 0) / `lastBuildDate` or Atom `updated` (1, 2).
     pub body: Option<String>,
+    /// Consumer 2, walking: the `next` link (a path) it fetches next.
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -29,8 +34,9 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    /// Restart after a crash that lost the cursor of applied pages: forget what
-    /// was applied past the stored position; the replay brings it back.
+    /// Before polling on from the stored position: forget what was applied
+    /// past it (a crash lost the cursor, or the stored date names less than
+    /// the page held); the replay brings it back.
     pub fn recover(&mut self) {
         let held = self.stored.as_ref().map_or(0, |s| s.seq);
         let ahead: Vec<String> = self
@@ -42,159 +48,168 @@ impl Consumer {
         for id in ahead {
             self.items.remove(&id);
             self.applied.remove(&id);
-            ROLLED_BACK.fetch_add(1, Relaxed);
+            ROLLED_BACK.add();
         }
     }
 }
 
+/// How a request selects what it gets.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// Consumer 0's stored ETag.
+    Etag,
+    /// A `next` link (`?etag=`), followed by consumer 2.
+    Next,
+    /// A stored date.
+    Date,
+    /// Nothing stored yet.
+    CatchUp,
+}
+
+/// A request a consumer makes, and what the model knows about it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub who: usize,
+    pub poll: Poll,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub kind: Kind,
+    /// The position the server takes the cursor for.
+    pub after: u64,
+    /// The page size it asks for (the server's default without one).
+    pub limit: u64,
+    pub atom: bool,
+}
+
+impl Request {
+    pub fn header_pairs(&self) -> Vec<(&str, &str)> {
+        self.headers.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+}
+
+/// What settling a response did, for the catch-up.
+pub enum Settled {
+    NotModified,
+    Page { capped: bool },
+}
+
 impl World {
-    pub async fn poll(
-        &mut self,
-        who: usize,
-        query: bool,
-        atom: bool,
-        limit: Option<u64>,
-        loss: Loss,
-    ) -> Result<(), TestCaseError> {
+    /// The request consumer `p.consumer` makes in the mode of `p`.
+    pub fn request(&self, p: &Poll) -> Request {
+        let who = p.consumer;
         let stored = self.consumers[who].stored.clone();
+        if let Some((s, next)) = stored.as_ref().and_then(|s| Some((s, s.next.clone()?))) {
+            NEXT_FOLLOWED.add();
+            let limit = next
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix("limit="))
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(DEFAULT_LIMIT);
+            return Request {
+                who,
+                poll: *p,
+                atom: next.contains(".atom?") || next.contains("format=atom"),
+                url: next,
+                headers: vec![],
+                kind: Kind::Next,
+                after: s.seq,
+                limit,
+            };
+        }
         let mut params: Vec<String> = vec![];
-        let mut headers: Vec<(&str, String)> = vec![];
-        // The validator this consumer sends, in the mode of this poll.
-        let cursor = match (&stored, who, query) {
+        let mut headers = vec![];
+        let cursor = match (&stored, who, p.query) {
             (Some(s), 0, false) => s.header.clone().map(|v| ("If-None-Match", v)),
             (Some(s), 0, true) => s.body.clone().map(|v| ("etag", v)),
             (Some(s), _, false) => s.header.clone().map(|v| ("If-Modified-Since", v)),
             (Some(s), _, true) => s.body.clone().map(|v| ("lastMod", v)),
             (None, ..) => None,
         };
-        match &cursor {
-            Some((name, v)) if name.starts_with("If-") => headers.push((name, v.clone())),
-            Some((name, v)) => params.push(format!("{name}={}", enc(v))),
+        let kind = match (&cursor, who) {
+            (None, _) => Kind::CatchUp,
+            (Some(_), 0) => Kind::Etag,
+            (Some(_), _) => Kind::Date,
+        };
+        match cursor {
+            Some((name, v)) if name.starts_with("If-") => headers.push((name, v)),
+            Some((name, v)) => params.push(format!("{name}={}", enc(&v))),
             None => {}
         }
-        let after = if cursor.is_some() {
-            stored.as_ref().map_or(0, |s| s.seq)
-        } else {
-            0
-        };
-        let by_etag = who == 0 && cursor.is_some();
-        if let Some(l) = limit {
+        if let Some(l) = p.limit {
             params.push(format!("limit={l}"));
         }
-        let path = match (atom, query) {
-            (true, false) => "/feeds/news.atom".to_string(),
+        let path = match (p.atom, p.query) {
+            (true, false) => "/feeds/news.atom",
             (true, true) => {
                 params.push("format=atom".into());
-                "/feeds/news".to_string()
+                "/feeds/news"
             }
-            (false, _) => "/feeds/news".to_string(),
+            (false, _) => "/feeds/news",
         };
-        let url = if params.is_empty() {
-            path
-        } else {
-            format!("{path}?{}", params.join("&"))
+        let url = match params.is_empty() {
+            true => path.to_string(),
+            false => format!("{path}?{}", params.join("&")),
         };
-        let hdrs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let r = self.app.get(&url, &hdrs).await;
-        let ctx = format!(
-            "consumer {who} GET {url} {hdrs:?} (after {after}, head {}, now {})",
-            self.head(),
-            self.now()
-        );
-
-        // What the server must answer, from the reference log.
-        let head = self.head();
-        let end = if by_etag { head } else { self.visible() };
-        let want_etag = |seq: u64| format!("\"{}.{seq}\"", self.epoch);
-        if after >= end && cursor.is_some() {
-            ensure!(r.status == 304, "{ctx}: expected 304, got {r:?}");
-            ensure!(
-                r.etag() == want_etag(after),
-                "{ctx}: 304 moved the position: {r:?}"
-            );
-            NOT_MODIFIED.fetch_add(1, Relaxed);
-            if let (Loss::None, Some(s)) = (loss, self.consumers[who].stored.as_mut()) {
-                // Clients that update validators on a 304 keep what it says.
-                s.header = Some(match who {
-                    0 => r.etag(),
-                    _ => match r.header("last-modified") {
-                        Some(lm) => lm.to_string(),
-                        None => return Ok(()),
-                    },
-                });
-            }
-            return Ok(());
+        Request {
+            who,
+            poll: *p,
+            url,
+            headers,
+            kind,
+            after: match kind {
+                Kind::CatchUp => 0,
+                _ => stored.map_or(0, |s| s.seq),
+            },
+            limit: p.limit.unwrap_or(DEFAULT_LIMIT),
+            atom: p.atom,
         }
-        ensure!(r.status == 200, "{ctx}: expected a page, got {r:?}");
-        let feed = r.feed();
-        ensure!(feed.atom == atom, "{ctx}: wrong format");
-        let etag = r.etag();
-        ensure!(
-            etag == format!("\"{}\"", feed.etag),
-            "{ctx}: header {etag} vs body {}",
-            feed.etag
-        );
-        let last: u64 = feed
-            .etag
-            .rsplit_once('.')
-            .and_then(|(_, s)| s.parse().ok())
-            .unwrap_or(u64::MAX);
-        ensure!(
-            after <= last && last <= end,
-            "{ctx}: page ends at {last}, outside ({after}, {end}]"
-        );
-        let n = last - after;
-        let cap = limit.unwrap_or(DEFAULT_LIMIT);
-        if by_etag {
-            ensure!(
-                last == end.min(after + cap),
-                "{ctx}: ETag page ({after}, {last}]"
-            );
-        } else {
-            DATE_PAGES.fetch_add(1, Relaxed);
-            // Whole seconds: never part of a second, nothing of the current one.
-            ensure!(n > 0 || after == end, "{ctx}: an empty page before the end");
-            if last > 0 {
-                let sec = self.log[last as usize - 1].stamp / 1000;
-                ensure!(
-                    self.seconds_end(sec) == last,
-                    "{ctx}: page ends inside second {sec}"
-                );
-                ensure!(
-                    sec < self.now() / 1000,
-                    "{ctx}: reaches into the current second"
-                );
-            }
-            if n > cap {
-                let first = self.log[after as usize].stamp / 1000;
-                let lastsec = self.log[last as usize - 1].stamp / 1000;
-                ensure!(first == lastsec, "{ctx}: {n} > limit {cap} across seconds");
-            }
-        }
-        let want_mode = if after == 0 { "catchUp" } else { "immediate" };
-        ensure!(
-            feed.sync_mode == want_mode,
-            "{ctx}: syncMode {}",
-            feed.sync_mode
-        );
-        ensure!(
-            feed.next.is_some() == (last < end),
-            "{ctx}: next link {:?}",
-            feed.next
-        );
-        let got: Vec<_> = feed
-            .entries
-            .iter()
-            .map(|e| (e.id.clone(), e.action.clone(), e.tick, e.title.clone()))
-            .collect();
-        let want = self.collapse(after, last);
-        ensure!(
-            got == want,
-            "{ctx}: page ({after}, {last}]:\n got {got:?}\nwant {want:?}"
-        );
+    }
 
-        if matches!(loss, Loss::Drop) {
-            return Ok(());
+    /// Check the answer to `req`, then let the consumer process it as the
+    /// poll's loss says.
+    pub fn settle(
+        &mut self,
+        req: &Request,
+        r: Resp,
+        (t0, t1): (u64, u64),
+        (h0, h1): (u64, u64),
+    ) -> Result<Settled, TestCaseError> {
+        let checked = self.check(req, &r, Window { t0, t1, h0, h1 })?;
+        let ctx = format!("consumer {} GET {}", req.who, req.url);
+        let who = req.who;
+        let (feed, last, lm, header, next, capped) = match checked {
+            Checked::NotModified { lm, header } => {
+                NOT_MODIFIED.add();
+                let (loss, date) = (req.poll.loss, matches!(req.kind, Kind::Date));
+                if date {
+                    ensure!(
+                        self.seconds_end(lm) == req.after,
+                        "{ctx}: a 304's Last-Modified {header} is not position {}",
+                        req.after
+                    );
+                }
+                if let (Loss::None, Some(s)) = (loss, self.consumers[who].stored.as_mut()) {
+                    // Clients that update validators on a 304 keep what it says.
+                    match (who, date) {
+                        (0, _) => s.header = Some(r.etag()),
+                        (_, true) => s.header = Some(header),
+                        _ => {}
+                    }
+                }
+                return Ok(Settled::NotModified);
+            }
+            Checked::Page {
+                feed,
+                last,
+                lm,
+                header,
+                next,
+                capped,
+            } => (feed, last, lm, header, next, capped),
+        };
+        let settled = Settled::Page { capped };
+        if matches!(req.poll.loss, Loss::Drop) {
+            return Ok(settled);
         }
         let c = &mut self.consumers[who];
         for e in &feed.entries {
@@ -212,60 +227,108 @@ impl World {
             };
             c.applied.insert(e.id.clone(), e.tick);
         }
-        if matches!(loss, Loss::CrashBeforeStore) {
+        if matches!(req.poll.loss, Loss::CrashBeforeStore) {
             c.recover();
-            CRASHES.fetch_add(1, Relaxed);
-            return Ok(());
+            CRASHES.add();
+            return Ok(settled);
         }
-        let (header, body) = match who {
-            0 => (Some(etag), Some(feed.etag.clone())),
-            _ => (
-                r.header("last-modified").map(String::from),
-                feed.date.clone(),
-            ),
+        let stored = match (who, next) {
+            (0, _) => Stored {
+                seq: last,
+                header: Some(r.etag()),
+                body: Some(feed.etag.clone()),
+                next: None,
+            },
+            (2, Some(next)) => Stored {
+                seq: last,
+                next: Some(next),
+                ..Stored::default()
+            },
+            // A date: it holds every second up to the one it names.
+            _ => {
+                let held = self.seconds_end(lm);
+                if held < last {
+                    PARTIAL_DATES.add();
+                }
+                Stored {
+                    seq: held,
+                    header: Some(header),
+                    body: feed.date.clone(),
+                    next: None,
+                }
+            }
         };
-        if who == 1 {
-            // Header and body dates name the same second, that of the position
-            // (a whole second: date pages end on one); at position 0, the
-            // second before the log was created (PROTOCOL §2).
-            let secs = |d: &Option<String>| d.as_deref().and_then(parse_last_mod);
-            let want = Some(match last {
-                0 => START_MS / 1000 - 1,
-                _ => self.log[last as usize - 1].stamp / 1000,
-            });
-            ensure!(secs(&header) == want, "{ctx}: Last-Modified {header:?}");
-            ensure!(secs(&body) == want, "{ctx}: body date {body:?}");
-        }
-        self.consumers[who].stored = Some(Stored {
-            seq: last,
-            header,
-            body,
-        });
-        Ok(())
+        let c = &mut self.consumers[who];
+        c.stored = Some(stored);
+        c.recover();
+        Ok(settled)
     }
 
     /// Let every transaction fall into a past second, then poll until 304.
+    /// Consumer 1 may stay before a second larger than the cap (its page is
+    /// that second's first `cap` transactions again and again).
     pub async fn catch_up(&mut self) -> Result<(), TestCaseError> {
         self.clock.advance(2000);
-        for who in 0..2 {
+        let mut caught_up = vec![];
+        for who in 0..3 {
             for round in 0usize.. {
                 ensure!(
-                    round <= self.log.len() + 2,
+                    round <= 2 * self.log.len() + 4,
                     "consumer {who} never caught up"
                 );
                 let before = self.consumers[who].stored.as_ref().map(|s| s.seq);
-                let query = round % 2 == 1;
-                self.poll(who, query, round % 3 == 0, Some(3), Loss::None)
-                    .await?;
-                let now = self.consumers[who].stored.as_ref().map(|s| s.seq);
-                if now == before && now == Some(self.head()) {
+                let p = Poll {
+                    consumer: who,
+                    query: round % 2 == 1,
+                    atom: round % 3 == 0,
+                    limit: Some(3),
+                    loss: Loss::None,
+                };
+                let req = self.request(&p);
+                let (t, h) = (self.now(), self.head());
+                let r = self.app.get(&req.url, &req.header_pairs()).await;
+                let settled = self.settle(&req, r, (t, t), (h, h))?;
+                let stored = self.consumers[who].stored.as_ref();
+                let now = stored.map(|s| s.seq);
+                if let (Settled::Page { capped: true, .. }, 1, true) = (settled, who, now == before)
+                {
+                    // Stuck: it holds the state of its position, less items
+                    // it rolled back (applied past it), which the replay
+                    // would bring back once past the capped second.
+                    let at = now.unwrap_or(0);
+                    let want = self.state_at(at);
+                    let have = &self.consumers[who].items;
+                    let later = |id: &String| self.log[at as usize..].iter().any(|t| t.id == *id);
+                    ensure!(
+                        have.iter().all(|(id, t)| want.get(id) == Some(t))
+                            && want.keys().all(|id| have.contains_key(id) || later(id)),
+                        "consumer 1 stuck at {at} holds {have:?}, its position {want:?}"
+                    );
+                    STUCK.add();
+                    break;
+                }
+                if now == before
+                    && now == Some(self.head())
+                    && stored.is_some_and(|s| s.next.is_none())
+                {
+                    caught_up.push(who);
                     break;
                 }
             }
+        }
+        ensure!(
+            caught_up.contains(&0) && caught_up.contains(&2),
+            "only {caught_up:?} caught up"
+        );
+        self.converged(&caught_up)
+    }
+
+    fn converged(&self, who: &[usize]) -> Result<(), TestCaseError> {
+        for &w in who {
             ensure!(
-                self.consumers[who].items == self.items,
-                "consumer {who} holds {:?}, the producer {:?}",
-                self.consumers[who].items,
+                self.consumers[w].items == self.items,
+                "consumer {w} holds {:?}, the producer {:?}",
+                self.consumers[w].items,
                 self.items
             );
         }

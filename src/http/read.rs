@@ -20,40 +20,12 @@ use headers::{negotiate, ReadHeaders};
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use query::parse_limit;
+pub use query::Query;
 use std::borrow::Cow;
 
 const CACHE_IM: HeaderValue = HeaderValue::from_static("no-store, im");
 const IM: HeaderName = HeaderName::from_static("im");
-
-/// The query parameters a feed read understands; others are ignored. A
-/// repeated parameter keeps its last value. Pure, so it can be fuzzed.
-#[derive(Debug, Default)]
-pub struct Query<'a> {
-    pub etag: Option<Cow<'a, str>>,
-    pub last_mod: Option<Cow<'a, str>>,
-    pub limit: Option<Cow<'a, str>>,
-    pub format: Option<Cow<'a, str>>,
-    /// Names the consumer for the consumer report when it has no credential.
-    pub consumer: Option<Cow<'a, str>>,
-}
-
-impl<'a> Query<'a> {
-    /// Parse a query string (`a=b&c=d`, form-urlencoded, without the `?`).
-    pub fn parse(q: &'a str) -> Query<'a> {
-        let mut out = Query::default();
-        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
-            match &*k {
-                "etag" => out.etag = Some(v),
-                "lastMod" => out.last_mod = Some(v),
-                "limit" => out.limit = Some(v),
-                "format" => out.format = Some(v),
-                "consumer" => out.consumer = Some(v),
-                _ => {}
-            }
-        }
-        out
-    }
-}
 
 /// The answer to a feed read (an upstream feed has synced first, if it had to).
 pub fn feed_response(
@@ -326,20 +298,6 @@ fn position_headers(
     h
 }
 
-/// A `limit` parameter: a whole number from 1, clamped to `max` (however
-/// many digits it has).
-fn parse_limit(l: &str, max: usize) -> Option<usize> {
-    if l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    match l.parse::<usize>() {
-        Ok(0) => None,
-        Ok(n) => Some(n.min(max)),
-        // All digits and too many of them: above any maximum.
-        Err(_) => Some(max),
-    }
-}
-
 fn not_modified(mut h: HeaderMap, im: bool) -> Res {
     if im {
         h.insert(header::CACHE_CONTROL, CACHE_IM);
@@ -417,5 +375,6 @@ fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
 
 mod caching;
 mod headers;
+mod query;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,48 @@
+//! The query string of a feed read: the parameters it understands and the
+//! `limit` rule (PROTOCOL §3). Pure, so it can be fuzzed.
+
+use std::borrow::Cow;
+
+/// The query parameters a feed read understands; others are ignored. A
+/// repeated parameter keeps its last value. Pure, so it can be fuzzed.
+#[derive(Debug, Default)]
+pub struct Query<'a> {
+    pub etag: Option<Cow<'a, str>>,
+    pub last_mod: Option<Cow<'a, str>>,
+    pub limit: Option<Cow<'a, str>>,
+    pub format: Option<Cow<'a, str>>,
+    /// Names the consumer for the consumer report when it has no credential.
+    pub consumer: Option<Cow<'a, str>>,
+}
+
+impl<'a> Query<'a> {
+    /// Parse a query string (`a=b&c=d`, form-urlencoded, without the `?`).
+    pub fn parse(q: &'a str) -> Query<'a> {
+        let mut out = Query::default();
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            match &*k {
+                "etag" => out.etag = Some(v),
+                "lastMod" => out.last_mod = Some(v),
+                "limit" => out.limit = Some(v),
+                "format" => out.format = Some(v),
+                "consumer" => out.consumer = Some(v),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// A `limit` parameter: a whole number from 1, clamped to `max` (however
+/// many digits it has).
+pub(super) fn parse_limit(l: &str, max: usize) -> Option<usize> {
+    if l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match l.parse::<usize>() {
+        Ok(0) => None,
+        Ok(n) => Some(n.min(max)),
+        // All digits and too many of them: above any maximum.
+        Err(_) => Some(max),
+    }
+}

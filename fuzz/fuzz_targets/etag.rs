@@ -100,11 +100,13 @@ fuzz_target!(|input: (u64, u64, u64, &str)| {
         if_none_match: Some(&combined),
         ..Default::default()
     };
-    let star = combined.split(',').any(|t| t.trim() == "*");
-    let expected = if star {
-        Cursor::Star
-    } else {
-        best_seq(&combined, &epoch, head).map_or(Cursor::CatchUp, Cursor::Seq)
-    };
+    // `combined` is a list with a tag in front: a `*` inside it is no tag
+    // (RFC 9110 §13.1.2); only `If-None-Match: *` alone is the probe.
+    let expected = best_seq(&combined, &epoch, head).map_or(Cursor::CatchUp, Cursor::Seq);
     assert_eq!(resolve(&inm, &epoch, head, now), expected);
+    let star = Validators {
+        if_none_match: Some(" * "),
+        ..Default::default()
+    };
+    assert_eq!(resolve(&star, &epoch, head, now), Cursor::Star);
 });

@@ -1,4 +1,4 @@
-//! Authorization (issue 4): bearer tokens, HTTP Basic and `access_token`,
+//! Authorization: bearer tokens, HTTP Basic and `access_token`,
 //! per-feed roles, 401 vs 403, and a matrix over identities × feeds ×
 //! methods that asserts every cell.
 

@@ -1,4 +1,4 @@
-//! The operator CLI (issue 5, point 6), driving the real binary:
+//! The operator CLI, driving the real binary:
 //! `check-config`, `export`, `import`, `compact`, their `--help`, exit codes,
 //! and failing fast while a server holds the store.
 

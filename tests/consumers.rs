@@ -1,4 +1,4 @@
-//! Consumer reporting (issue 5, point 4): polls recorded under the
+//! Consumer reporting: polls recorded under the
 //! credential, `consumer` parameter or `From` header; `GET
 //! /feeds/{feed}/consumers` with positions, poll times and lag; records that
 //! survive a graceful restart and a crash; the admin rule.

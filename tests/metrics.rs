@@ -1,4 +1,4 @@
-//! `GET /metrics` (issue 5, point 3): Prometheus text through the real
+//! `GET /metrics`: Prometheus text through the real
 //! server, with the counters moved by real reads and writes, and its access
 //! rule (open without credentials, admin on every feed with them).
 

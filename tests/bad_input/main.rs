@@ -1,4 +1,4 @@
-//! Hostile and odd clients (issue 4, "bad input"): each case asserts the
+//! Hostile and odd clients ("bad input"): each case asserts the
 //! status the client sees and that the stored data did not change. Cases
 //! already covered in `write.rs` (bad JSON, `%FF` ids, 413 with and without a
 //! Content-Length, 405/415) are not repeated here.

@@ -1,4 +1,4 @@
-//! Issue 11, hardening: what a hostile origin, a flood of connections and an
+//! Hardening: what a hostile origin, a flood of connections and an
 //! oversized second could do. One module per front, each case a trick that
 //! worked before and the answer it gets now.
 //!

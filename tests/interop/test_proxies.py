@@ -1,4 +1,4 @@
-"""feedgate behind real caching proxies (issue 12): Varnish and nginx from Debian's packages,
+"""feedgate behind real caching proxies: Varnish and nginx from Debian's packages,
 each running exactly the configuration docs/deploying.md gives (deploy/varnish/feedgate.vcl,
 deploy/nginx/feedgate.conf; see proxies.py).
 
@@ -268,8 +268,8 @@ def test_a_naive_cache_strips_validators_and_the_consumer_can_tell(name, feedgat
         direct = parse_feed(request("GET", feedgate.url("/feeds/news"),
                                     {"If-None-Match": f'"{held}"'}).body)
         assert direct.sync_mode == "immediate" and len(direct.entries) == 4
-        # And the query form's 304 at the head, which Varnish's own fetch refuses (point 4
-        # of issue 12; the deployed VCL asks feedgate for a page instead, see above).
+        # And the query form's 304 at the head, which Varnish's own fetch refuses (the
+        # deployed VCL asks feedgate for a page instead, see above).
         r = request("GET", proxy.url(f"/feeds/news?etag={head_of(feedgate)}"))
         assert r.status == (503 if name == "varnish" else 304), r
     finally:

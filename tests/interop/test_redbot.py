@@ -9,7 +9,7 @@ gone or explained in docs/decisions.md: `ALLOWED_WARN` maps each one still expec
 decision. Feed URLs (whose cache headers are PROTOCOL §3's business) are held to no BAD note and
 their remaining notes are printed for the record (`pytest -s`).
 
-Before issue 12 the same run gave 0 BAD and 11 WARN notes: VARY_COMPLEX on every feed answer
+Before the cache and validator fixes the same run gave 0 BAD and 11 WARN notes: VARY_COMPLEX on every feed answer
 (`Vary` had four headers), FRESHNESS_HEURISTIC on the item, `/feeds`, `/healthz`, `/readyz`
 and `/metrics` (no Cache-Control), IMS_FULL on the item (no validators of its own) and on the
 query form, STATUS_BAD_REQUEST on the 400.

@@ -1,4 +1,4 @@
-//! Lossy-consumer model test (issues 4.2 and 10), property-based: random
+//! Lossy-consumer model test, property-based: random
 //! interleavings of producer writes (PUT add/update/unchanged, DELETE,
 //! batches), clock steps and polls by three consumers that lose responses and
 //! crash before storing their cursor, against the real HTTP server on a

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod background;
 pub mod cli;
 pub mod clock;
+mod codec;
 pub mod config;
 pub mod consumers;
 pub mod cursor;

@@ -114,27 +114,7 @@ fn escape_with(s: &str, map: impl Fn(char) -> Option<&'static str>) -> Cow<'_, s
     Cow::Owned(out)
 }
 
-/// Standard Base64 (RFC 4648 §4) with padding, on one line.
-pub(crate) fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+pub(crate) use crate::codec::base64;
 
 /// A stamp (ms since the Unix epoch) as a UTC date-time. Stamps beyond
 /// chrono's range (never produced by a real clock) fall back to the epoch.

@@ -18,4 +18,5 @@ pub mod protocol;
 pub mod render;
 pub mod server;
 pub mod store;
+mod sync;
 pub mod upstream;

@@ -52,10 +52,7 @@ pub struct Auth {
 
 /// SHA-256 of a secret, as the config stores it (lowercase hex).
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 fn parse_digest(key: &str, hex: &str) -> Result<Digest32, ConfigError> {

@@ -329,5 +329,5 @@ fn new_epoch() -> String {
         let t = crate::clock::SystemClock.now_ms() ^ (u64::from(std::process::id()) << 40);
         b = t.to_be_bytes();
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }

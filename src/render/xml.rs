@@ -125,11 +125,7 @@ pub(crate) fn utc(ms: u64) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the RFC 2822 form RSS uses,
-/// in whole seconds: identical to the HTTP `Last-Modified` of the same stamp.
-pub(crate) fn imf_date(ms: u64) -> String {
-    utc(ms).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
+pub(crate) use crate::clock::imf_date;
 
 /// RFC 3339 in UTC with milliseconds (`2024-05-01T12:00:00.250Z`).
 pub(crate) fn rfc3339_ms(ms: u64) -> String {

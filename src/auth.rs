@@ -9,6 +9,7 @@
 //! `read < write < admin`: consumers read, producers write, `admin` may do
 //! everything. With no credentials configured, every request is allowed.
 
+use crate::codec::base64_decode;
 use crate::config::{ConfigError, CredentialConfig};
 use crate::error::ApiError;
 use sha2::{Digest, Sha256};
@@ -51,10 +52,7 @@ pub struct Auth {
 
 /// SHA-256 of a secret, as the config stores it (lowercase hex).
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 fn parse_digest(key: &str, hex: &str) -> Result<Digest32, ConfigError> {
@@ -211,34 +209,6 @@ impl Auth {
     pub fn can_read(&self, who: Option<&Credential>, feed: &str) -> bool {
         !self.enabled() || who.and_then(|c| c.role(feed)).is_some()
     }
-}
-
-/// Standard Base64 (with or without padding); `None` if malformed.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let s = s.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= val(c)? << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
 }
 
 #[cfg(test)]

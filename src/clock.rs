@@ -41,3 +41,29 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A stamp (ms) as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) in whole
+/// seconds: the HTTP date of `Last-Modified` and the RFC 2822 form RSS dates
+/// use. A stamp past year 9999, which the format cannot hold, falls back to
+/// the epoch, as the renderer's other dates do.
+pub(crate) fn imf_date(ms: u64) -> String {
+    // 10000-01-01T00:00:00Z, the first instant httpdate cannot format.
+    const YEAR_10000_MS: u64 = 253_402_300_800_000;
+    let ms = if ms < YEAR_10000_MS { ms } else { 0 };
+    httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::imf_date;
+
+    #[test]
+    fn imf_date_whole_seconds_and_out_of_range() {
+        assert_eq!(imf_date(1_714_564_800_999), "Wed, 01 May 2024 12:00:00 GMT");
+        assert_eq!(
+            imf_date(253_402_300_799_000),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+        assert_eq!(imf_date(u64::MAX), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+}

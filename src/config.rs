@@ -314,7 +314,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     }
 }
 
-mod duration {
+/// `#[serde(with = …)]` for a duration key (also used by `upstream::config`).
+pub(crate) mod duration {
     use serde::{de::Error, Deserialize, Deserializer};
     use std::time::Duration;
 
@@ -325,7 +326,8 @@ mod duration {
     }
 }
 
-mod opt_duration {
+/// `#[serde(with = …)]` for an optional duration key.
+pub(crate) mod opt_duration {
     use serde::Deserializer;
     use std::time::Duration;
 

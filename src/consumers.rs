@@ -15,10 +15,11 @@ use crate::auth::Credential;
 use crate::cursor::Cursor;
 use crate::protocol::{LogView, Plan};
 use crate::store::{FeedLog, StoreError};
+use crate::sync::lock;
 use hyper::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 /// Consumers kept per feed.
 pub const DEFAULT_CAP: usize = 10_000;
@@ -71,10 +72,6 @@ pub struct Consumers {
     /// One persist at a time, so batches reach the tree in the order their
     /// records were taken.
     persisting: Mutex<()>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn key(feed: &str, name: &str) -> Vec<u8> {

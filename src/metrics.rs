@@ -363,7 +363,7 @@ impl Metrics {
         store_bytes: Option<u64>,
         consumers: impl IntoIterator<Item = ConsumerLag<'a>>,
     ) -> String {
-        let _one_at_a_time = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = crate::sync::lock(&self.scrape);
         if let Some(bytes) = store_bytes {
             self.store_bytes
                 .set(i64::try_from(bytes).unwrap_or(i64::MAX));

@@ -32,12 +32,13 @@ use crate::metrics::{FeedReads, Metrics};
 use crate::protocol::LogView;
 use crate::render::{Digest, Format};
 use crate::store::{FeedLog, Published};
+use crate::sync::lock;
 use crate::upstream::{Syncer, Upstreams};
 use bytes::Bytes;
 use hyper::header::HeaderMap;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// Every configured feed's log, presentation and ready-made answers, found
 /// with one lookup per read.
@@ -108,10 +109,6 @@ impl Hasher for Fnv {
     fn finish(&self) -> u64 {
         self.0
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What identifies a rendered page's bytes, apart from the head.

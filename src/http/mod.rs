@@ -22,7 +22,9 @@ pub use cache::ReadCache;
 pub use read::Query as FeedQuery;
 pub use redact::redacted_target;
 
+// Submodules take the one IMF-fixdate formatter from here, by its HTTP name.
 use crate::app::App;
+use crate::clock::imf_date as http_date;
 use crate::error::ApiError;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -320,9 +322,4 @@ fn feed<'a>(
 /// `"EPOCH.SEQ"`, the header form of a position.
 fn etag_header(epoch: &str, seq: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{epoch}.{seq}\"")).unwrap_or(HeaderValue::from_static("\"\""))
-}
-
-/// An IMF-fixdate for a stamp in ms.
-fn http_date(ms: u64) -> String {
-    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
 }

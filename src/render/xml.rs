@@ -114,27 +114,7 @@ fn escape_with(s: &str, map: impl Fn(char) -> Option<&'static str>) -> Cow<'_, s
     Cow::Owned(out)
 }
 
-/// Standard Base64 (RFC 4648 §4) with padding, on one line.
-pub(crate) fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+pub(crate) use crate::codec::base64;
 
 /// A stamp (ms since the Unix epoch) as a UTC date-time. Stamps beyond
 /// chrono's range (never produced by a real clock) fall back to the epoch.
@@ -145,11 +125,7 @@ pub(crate) fn utc(ms: u64) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the RFC 2822 form RSS uses,
-/// in whole seconds: identical to the HTTP `Last-Modified` of the same stamp.
-pub(crate) fn imf_date(ms: u64) -> String {
-    utc(ms).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
+pub(crate) use crate::clock::imf_date;
 
 /// RFC 3339 in UTC with milliseconds (`2024-05-01T12:00:00.250Z`).
 pub(crate) fn rfc3339_ms(ms: u64) -> String {

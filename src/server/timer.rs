@@ -16,10 +16,11 @@
 //! (now + `header_read_timeout` from when hyper starts waiting for a head),
 //! the same point where it stops, the same error when it passes.
 
+use crate::sync::lock;
 use hyper::rt::{Sleep, Timer};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -93,10 +94,6 @@ impl Drop for Armed {
             *lock(&self.home) = Some(sleep);
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

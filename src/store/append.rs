@@ -23,11 +23,12 @@
 //! do not leave one key per transaction either.
 
 use super::codec;
-use super::feed::{chunk_key, item_key, lock, second_key, Tail, Writer, LIVE};
+use super::feed::{chunk_key, item_key, second_key, Tail, Writer, LIVE};
 use super::spill::{self, Spilled};
 use super::visibility::Publish;
 use super::{Appended, Applied, FeedLog, ItemState, Op, Outcome, Published, StoreError};
 use crate::model::{Action, Payload};
+use crate::sync::lock;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use tokio::sync::oneshot;

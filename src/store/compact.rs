@@ -25,11 +25,12 @@
 //! removed (it is the log's high-water mark across restarts).
 
 use super::codec::{self, Record};
-use super::feed::{chunk_key, item_key, lock, u64_of, DROPPED, DROPPED_STAMP};
+use super::feed::{chunk_key, item_key, u64_of, DROPPED, DROPPED_STAMP};
 use super::spill::{self, Spilled};
 use super::{FeedLog, StoreError};
 use crate::model::Action;
 use crate::protocol::LogView;
+use crate::sync::lock;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;

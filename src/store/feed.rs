@@ -9,7 +9,7 @@ use super::{Retention, StoreError};
 use crate::clock::Clock;
 use crate::model::Payload;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 const EPOCH: &[u8] = b"m:epoch";
 /// The layout version; a tree without it (or with another) is refused.
@@ -106,11 +106,6 @@ pub struct FeedLog {
     pub(super) compactions: AtomicU64,
     /// The feed's retention policy (compaction does nothing by default).
     pub(super) retention: Mutex<Retention>,
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding these locks leaves plain numbers behind; keep going.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub(super) fn u64_of(v: Option<sled::IVec>) -> u64 {
@@ -334,5 +329,5 @@ fn new_epoch() -> String {
         let t = crate::clock::SystemClock.now_ms() ^ (u64::from(std::process::id()) << 40);
         b = t.to_be_bytes();
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }

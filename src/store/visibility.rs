@@ -57,8 +57,7 @@ impl Visibility {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Plain numbers behind it: a panic elsewhere leaves nothing half done.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     pub(super) fn published(&self) -> Published {

@@ -4,7 +4,7 @@
 //! unknown keys rejected, and [`UpstreamConfig::validate`] for what serde
 //! cannot check, with errors that name the key.
 
-use crate::config::{parse_duration, ConfigError};
+use crate::config::ConfigError;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -45,18 +45,18 @@ pub struct UpstreamConfig {
     pub format: SourceFormat,
     /// A consumer read syncs first when the last sync ended longer ago than
     /// this; `"0s"` syncs on every read (still one fetch for concurrent reads).
-    #[serde(default = "d_refresh", with = "dur")]
+    #[serde(default = "d_refresh", with = "crate::config::duration")]
     pub refresh: Duration,
     /// How long a consumer read waits for a sync before it is answered from the log.
-    #[serde(default = "d_wait", with = "dur")]
+    #[serde(default = "d_wait", with = "crate::config::duration")]
     pub wait: Duration,
     /// Optional background sync interval (also syncs once at start).
-    #[serde(default, with = "opt_dur")]
+    #[serde(default, with = "crate::config::opt_duration")]
     pub interval: Option<Duration>,
     /// Limit of one whole request, body included.
-    #[serde(default = "d_timeout", with = "dur")]
+    #[serde(default = "d_timeout", with = "crate::config::duration")]
     pub timeout: Duration,
-    #[serde(default = "d_connect", with = "dur")]
+    #[serde(default = "d_connect", with = "crate::config::duration")]
     pub connect_timeout: Duration,
     /// Largest response body (after gzip decoding).
     #[serde(default = "d_max_bytes")]
@@ -227,26 +227,6 @@ impl UpstreamConfig {
             self.id_field,
             self.fields
         )
-    }
-}
-
-mod dur {
-    use serde::{de::Error, Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        super::parse_duration(&s)
-            .ok_or_else(|| D::Error::custom(format!("invalid duration {s:?} (try \"10s\")")))
-    }
-}
-
-mod opt_dur {
-    use serde::Deserializer;
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        super::dur::deserialize(d).map(Some)
     }
 }
 

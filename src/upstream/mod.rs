@@ -31,6 +31,7 @@ pub use sync::Report;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::{FeedLog, Store, StoreError};
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -130,7 +131,7 @@ impl Upstreams {
     /// Start the background sync of every feed with an `interval` (the
     /// first sync runs at once). Call from within the runtime.
     pub fn start_background(&self) {
-        let mut tasks = status::lock(&self.tasks);
+        let mut tasks = lock(&self.tasks);
         for syncer in self.syncers.values() {
             let Some(every) = syncer.config.interval else {
                 continue;
@@ -152,7 +153,7 @@ impl Upstreams {
 
 impl Drop for Upstreams {
     fn drop(&mut self) {
-        for task in status::lock(&self.tasks).drain(..) {
+        for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
     }
@@ -235,7 +236,7 @@ impl Syncer {
 
     /// The status as `GET /feeds` and `/readyz` show it.
     pub fn status(&self) -> SyncStatus {
-        status::lock(&self.status).clone()
+        lock(&self.status).clone()
     }
 
     /// Whether the last sync ended less than `refresh` ago (a read then
@@ -248,7 +249,7 @@ impl Syncer {
 
     /// The id of the running flight, starting one if none runs.
     fn start_or_join(self: &Arc<Self>) -> u64 {
-        let mut f = status::lock(&self.flights);
+        let mut f = lock(&self.flights);
         if let Some(id) = f.running {
             return id;
         }
@@ -269,7 +270,7 @@ impl Syncer {
     fn record(&self, result: Result<Report, SyncError>, took: Duration) {
         let now = self.clock.now_ms();
         let url = redact(self.client.url());
-        let mut st = status::lock(&self.status);
+        let mut st = lock(&self.status);
         let outcome = match &result {
             Ok(report) => report.outcome(),
             Err(SyncError::Refused(_)) => "refused",
@@ -306,7 +307,7 @@ impl Drop for FlightEnd<'_> {
     fn drop(&mut self) {
         let s = self.syncer;
         s.last_end.store(s.clock.now_ms().max(1), Ordering::Release);
-        status::lock(&s.flights).running = None;
+        lock(&s.flights).running = None;
         s.done.send_replace(self.id);
     }
 }

@@ -315,36 +315,11 @@ fn binary_mime(ty: &str) -> bool {
     !(top == "text" || sub == "xml" || sub.ends_with("+xml"))
 }
 
-/// Standard Base64 with padding; whitespace is ignored. `None` if malformed.
+/// Base64 Atom content (the crate's one decoding policy) that may be wrapped
+/// over lines: whitespace is removed first. `None` if malformed.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    let mut pad = 0;
-    for c in s.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                pad += 1;
-                continue;
-            }
-            _ => return None,
-        };
-        if pad > 0 {
-            return None;
-        }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    (pad <= 2).then_some(out)
+    let packed: String = s.split_ascii_whitespace().collect();
+    crate::codec::base64_decode(&packed)
 }
 
 #[cfg(test)]

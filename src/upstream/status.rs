@@ -5,7 +5,6 @@
 use super::sync::Report;
 use super::SyncError;
 use serde::Serialize;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Transactions one sync appended.
@@ -118,9 +117,4 @@ fn millis(d: Duration) -> u64 {
 fn rfc3339(ms: u64) -> Option<String> {
     let t = chrono::DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)?;
     Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Plain bookkeeping: a panic elsewhere leaves it usable.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

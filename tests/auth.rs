@@ -321,27 +321,8 @@ fn hash_secret_command_and_loopback_warning() {
 #[test]
 fn access_tokens_are_redacted_in_logs() {
     use std::io::{Read, Write};
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("f.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = {:?}\n[feeds.news]\n[feeds.other]\n{}",
-            dir.path().join("d"),
-            config()
-        ),
-    )
-    .unwrap();
-    let mut p = binary::start(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        &[("RUST_LOG", "feedgate=debug")],
-    );
+    let (_dir, cfg) = binary::config_file(&format!("[feeds.news]\n[feeds.other]\n{}", config()));
+    let mut p = binary::serve(&cfg, &[("RUST_LOG", "feedgate=debug")]);
     for line in &p.startup {
         assert!(!line.contains("ERROR"), "{line}");
     }

@@ -10,34 +10,12 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// The process's peak resident set, in KiB (Linux `/proc`).
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmHWM")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_second_is_read_in_bounded_parts() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("feedgate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = {:?}\nmax_body_bytes = 16777216\ningest_memory_bytes = 1073741824\nmax_second_entries = 2000\n[feeds.news]\n",
-            dir.path().join("data")
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap();
-    let mut proc = binary::start(
-        &["serve", "--config", config, "--listen", "127.0.0.1:0"],
-        &[],
+    let (_dir, config) = binary::config_file(
+        "max_body_bytes = 16777216\ningest_memory_bytes = 1073741824\nmax_second_entries = 2000\n[feeds.news]\n",
     );
+    let mut proc = binary::serve(&config, &[]);
     let app = TestApp::client(proc.addr);
     // One batch: every transaction in one second.
     let items: Vec<String> = (0..50_000)
@@ -55,13 +33,10 @@ async fn a_huge_second_is_read_in_bounded_parts() {
     // A fresh process for the reads, so the ingest's own peak is not counted.
     proc.term();
     assert_eq!(proc.wait_exit(), 0);
-    let mut proc = binary::start(
-        &["serve", "--config", config, "--listen", "127.0.0.1:0"],
-        &[],
-    );
+    let mut proc = binary::serve(&config, &[]);
     let app = TestApp::client(proc.addr);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let before = vm_hwm_kib(proc.child.id());
+    let before = binary::status_kib(proc.child.id(), "VmHWM:");
     let first = app.get("/feeds/news?limit=1", &[]).await;
     assert_eq!(first.feed().entries.len(), 2000, "a catch-up is capped too");
     // It ends inside the batch's second: its date is the second before.
@@ -90,7 +65,7 @@ async fn a_huge_second_is_read_in_bounded_parts() {
     for read in reads {
         sizes.push(read.await.unwrap());
     }
-    let after = vm_hwm_kib(proc.child.id());
+    let after = binary::status_kib(proc.child.id(), "VmHWM:");
     assert!(sizes.iter().all(|&(n, _)| n == 2000), "{sizes:?}");
     let body = sizes[0].1;
     eprintln!(

@@ -55,30 +55,6 @@ async fn read_until_close(s: &mut TcpStream, limit: Duration) -> Ending {
     }
 }
 
-/// Read exactly one response (keep-alive connections), within `limit`.
-async fn read_one(s: &mut TcpStream, limit: Duration) -> Option<Resp> {
-    let mut buf = Vec::new();
-    let read = async {
-        let mut chunk = [0u8; 4096];
-        loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = Resp::parse(&buf[..end + 4]);
-                let len: usize = head
-                    .header("content-length")
-                    .map_or(0, |v| v.parse().unwrap());
-                if buf.len() >= end + 4 + len {
-                    return Some(Resp::parse(&buf[..end + 4 + len]));
-                }
-            }
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-    };
-    timeout(limit, read).await.ok().flatten()
-}
-
 /// The whole log of `feed` as one ETag-selected page from position 0.
 async fn from_start(app: &TestApp, feed: &str) -> Feed {
     let v = stored(app).await;

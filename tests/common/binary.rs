@@ -109,3 +109,37 @@ impl Proc {
         let _ = self.child.wait();
     }
 }
+
+/// A temporary directory holding `f.toml`: `data_dir` (inside it) and then
+/// `body` (settings, then `[feeds.…]` tables). Returns the directory and the
+/// config's path.
+pub fn config_file(body: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("f.toml");
+    std::fs::write(
+        &cfg,
+        format!("data_dir = {:?}\n{body}", dir.path().join("d")),
+    )
+    .unwrap();
+    let path = cfg.to_str().unwrap().to_string();
+    (dir, path)
+}
+
+/// `feedgate serve --listen 127.0.0.1:0 --config CONFIG`.
+pub fn serve(config: &str, env: &[(&str, &str)]) -> Proc {
+    start(
+        &["serve", "--listen", "127.0.0.1:0", "--config", config],
+        env,
+    )
+}
+
+/// A line of /proc/PID/status in KiB (`VmHWM:`, `VmRSS:`).
+pub fn status_kib(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {status}"))
+}

@@ -143,6 +143,30 @@ pub fn enc(id: &str) -> String {
     percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// Read exactly one response from a keep-alive connection, within `limit`.
+pub async fn read_one(s: &mut TcpStream, limit: std::time::Duration) -> Option<Resp> {
+    let mut buf = Vec::new();
+    let read = async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = Resp::parse(&buf[..end + 4]);
+                let len: usize = head
+                    .header("content-length")
+                    .map_or(0, |v| v.parse().unwrap());
+                if buf.len() >= end + 4 + len {
+                    return Some(Resp::parse(&buf[..end + 4 + len]));
+                }
+            }
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(limit, read).await.ok().flatten()
+}
+
 /// Send raw bytes, read the whole response (the request asks to close).
 pub async fn raw_request(addr: SocketAddr, raw: &[u8]) -> Resp {
     let mut s = TcpStream::connect(addr).await.unwrap();

@@ -61,26 +61,8 @@ async fn idle_connections_make_room_oldest_first() {
 
 #[test]
 fn a_flood_past_the_cap_keeps_probes_answered_and_sheds_explicitly() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("f.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = {:?}\nmax_connections = 8\n[feeds.news]\n",
-            dir.path().join("d")
-        ),
-    )
-    .unwrap();
-    let p = binary::start(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (_dir, cfg) = binary::config_file("max_connections = 8\n[feeds.news]\n");
+    let p = binary::serve(&cfg, &[]);
     let addr = p.addr;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -63,30 +63,6 @@ async fn answer(addr: SocketAddr, raw: &[u8], limit: Duration) -> Resp {
     Resp::parse(&buf)
 }
 
-/// Read exactly one response from a keep-alive connection, within `limit`.
-async fn read_one(s: &mut TcpStream, limit: Duration) -> Option<Resp> {
-    let mut buf = Vec::new();
-    let read = async {
-        let mut chunk = [0u8; 4096];
-        loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = Resp::parse(&buf[..end + 4]);
-                let len: usize = head
-                    .header("content-length")
-                    .map_or(0, |v| v.parse().unwrap());
-                if buf.len() >= end + 4 + len {
-                    return Some(Resp::parse(&buf[..end + 4 + len]));
-                }
-            }
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-    };
-    timeout(limit, read).await.ok().flatten()
-}
-
 /// Whether the server has closed `s` (EOF or reset) within `limit`.
 async fn closed(s: &mut TcpStream, limit: Duration) -> bool {
     let mut buf = [0u8; 64];

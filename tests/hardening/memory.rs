@@ -20,16 +20,6 @@ const RECEIVING_MIB: u64 = 16;
 const PRODUCERS: usize = 16;
 const ITEMS: usize = 2_000;
 
-fn status_kib(pid: u32, key: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {key} in {status}"))
-}
-
 /// A batch body of items `from..to` of producer `p`.
 fn batch(p: usize, items: std::ops::Range<usize>) -> Vec<u8> {
     let items: Vec<String> = items
@@ -60,33 +50,17 @@ fn post(addr: SocketAddr, body: &[u8]) -> Resp {
 /// Start a binary, let `load` write to it, and return how far its peak
 /// resident memory rose above its resting size (MiB).
 fn peak_above_rest(load: impl FnOnce(SocketAddr)) -> u64 {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("f.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = {:?}\nmax_body_bytes = 16777216\ningest_memory_bytes = {}\n[feeds.news]\n",
-            dir.path().join("d"),
-            BUDGET_MIB << 20
-        ),
-    )
-    .unwrap();
-    let p = binary::start(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (_dir, cfg) = binary::config_file(&format!(
+        "max_body_bytes = 16777216\ningest_memory_bytes = {}\n[feeds.news]\n",
+        BUDGET_MIB << 20
+    ));
+    let p = binary::serve(&cfg, &[]);
     let (addr, pid) = (p.addr, p.child.id());
     assert_eq!(post(addr, br#"[{"id":"warm","title":"up"}]"#).status, 200);
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
-    let resting = status_kib(pid, "VmRSS:");
+    let resting = binary::status_kib(pid, "VmRSS:");
     load(addr);
-    let peak = status_kib(pid, "VmHWM:");
+    let peak = binary::status_kib(pid, "VmHWM:");
     let feeds = exchange(
         addr,
         "GET /feeds HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",

@@ -20,27 +20,8 @@ fn credentials() -> String {
 
 #[test]
 fn an_escaped_access_token_is_redacted_in_logs_and_links() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("f.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = {:?}\n{}[feeds.news]\n",
-            dir.path().join("d"),
-            credentials()
-        ),
-    )
-    .unwrap();
-    let mut p = binary::start(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        &[("RUST_LOG", "feedgate=debug")],
-    );
+    let (_dir, cfg) = binary::config_file(&format!("{}[feeds.news]\n", credentials()));
+    let mut p = binary::serve(&cfg, &[("RUST_LOG", "feedgate=debug")]);
     let get = |target: &str| {
         let mut s = std::net::TcpStream::connect(p.addr).unwrap();
         write!(

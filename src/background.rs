@@ -1,7 +1,8 @@
 //! Background work that runs beside the server: compaction passes for feeds
-//! with a retention policy. Each pass walks the log in bounded steps on the
-//! blocking pool, so request handling never waits on it for long; all tasks
-//! stop when the server shuts down.
+//! with a retention policy. Each pass walks the log in bounded steps (the
+//! backend keeps a step's blocking work off the request workers), so
+//! request handling never waits on it for long; all tasks stop when the
+//! server shuts down.
 
 use crate::app::App;
 use crate::store::{CompactReport, COMPACT_STEP};
@@ -12,7 +13,7 @@ use tokio::task::JoinHandle;
 /// Start the background tasks; they end when `stop` turns true.
 pub fn spawn(app: &Arc<App>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
-    for (name, feed) in &app.config.feeds {
+    for (name, feed) in &app.config().feeds {
         let policy = feed.retention.policy();
         if !policy.is_active() {
             continue;
@@ -44,24 +45,19 @@ async fn compaction_pass(
     name: &str,
     stop: &watch::Receiver<bool>,
 ) -> Result<CompactReport, String> {
-    let now = app.clock.now_ms();
+    let now = app.clock().now_ms();
     let mut report = CompactReport::default();
     let mut from = Some(0);
     while let Some(start) = from {
         if *stop.borrow() {
             break;
         }
-        let app = app.clone();
-        let name = name.to_string();
-        let step = tokio::task::spawn_blocking(move || {
-            let log = app.store.feed(&name).ok_or("feed vanished")?;
-            let mut r = CompactReport::default();
-            let next = log
-                .compact_step(&log.retention(), now, start, COMPACT_STEP, &mut r)
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>((next, r))
-        });
-        let (next, r) = step.await.map_err(|e| e.to_string())??;
+        let log = app.store().feed(name).ok_or("feed vanished")?;
+        let mut r = CompactReport::default();
+        let next = log
+            .compact_step(&log.retention(), now, start, COMPACT_STEP, &mut r)
+            .await
+            .map_err(|e| e.to_string())?;
         report.examined += r.examined;
         report.removed += r.removed;
         report.tombstones_dropped += r.tombstones_dropped;

@@ -11,7 +11,8 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
-use crate::store::{Op, Outcome, Store, StoreError};
+use crate::store::embedded::Embedded;
+use crate::store::{Backend, Op, Outcome, StoreError};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -157,10 +158,12 @@ pub fn export(args: &ExportArgs, out: &mut impl Write) -> Result<usize, CliError
     let log = store
         .feed(&args.feed)
         .ok_or_else(|| CliError::Invalid(format!("no feed named {:?}", args.feed)))?;
-    let items = log.items().map_err(|source| CliError::Store {
-        dir: dir.clone(),
-        source,
-    })?;
+    let items = runtime()?
+        .block_on(log.items())
+        .map_err(|source| CliError::Store {
+            dir: dir.clone(),
+            source,
+        })?;
     let mut w = std::io::BufWriter::new(out);
     for (id, state) in &items {
         let line = crate::ingest::item_json(id, &state.payload).to_string();
@@ -311,14 +314,20 @@ pub fn compact(args: &CompactArgs) -> Result<Vec<CompactLine>, CliError> {
         }
     }
     let now = SystemClock.now_ms();
+    let rt = runtime()?;
     let done: Vec<(String, crate::store::CompactReport)> = match &args.feed {
         Some(name) => match store.feed(name) {
-            Some(log) => vec![(name.clone(), log.compact(now).map_err(err)?)],
+            Some(log) => {
+                let report = rt.block_on(crate::store::compact(log.as_ref(), now));
+                vec![(name.clone(), report.map_err(err)?)]
+            }
             None => Vec::new(),
         },
-        None => store.compact_all(now).map_err(err)?,
+        None => rt
+            .block_on(crate::store::compact_all(&store, now))
+            .map_err(err)?,
     };
-    runtime()?.block_on(store.flush()).map_err(err)?;
+    rt.block_on(store.flush()).map_err(err)?;
     Ok(done
         .into_iter()
         .map(|(feed, report)| CompactLine { feed, report })
@@ -336,9 +345,9 @@ fn known_feed<'a>(
     })
 }
 
-fn open(config: &Config, feeds: &[String]) -> Result<Store, CliError> {
+fn open(config: &Config, feeds: &[String]) -> Result<Embedded, CliError> {
     let dir = config.data_dir.display().to_string();
-    Store::open(&config.data_dir, feeds, Arc::new(SystemClock)).map_err(|source| {
+    Embedded::open(&config.data_dir, feeds, Arc::new(SystemClock)).map_err(|source| {
         if source.to_string().contains("could not acquire lock") {
             CliError::StoreBusy { dir }
         } else {

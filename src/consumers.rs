@@ -6,18 +6,17 @@
 //! parameter, else the `From` header ([`identify`]); anonymous polls are not
 //! recorded. Records live in memory (one mutex'd map per feed, at most
 //! `cap` consumers: a new one at the cap evicts the least recently polled
-//! 1% to make room) and are written to a sled side tree by [`Consumers::persist`],
+//! 1% to make room) and are written to the store by [`Consumers::persist`],
 //! which the server calls periodically and at shutdown, never on the request
 //! path and without a flush of its own (the store's flush makes them
 //! durable), so a crash loses at most the last few seconds of polls.
 
 use crate::auth::Credential;
 use crate::cursor::Cursor;
-use crate::protocol::{LogView, Plan};
-use crate::store::{FeedLog, StoreError};
+use crate::protocol::Plan;
+use crate::store::{Backend, ConsumerRecord, Log, StoreError};
 use crate::sync::lock;
 use hyper::header::HeaderValue;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -26,8 +25,8 @@ pub const DEFAULT_CAP: usize = 10_000;
 /// Longest consumer name taken from a query parameter or `From` header.
 pub const MAX_NAME_BYTES: usize = 128;
 
-/// What is kept of a consumer (also its persisted JSON form).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What is kept of a consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
     epoch: String,
     position: u64,
@@ -44,7 +43,7 @@ struct Record {
 #[derive(Default)]
 struct FeedConsumers {
     map: HashMap<String, Record>,
-    /// Evicted since the last persist: to delete from the tree.
+    /// Evicted since the last persist: to delete from the store.
     evicted: Vec<String>,
     /// The cap was reached at least once (warned about).
     full: bool,
@@ -67,19 +66,10 @@ pub struct Report {
 
 pub struct Consumers {
     feeds: HashMap<String, Mutex<FeedConsumers>>,
-    tree: sled::Tree,
     cap: usize,
-    /// One persist at a time, so batches reach the tree in the order their
+    /// One persist at a time, so batches reach the store in the order their
     /// records were taken.
-    persisting: Mutex<()>,
-}
-
-fn key(feed: &str, name: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(feed.len() + name.len() + 1);
-    k.extend_from_slice(feed.as_bytes());
-    k.push(0);
-    k.extend_from_slice(name.as_bytes());
-    k
+    persisting: tokio::sync::Mutex<()>,
 }
 
 /// The name a poll is recorded under: the credential's, else a non-empty
@@ -104,29 +94,24 @@ pub fn identify<'a>(
 }
 
 impl Consumers {
-    /// Load the records of `feeds` from `tree` (entries of other feeds stay
-    /// in the tree untouched).
-    pub fn open(tree: sled::Tree, feeds: &[String], cap: usize) -> Result<Consumers, StoreError> {
+    /// The consumers of `feeds` from the stored `records` (records of
+    /// other feeds are left alone in the store).
+    pub fn open(records: Vec<ConsumerRecord>, feeds: &[&str], cap: usize) -> Consumers {
         let cap = cap.max(1);
         let mut maps: HashMap<String, FeedConsumers> = feeds
             .iter()
-            .map(|f| (f.clone(), FeedConsumers::default()))
+            .map(|f| (f.to_string(), FeedConsumers::default()))
             .collect();
-        for kv in tree.iter() {
-            let (k, v) = kv?;
-            let Some(at) = k.iter().position(|&b| b == 0) else {
+        for r in records {
+            let Some(f) = maps.get_mut(&r.feed) else {
                 continue;
             };
-            let feed = String::from_utf8_lossy(&k[..at]);
-            let Some(f) = maps.get_mut(feed.as_ref()) else {
-                continue;
+            let seen = Seen {
+                epoch: r.epoch,
+                position: r.position,
+                polled: r.polled_ms,
             };
-            let seen: Seen = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                feed: feed.to_string(),
-                what: format!("consumer record: {e}"),
-            })?;
-            let name = String::from_utf8_lossy(&k[at + 1..]).into_owned();
-            f.map.insert(name, Record { seen, dirty: false });
+            f.map.insert(r.name, Record { seen, dirty: false });
         }
         for f in maps.values_mut() {
             if f.map.len() > cap {
@@ -135,19 +120,18 @@ impl Consumers {
             }
         }
         let feeds = maps.into_iter().map(|(k, v)| (k, Mutex::new(v))).collect();
-        Ok(Consumers {
+        Consumers {
             feeds,
-            tree,
             cap,
-            persisting: Mutex::new(()),
-        })
+            persisting: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// Record a poll of `log` by `name` that was answered with `plan` for
     /// `cursor`: the position the cursor held (`Plan::NotModified`'s
     /// position, or the page's `after`). `If-None-Match: *` holds no
     /// position and is not recorded.
-    pub fn record(&self, log: &FeedLog, name: &str, cursor: Cursor, plan: &Plan, now_ms: u64) {
+    pub fn record(&self, log: &dyn Log, name: &str, cursor: Cursor, plan: &Plan, now_ms: u64) {
         let position = match (cursor, plan) {
             (Cursor::Star, _) => return,
             (_, Plan::NotModified { position, .. }) => *position,
@@ -182,68 +166,51 @@ impl Consumers {
     }
 
     /// Write the records changed since the last call (and delete evicted
-    /// ones) in one batch, without flushing. Returns the number of keys written.
-    pub fn persist(&self) -> Result<usize, StoreError> {
-        let _turn = lock(&self.persisting);
-        let mut batch = sled::Batch::default();
-        let mut written: Vec<(&str, String)> = Vec::new();
-        let mut removed: Vec<(&str, Vec<String>)> = Vec::new();
-        let mut n = 0;
+    /// ones) to `store` in one step, without flushing. Returns the number
+    /// of records written or deleted.
+    pub async fn persist(&self, store: &dyn Backend) -> Result<usize, StoreError> {
+        let _turn = self.persisting.lock().await;
+        let mut put: Vec<ConsumerRecord> = Vec::new();
+        let mut remove: Vec<(String, String)> = Vec::new();
         for (feed, m) in &self.feeds {
-            let (evicted, changed) = {
-                let mut f = lock(m);
-                let evicted = std::mem::take(&mut f.evicted);
-                let changed: Vec<(String, Seen)> = f
-                    .map
-                    .iter_mut()
-                    .filter(|(_, r)| r.dirty)
-                    .map(|(name, r)| {
-                        r.dirty = false;
-                        (name.clone(), r.seen.clone())
-                    })
-                    .collect();
-                (evicted, changed)
-            };
-            for name in &evicted {
-                batch.remove(key(feed, name));
-                n += 1;
-            }
-            removed.push((feed, evicted));
-            for (name, seen) in changed {
-                let value = serde_json::to_vec(&seen).map_err(|e| StoreError::Corrupt {
+            let mut f = lock(m);
+            remove.extend(f.evicted.drain(..).map(|name| (feed.clone(), name)));
+            for (name, r) in f.map.iter_mut().filter(|(_, r)| r.dirty) {
+                r.dirty = false;
+                put.push(ConsumerRecord {
                     feed: feed.clone(),
-                    what: e.to_string(),
-                })?;
-                batch.insert(key(feed, &name), value);
-                written.push((feed, name));
-                n += 1;
+                    name: name.clone(),
+                    epoch: r.seen.epoch.clone(),
+                    position: r.seen.position,
+                    polled_ms: r.seen.polled,
+                });
             }
         }
+        let n = put.len() + remove.len();
         if n == 0 {
             return Ok(0);
         }
-        if let Err(e) = self.tree.apply_batch(batch) {
+        if let Err(e) = store.save_consumer_records(&put, &remove).await {
             // Nothing was written: try again next time.
-            for (feed, name) in written {
-                if let Some(m) = self.feeds.get(feed) {
-                    let mut f = lock(m);
-                    if let Some(r) = f.map.get_mut(&name) {
-                        r.dirty = true;
+            for r in put {
+                if let Some(m) = self.feeds.get(&r.feed) {
+                    if let Some(rec) = lock(m).map.get_mut(&r.name) {
+                        rec.dirty = true;
                     }
                 }
             }
-            for (feed, names) in removed {
-                if let Some(m) = self.feeds.get(feed) {
-                    lock(m).evicted.extend(names);
+            for (feed, name) in remove {
+                if let Some(m) = self.feeds.get(&feed) {
+                    lock(m).evicted.push(name);
                 }
             }
-            return Err(e.into());
+            return Err(e);
         }
         Ok(n)
     }
 
     /// The consumers of `log`, sorted by name, with their lag.
-    pub fn report(&self, log: &FeedLog) -> Result<Vec<Report>, StoreError> {
+    pub async fn report(&self, log: &dyn Log) -> Result<Vec<Report>, StoreError> {
         let Some(m) = self.feeds.get(log.name()) else {
             return Ok(Vec::new());
         };
@@ -259,14 +226,14 @@ impl Consumers {
         let mut out = Vec::with_capacity(rows.len());
         for (name, seen) in rows {
             let (lag_transactions, lag_ms) = if seen.epoch != log.epoch() {
-                (head.seq, head.stamp.saturating_sub(log.created()))
+                (head.seq, head.stamp.saturating_sub(log.created_ms()))
             } else if seen.position >= head.seq {
                 (0, 0)
             } else {
                 let stamp = match stamps.get(&seen.position) {
                     Some(s) => *s,
                     None => {
-                        let s = position_stamp(log, seen.position, head.seq)?;
+                        let s = position_stamp(log, seen.position, head.seq).await?;
                         stamps.insert(seen.position, s);
                         s
                     }
@@ -288,15 +255,15 @@ impl Consumers {
 
 /// The stamp of position `seq` (< head): its transaction's; for 0, the log's
 /// creation; for a transaction compaction removed, the next one kept.
-fn position_stamp(log: &FeedLog, seq: u64, head: u64) -> Result<u64, StoreError> {
+async fn position_stamp(log: &dyn Log, seq: u64, head: u64) -> Result<u64, StoreError> {
     if seq == 0 {
-        return Ok(log.created());
+        return Ok(log.created_ms());
     }
-    if let Some(s) = log.stamp_of(seq)? {
+    if let Some(s) = log.stamp(seq).await? {
         return Ok(s);
     }
-    let next = log.scan(seq, head, 1, usize::MAX)?;
-    Ok(next.first().map_or(log.created(), |t| t.stamp))
+    let next = log.scan(seq, head, 1, usize::MAX).await?;
+    Ok(next.first().map_or(log.created_ms(), |t| t.stamp))
 }
 
 /// Evict the `n` least recently polled consumers (one O(len) selection, so

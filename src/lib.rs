@@ -10,6 +10,7 @@ pub mod config;
 pub mod consumers;
 pub mod cursor;
 pub mod error;
+pub mod feed;
 pub mod http;
 pub mod ingest;
 pub mod metrics;

@@ -148,15 +148,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
-        if !app.auth.enabled() && !addr.ip().is_loopback() {
+        if !app.auth().enabled() && !addr.ip().is_loopback() {
             tracing::warn!(
                 %addr,
                 "WARNING: no credentials are configured and feedgate listens on a non-loopback address: \
                  anyone who can reach it can read and WRITE every feed. Configure [credentials] or listen on 127.0.0.1."
             );
         }
-        let feeds: Vec<&str> = app.feeds.keys().map(String::as_str).collect();
-        tracing::info!(data_dir = %app.config.data_dir.display(), ?feeds, "listening on http://{addr}");
+        let feeds: Vec<&str> = app.feeds().iter().map(|f| f.name()).collect();
+        tracing::info!(data_dir = %app.config().data_dir.display(), ?feeds, "listening on http://{addr}");
         feedgate::server::run(listener, app, feedgate::server::shutdown_signal()).await?;
         Ok(())
     })

@@ -4,21 +4,21 @@
 //! [`Metrics`] owns the registry and every series; the rest of the code
 //! records through a handful of methods: [`Metrics::request`] (the HTTP edge:
 //! route and status), [`FeedReads`] (per feed: format, 304 or page, entries
-//! per page), [`Metrics::append`] (wraps [`FeedLog::append`]: latency, which
-//! includes the durable flush, and transactions by action) and
+//! per page), [`FeedWrites`] (per feed: an append's latency, which includes
+//! the durable flush, and its transactions by action) and
 //! [`Metrics::record_sync`] (upstream sync outcomes). Store size and
 //! consumer lag are computed at scrape time by [`Metrics::render`].
 //!
 //! Hot-path cost: per-feed series are created at start and held as handles
 //! (an `Arc`'d atomic each); the read path keeps each feed's [`FeedReads`]
-//! beside its log, so recording a read is an atomic add, and a write a map
-//! lookup by `&str` plus atomic adds; request counters are keyed by a `Copy` label
+//! beside its log, and its writers its [`FeedWrites`], so recording a read
+//! or a write is an atomic add or two; request counters are keyed by a `Copy` label
 //! set of static strings, so they allocate only the first time a
 //! route/status pair is seen.
 
 use crate::protocol::Plan;
 use crate::render::Format;
-use crate::store::{Appended, FeedLog, Op, Outcome, StoreError};
+use crate::store::{Appended, Outcome};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -79,6 +79,46 @@ struct ConsumerLabels {
 
 type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// One feed's write series: every write path times its append through
+/// [`FeedWrites::timed`] (the time includes the durable flush).
+#[derive(Clone, Debug)]
+pub struct FeedWrites {
+    /// By action: add, update, delete.
+    appended: [Counter; 3],
+    append_seconds: Histogram,
+}
+
+impl FeedWrites {
+    /// Series of a feed `/metrics` does not show (tests).
+    pub fn detached() -> FeedWrites {
+        FeedWrites {
+            appended: Default::default(),
+            append_seconds: latency_histogram(),
+        }
+    }
+
+    /// Await `append`, then record its time and its transactions by action.
+    pub async fn timed<E>(
+        &self,
+        append: impl std::future::Future<Output = Result<Appended, E>>,
+    ) -> Result<Appended, E> {
+        let started = Instant::now();
+        let result = append.await;
+        self.append_seconds.observe(started.elapsed().as_secs_f64());
+        if let Ok(done) = &result {
+            for a in &done.applied {
+                match a.outcome {
+                    Outcome::Add => self.appended[0].inc(),
+                    Outcome::Update => self.appended[1].inc(),
+                    Outcome::Delete => self.appended[2].inc(),
+                    Outcome::Unchanged => 0,
+                };
+            }
+        }
+        result
+    }
+}
 
 /// One feed's read series. The read path holds a clone per feed
 /// (`http::ReadCache`), so recording a read is an atomic add or two, with
@@ -324,25 +364,12 @@ impl Metrics {
         self.feeds.get(feed).map(|s| s.reads.clone())
     }
 
-    /// [`FeedLog::append`], timed (the time includes the durable flush) and
-    /// counted by action. Every write path should append through this.
-    pub async fn append(&self, log: &FeedLog, ops: &[Op]) -> Result<Appended, StoreError> {
-        let started = Instant::now();
-        let result = log.append(ops).await;
-        if let Some(s) = self.feeds.get(log.name()) {
-            s.append_seconds.observe(started.elapsed().as_secs_f64());
-            if let Ok(done) = &result {
-                for a in &done.applied {
-                    match a.outcome {
-                        Outcome::Add => s.appended[0].inc(),
-                        Outcome::Update => s.appended[1].inc(),
-                        Outcome::Delete => s.appended[2].inc(),
-                        Outcome::Unchanged => 0,
-                    };
-                }
-            }
-        }
-        result
+    /// The write series of `feed`, for its writers to hold.
+    pub fn feed_writes(&self, feed: &str) -> Option<FeedWrites> {
+        self.feeds.get(feed).map(|s| FeedWrites {
+            appended: s.appended.clone(),
+            append_seconds: s.append_seconds.clone(),
+        })
     }
 
     /// One upstream sync of `feed` ended with `outcome` (a short fixed word

@@ -17,6 +17,7 @@
 
 use crate::cursor::Cursor;
 use crate::model::{Action, Entry, Txn};
+use async_trait::async_trait;
 use std::collections::HashMap;
 
 /// Where the settled past of a log ends, read at one instant.
@@ -37,9 +38,12 @@ impl Frontier {
     }
 }
 
-/// What the protocol needs to read from one feed's log.
-pub trait LogView {
-    type Error;
+/// What the protocol needs to read from one feed's log. The reads a
+/// network database would wait on are `async`; the protocol does no I/O of
+/// its own (the store implements this, tests implement it over a `Vec`).
+#[async_trait]
+pub trait LogView: Sync {
+    type Error: Send;
     /// Highest visible (committed and durable) seq; 0 for an empty log.
     fn head(&self) -> u64;
     /// The head and the frontier of closed seconds at `now_ms` (which the
@@ -48,8 +52,8 @@ pub trait LogView {
     /// When the log was created (ms): position 0 holds every second before.
     fn created_ms(&self) -> u64;
     /// The stamp of the transaction at `seq`, if the log holds it.
-    fn stamp(&self, seq: u64) -> Result<Option<u64>, Self::Error> {
-        let t = self.scan(seq.saturating_sub(1), seq, 1, usize::MAX)?;
+    async fn stamp(&self, seq: u64) -> Result<Option<u64>, Self::Error> {
+        let t = self.scan(seq.saturating_sub(1), seq, 1, usize::MAX).await?;
         Ok(t.first().filter(|t| t.seq == seq).map(|t| t.stamp))
     }
     /// Seq of the newest delete tombstone that compaction dropped (0: none).
@@ -65,7 +69,7 @@ pub trait LogView {
     /// Transactions with `after < seq <= upto`, oldest first: at most `max`
     /// of them, stopping once their encoded size reaches `max_bytes` (but
     /// always at least one when the range is not empty).
-    fn scan(
+    async fn scan(
         &self,
         after: u64,
         upto: u64,
@@ -74,7 +78,7 @@ pub trait LogView {
     ) -> Result<Vec<Txn>, Self::Error>;
     /// The first seq stamped in Unix second `sec` or later, if any is stored.
     /// May name a seq beyond [`LogView::head`] (written, not yet visible).
-    fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Self::Error>;
+    async fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Self::Error>;
 }
 
 /// Page size limits.
@@ -118,7 +122,7 @@ pub struct Page {
 }
 
 /// Decide 304 or the next page for `cursor`. `now_ms` is the current time.
-pub fn plan<V: LogView>(
+pub async fn plan<V: LogView + ?Sized>(
     log: &V,
     cursor: Cursor,
     now_ms: u64,
@@ -129,34 +133,71 @@ pub fn plan<V: LogView>(
     // The end of what a response not selected by an ETag may show: the last
     // seq stamped before the first open second (all of them are visible).
     let closed = match f.open_second().checked_sub(1) {
-        Some(sec) => seconds_end(log, sec, head)?,
+        Some(sec) => seconds_end(log, sec, head).await?,
         None => 0,
     };
-    let not_modified = |position: u64| -> Result<Plan, V::Error> {
-        let stamp = (position == head).then_some(f.head_stamp);
+    let read = Read {
+        log,
+        f,
+        closed,
+        limits,
+    };
+    match cursor {
+        Cursor::Star => read.not_modified(head).await,
+        Cursor::Seq(p) if p >= head => read.not_modified(head).await,
+        Cursor::Seq(p) => read.delta(p, head, false).await,
+        Cursor::Date(secs) => {
+            // The consumer holds every second up to `secs`; a claim reaching
+            // into an open second is cut back to what surely is held.
+            let held = seconds_end(log, secs, head).await?.min(closed);
+            if held >= closed && held >= log.dropped() {
+                read.not_modified(held).await
+            } else {
+                read.delta(held, closed, true).await
+            }
+        }
+        Cursor::CatchUp => read.catch_up().await,
+    }
+}
+
+/// One read's view: the log, its frontier, the end of its closed seconds.
+struct Read<'a, V: ?Sized> {
+    log: &'a V,
+    f: Frontier,
+    closed: u64,
+    limits: Limits,
+}
+
+impl<V: LogView + ?Sized> Read<'_, V> {
+    async fn not_modified(&self, position: u64) -> Result<Plan, V::Error> {
+        let stamp = (position == self.f.head).then_some(self.f.head_stamp);
         Ok(Plan::NotModified {
             position,
-            last_modified: last_modified(log, &f, position, stamp)?,
+            last_modified: last_modified(self.log, &self.f, position, stamp).await?,
         })
-    };
-    let finish = |mut page: Page| -> Result<Plan, V::Error> {
-        page.last_modified = last_modified(log, &f, page.last, page.last_stamp)?;
+    }
+
+    async fn finish(&self, mut page: Page) -> Result<Plan, V::Error> {
+        page.last_modified = last_modified(self.log, &self.f, page.last, page.last_stamp).await?;
         Ok(Plan::Page(page))
-    };
-    // A catch-up reaches past the newest dropped tombstone in one response,
-    // whatever the limit: a position below the mark would mean "catch up
-    // again" (see `store::compact`).
-    let catch_up = || -> Result<Plan, V::Error> {
+    }
+
+    /// A catch-up reaches past the newest dropped tombstone in one response,
+    /// whatever the limit: a position below the mark would mean "catch up
+    /// again" (see `store::embedded::compact`).
+    async fn catch_up(&self) -> Result<Plan, V::Error> {
+        let log = self.log;
         let mark = log.dropped();
-        let visible = closed.max(mark);
+        let visible = self.closed.max(mark);
         if mark == 0 {
-            return finish(page(log, 0, visible, true, limits)?);
+            let p = page(log, 0, visible, true, self.limits).await?;
+            return self.finish(p).await;
         }
         let mark_stamp = log.dropped_stamp();
-        let mut txns = log.scan(0, mark, usize::MAX, usize::MAX)?;
+        let mut txns = log.scan(0, mark, usize::MAX, usize::MAX).await?;
         // Complete the mark's second, so Last-Modified is a held position.
-        let second_end = seconds_end(log, mark_stamp / 1000, visible)?;
-        txns.extend(log.scan(mark, second_end, usize::MAX, usize::MAX)?);
+        let second_end = seconds_end(log, mark_stamp / 1000, visible).await?;
+        txns.extend(log.scan(mark, second_end, usize::MAX, usize::MAX).await?);
         let mut page = to_page(0, txns, visible);
         // The mark's own transaction is gone: the position is the mark.
         if page.last < mark {
@@ -164,36 +205,21 @@ pub fn plan<V: LogView>(
             page.last_stamp = Some(mark_stamp);
             page.more = mark < visible;
         }
-        finish(page)
-    };
-    // A page after `after` is valid only if no tombstone after `after` was
-    // dropped, checked again once read: compaction raises `dropped` before
-    // it removes anything, so a read that raced with a drop sees it here.
-    let delta = |after: u64, end: u64, whole_seconds: bool| -> Result<Plan, V::Error> {
-        if after < log.dropped() {
-            return catch_up();
+        self.finish(page).await
+    }
+
+    /// A page after `after` is valid only if no tombstone after `after` was
+    /// dropped, checked again once read: compaction raises `dropped` before
+    /// it removes anything, so a read that raced with a drop sees it here.
+    async fn delta(&self, after: u64, end: u64, whole_seconds: bool) -> Result<Plan, V::Error> {
+        if after < self.log.dropped() {
+            return self.catch_up().await;
         }
-        let p = page(log, after, end, whole_seconds, limits)?;
-        if after < log.dropped() {
-            return catch_up();
+        let p = page(self.log, after, end, whole_seconds, self.limits).await?;
+        if after < self.log.dropped() {
+            return self.catch_up().await;
         }
-        finish(p)
-    };
-    match cursor {
-        Cursor::Star => not_modified(head),
-        Cursor::Seq(p) if p >= head => not_modified(head),
-        Cursor::Seq(p) => delta(p, head, false),
-        Cursor::Date(secs) => {
-            // The consumer holds every second up to `secs`; a claim reaching
-            // into an open second is cut back to what surely is held.
-            let held = seconds_end(log, secs, head)?.min(closed);
-            if held >= closed && held >= log.dropped() {
-                not_modified(held)
-            } else {
-                delta(held, closed, true)
-            }
-        }
-        Cursor::CatchUp => catch_up(),
+        self.finish(p).await
     }
 }
 
@@ -202,7 +228,7 @@ pub fn plan<V: LogView>(
 /// transaction (stamped `stamp`, when the caller knows it) if every
 /// transaction stamped in it, visible or not, is at or below `p`, else the
 /// second before; for position 0, the second before the log was created.
-pub fn last_modified<V: LogView>(
+pub async fn last_modified<V: LogView + ?Sized>(
     log: &V,
     f: &Frontier,
     p: u64,
@@ -213,12 +239,12 @@ pub fn last_modified<V: LogView>(
     }
     let stamp = match stamp {
         Some(s) => s,
-        None => match log.stamp(p)? {
+        None => match log.stamp(p).await? {
             Some(s) => s,
             None => {
                 // Compaction removed `p`'s transaction: the seconds before
                 // the next kept one's are held.
-                let next = log.scan(p, f.head, 1, usize::MAX)?;
+                let next = log.scan(p, f.head, 1, usize::MAX).await?;
                 let sec = next.first().map_or(f.open_second(), |t| t.stamp / 1000);
                 return Ok(sec.saturating_sub(1));
             }
@@ -229,29 +255,33 @@ pub fn last_modified<V: LogView>(
         // Nothing after `p` is visible: the second is whole once it is closed.
         f.open_second() > sec
     } else {
-        log.first_seq_from_second(sec + 1)? == Some(p + 1)
+        log.first_seq_from_second(sec + 1).await? == Some(p + 1)
     };
     Ok(if whole { sec } else { sec.saturating_sub(1) })
 }
 
 /// Last seq stamped in second `sec` or earlier (capped at `head`).
-fn seconds_end<V: LogView>(log: &V, sec: u64, head: u64) -> Result<u64, V::Error> {
-    Ok(match log.first_seq_from_second(sec.saturating_add(1))? {
-        Some(first_later) => first_later.saturating_sub(1).min(head),
-        None => head,
-    })
+async fn seconds_end<V: LogView + ?Sized>(log: &V, sec: u64, head: u64) -> Result<u64, V::Error> {
+    Ok(
+        match log.first_seq_from_second(sec.saturating_add(1)).await? {
+            Some(first_later) => first_later.saturating_sub(1).min(head),
+            None => head,
+        },
+    )
 }
 
-fn page<V: LogView>(
+async fn page<V: LogView + ?Sized>(
     log: &V,
     after: u64,
     end: u64,
     whole_seconds: bool,
     limits: Limits,
 ) -> Result<Page, V::Error> {
-    let mut txns = log.scan(after, end, limits.max_entries.max(1), limits.max_bytes)?;
+    let mut txns = log
+        .scan(after, end, limits.max_entries.max(1), limits.max_bytes)
+        .await?;
     if whole_seconds {
-        align_to_seconds(log, &mut txns, end, limits)?;
+        align_to_seconds(log, &mut txns, end, limits).await?;
     }
     Ok(to_page(after, txns, end))
 }
@@ -275,7 +305,7 @@ fn to_page(after: u64, txns: Vec<Txn>, end: u64) -> Page {
 /// rest of that second, up to the hard cap of `limits` (past it the page
 /// ends inside the second; its Last-Modified names the second before, and
 /// its `next` link continues by ETag).
-fn align_to_seconds<V: LogView>(
+async fn align_to_seconds<V: LogView + ?Sized>(
     log: &V,
     txns: &mut Vec<Txn>,
     end: u64,
@@ -285,14 +315,15 @@ fn align_to_seconds<V: LogView>(
         return Ok(());
     };
     let sec = last.stamp / 1000;
-    let second_end = seconds_end(log, sec, end)?;
+    let second_end = seconds_end(log, sec, end).await?;
     if second_end <= last.seq {
         return Ok(());
     }
     if txns.first().is_some_and(|t| t.stamp / 1000 == sec) {
         let room = limits.second_entries.saturating_sub(txns.len());
         if room > 0 {
-            txns.extend(log.scan(last.seq, second_end, room, limits.second_bytes)?);
+            let (from, bytes) = (last.seq, limits.second_bytes);
+            txns.extend(log.scan(from, second_end, room, bytes).await?);
         }
     } else {
         txns.retain(|t| t.stamp / 1000 != sec);

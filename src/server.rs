@@ -45,14 +45,14 @@ pub async fn run(
     let background = crate::background::spawn(&app, stopped);
     let conns = Arc::new(Conns::default());
     conns.start_clock();
-    let slots = Arc::new(Semaphore::new(app.config.max_connections));
+    let slots = Arc::new(Semaphore::new(app.config().max_connections));
     let reserve = Arc::new(Semaphore::new(overload::reserve(
-        app.config.max_connections,
+        app.config().max_connections,
     )));
     let mut builder = http1::Builder::new();
     // The timer that header_read_timeout needs is set per connection, below.
     builder
-        .header_read_timeout(app.config.header_read_timeout)
+        .header_read_timeout(app.config().header_read_timeout)
         .max_buf_size(64 * 1024)
         // The head limit itself: without it a head up to one read past
         // `max_buf_size` (~100 KiB) gets through, depending on how it arrives.
@@ -98,7 +98,7 @@ pub async fn run(
         "shutting down: draining connections"
     );
     conns.close_all();
-    let grace = app.config.shutdown_grace;
+    let grace = app.config().shutdown_grace;
     tokio::select! {
         () = conns.drained() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; closing remaining connections"),
@@ -111,7 +111,7 @@ pub async fn run(
     for task in background {
         let _ = task.await;
     }
-    app.store.flush().await?;
+    app.store().flush().await?;
     tracing::info!("store flushed; bye");
     Ok(())
 }
@@ -216,12 +216,10 @@ async fn persist_consumers(app: Arc<App>, mut stop: tokio::sync::oneshot::Receiv
 }
 
 async fn persist_once(app: &Arc<App>) {
-    let app = app.clone();
-    match tokio::task::spawn_blocking(move || app.consumers.persist()).await {
-        Ok(Ok(0)) => {}
-        Ok(Ok(n)) => tracing::debug!(records = n, "consumer records persisted"),
-        Ok(Err(e)) => tracing::warn!(error = %e, "cannot persist consumer records"),
-        Err(e) => tracing::warn!(error = %e, "consumer persist task failed"),
+    match app.consumers().persist(app.store()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(records = n, "consumer records persisted"),
+        Err(e) => tracing::warn!(error = %e, "cannot persist consumer records"),
     }
 }
 

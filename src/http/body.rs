@@ -22,7 +22,7 @@ use hyper::Request;
 /// (receiving) is taken before it is read, and comes back with it; the body
 /// is read into one buffer of the declared size (no copy at the end).
 pub async fn json_body(app: &App, req: Request<Incoming>) -> Result<(Bytes, Share), ApiError> {
-    let (max, limit) = (app.config.max_body_bytes, app.config.body_read_timeout);
+    let (max, limit) = (app.config().max_body_bytes, app.config().body_read_timeout);
     let ct = req
         .headers()
         .get(CONTENT_TYPE)
@@ -50,13 +50,15 @@ pub async fn json_body(app: &App, req: Request<Incoming>) -> Result<(Bytes, Shar
         None => None,
     };
     if let Some(n) = declared {
-        app.ingest.admits(budget::cost(n, 0)).map_err(over_budget)?;
+        app.ingest()
+            .admits(budget::cost(n, 0))
+            .map_err(over_budget)?;
     }
-    let waited = || app.metrics.limits.ingest_waited();
-    let share = app.ingest.receive(declared.unwrap_or(max), waited).await;
+    let waited = || app.metrics().limits.ingest_waited();
+    let share = app.ingest().receive(declared.unwrap_or(max), waited).await;
     let read = read(req.into_body(), declared.unwrap_or(0), max);
     let Ok(body) = tokio::time::timeout(limit, read).await else {
-        app.metrics.limits.body_timeout();
+        app.metrics().limits.body_timeout();
         return Err(ApiError::RequestTimeout(limit));
     };
     Ok((body?, share))

@@ -33,11 +33,12 @@ pub async fn get_item(
     name: &str,
     id: &str,
 ) -> Result<Res, ApiError> {
-    if let Some(upstream) = app.upstreams.get(name) {
+    let feed = feed(app, name)?;
+    if let Some(upstream) = feed.upstream() {
         // As for a feed read: a due sync runs first (bounded wait).
         upstream.before_read().await;
     }
-    let (log, _) = feed(app, name)?;
+    let log = feed.log();
     super::write::check_id(id)?;
     let state = log
         .item(id)
@@ -45,7 +46,7 @@ pub async fn get_item(
         .ok_or_else(|| ApiError::ItemNotFound(id.to_string()))?;
     let etag = etag_header(log.epoch(), state.seq);
     let last_modified = HeaderValue::from_str(&http_date(state.stamp)).ok();
-    let now = app.clock.now_ms() / 1000;
+    let now = app.clock().now_ms() / 1000;
     let mut res = if not_modified(headers, log.epoch(), state.seq, state.stamp / 1000, now) {
         let mut res = Response::new(Full::new(Bytes::new()));
         *res.status_mut() = StatusCode::NOT_MODIFIED;

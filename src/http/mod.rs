@@ -9,7 +9,7 @@
 //! `cursor`, `protocol`, `ingest` and `store`.
 
 mod body;
-mod cache;
+
 mod host;
 mod item;
 mod ops;
@@ -18,7 +18,6 @@ mod redact;
 mod route;
 mod write;
 
-pub use cache::ReadCache;
 pub use read::Query as FeedQuery;
 pub use redact::redacted_target;
 
@@ -77,7 +76,7 @@ pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
         return Reply::Now(Some(res));
     }
     let route = parse_route(req.uri().path());
-    if route.as_ref().is_ok_and(|r| waits(app, r)) {
+    if route.as_ref().is_ok_and(waits) {
         let app = app.clone();
         return Reply::Later(Box::pin(async move { answer_later(&app, req).await }));
     }
@@ -95,19 +94,10 @@ pub fn route_label(path: &str) -> &'static str {
     parse_route(path).map_or("unknown", |r| r.label())
 }
 
-/// Whether answering `route` may wait: the push API (bodies, durable
-/// writes, store reads) and reads of an upstream feed whose last sync is
-/// older than its `refresh`.
-fn waits(app: &App, route: &Route<'_>) -> bool {
-    match route {
-        Route::Feed(name, _) => app
-            .reads
-            .feed(name)
-            .and_then(|f| f.upstream.as_ref())
-            .is_some_and(|u| !u.fresh()),
-        Route::Items(_) | Route::Item(..) => true,
-        _ => false,
-    }
+/// Whether answering `route` may wait: everything that reads or writes the
+/// store (whose calls are `async`, for backends that wait on a network).
+fn waits(route: &Route<'_>) -> bool {
+    !matches!(route, Route::Healthz | Route::Feeds)
 }
 
 /// What the debug log line needs, taken only when it is written.
@@ -122,7 +112,7 @@ fn debug_start(req: &Request<Incoming>) -> Debug {
 
 /// Count the answer and write the debug log line.
 fn finish(app: &App, label: &'static str, res: &Res, debug: Debug) {
-    app.metrics.request(label, res.status().as_u16());
+    app.metrics().request(label, res.status().as_u16());
     if let Some((method, target, started)) = debug {
         tracing::debug!(%method, %target, status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
     }
@@ -160,11 +150,7 @@ fn route_now(app: &App, req: &Request<Incoming>, route: &Route<'_>) -> Result<Re
     match route {
         // Operations answers are about now: no cache keeps them (PROTOCOL §3 Caches).
         Route::Healthz if read => Ok(no_store(ops::healthz())),
-        Route::Readyz if read => Ok(no_store(ops::readyz(app, probe_detail(app, req)))),
-        Route::Metrics if read => Ok(no_store(ops::metrics(app))),
         Route::Feeds if read => Ok(no_store(ops::list_feeds(app, who))),
-        Route::Feed(name, format) if read => read::feed_response(app, req, name, *format, who),
-        Route::Consumers(feed) if read => ops::consumers(app, feed).map(no_store),
         _ => Err(not_allowed(method, route)),
     }
 }
@@ -174,7 +160,7 @@ async fn route_later(app: &App, req: Request<Incoming>, route: Route<'_>) -> Res
     let method = req.method();
     let read = method == Method::GET || method == Method::HEAD;
     let waiting = match &route {
-        Route::Feed(..) => read,
+        Route::Feed(..) | Route::Readyz | Route::Metrics | Route::Consumers(_) => read,
         Route::Items(_) => method == Method::POST,
         Route::Item(..) => read || method == Method::PUT || method == Method::DELETE,
         _ => false,
@@ -184,14 +170,10 @@ async fn route_later(app: &App, req: Request<Incoming>, route: Route<'_>) -> Res
     }
     let who = authorize(app, &req, &route)?;
     match &route {
-        Route::Feed(name, format) => {
-            if let Some(upstream) = app.upstreams.get(name) {
-                // Syncs first when its last sync is older than `refresh`,
-                // waiting at most `wait`.
-                upstream.before_read().await;
-            }
-            read::feed_response(app, &req, name, *format, who)
-        }
+        Route::Readyz => Ok(no_store(ops::readyz(app, probe_detail(app, &req)).await)),
+        Route::Metrics => Ok(no_store(ops::metrics(app).await)),
+        Route::Consumers(feed) => ops::consumers(app, feed).await.map(no_store),
+        Route::Feed(name, format) => read::feed_response(app, &req, name, *format, who).await,
         Route::Items(feed) => write::batch(app, req, feed).await,
         Route::Item(feed, id) => match *method {
             Method::PUT => write::put_item(app, req, feed, id).await,
@@ -232,15 +214,15 @@ fn authorize<'a>(
         }
         Route::Item(feed, _) => (Some(*feed), Role::Write),
     };
-    if !app.auth.enabled() {
+    if !app.auth().enabled() {
         return Ok(None);
     }
     let (header, token) = credentials(req);
-    let who = app.auth.authenticate(header, token.as_deref())?;
-    app.auth.authorize(who, feed, need)?;
+    let who = app.auth().authenticate(header, token.as_deref())?;
+    app.auth().authorize(who, feed, need)?;
     if matches!(route, Route::Metrics) {
-        for feed in app.feeds.keys() {
-            app.auth.authorize(who, Some(feed), Role::Admin)?;
+        for feed in app.feeds().iter().map(|f| f.name()) {
+            app.auth().authorize(who, Some(feed), Role::Admin)?;
         }
     }
     Ok(who)
@@ -251,9 +233,9 @@ fn authorize<'a>(
 /// `[credentials]`; with them, a credential with `admin` on the feed. Wrong
 /// or missing credentials are not an error here: the probe still answers.
 fn probe_detail<'a>(app: &'a App, req: &Request<Incoming>) -> impl Fn(&str) -> bool + 'a {
-    let who = if app.auth.enabled() {
+    let who = if app.auth().enabled() {
         let (header, token) = credentials(req);
-        app.auth
+        app.auth()
             .authenticate(header, token.as_deref())
             .ok()
             .flatten()
@@ -261,7 +243,7 @@ fn probe_detail<'a>(app: &'a App, req: &Request<Incoming>) -> impl Fn(&str) -> b
         None
     };
     move |feed: &str| {
-        !app.auth.enabled() || who.is_some_and(|c| c.role(feed) == Some(crate::auth::Role::Admin))
+        !app.auth().enabled() || who.is_some_and(|c| c.role(feed) == Some(crate::auth::Role::Admin))
     }
 }
 
@@ -302,21 +284,10 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Res {
     res
 }
 
-/// The feed's log and presentation, or 404.
-fn feed<'a>(
-    app: &'a App,
-    name: &str,
-) -> Result<
-    (
-        &'a std::sync::Arc<crate::store::FeedLog>,
-        &'a crate::app::FeedInfo,
-    ),
-    ApiError,
-> {
-    match (app.store.feed(name), app.feeds.get(name)) {
-        (Some(log), Some(info)) => Ok((log, info)),
-        _ => Err(ApiError::FeedNotFound(name.to_string())),
-    }
+/// The configured feed `name`, or 404.
+fn feed<'a>(app: &'a App, name: &str) -> Result<&'a crate::feed::Feed, ApiError> {
+    app.feed(name)
+        .ok_or_else(|| ApiError::FeedNotFound(name.to_string()))
 }
 
 /// `"EPOCH.SEQ"`, the header form of a position.

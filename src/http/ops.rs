@@ -25,11 +25,11 @@ pub fn healthz() -> Res {
 /// its log); they are counted, and shown one by one (state, last sync, last
 /// error) only for the feeds `detail` allows: the probe is open, and an
 /// origin's errors are for the feed's admins (`http::probe_detail`).
-pub fn readyz(app: &App, detail: impl Fn(&str) -> bool) -> Res {
-    match app.store.check_writable() {
+pub async fn readyz(app: &App, detail: impl Fn(&str) -> bool) -> Res {
+    match app.store().check_writable().await {
         Ok(()) => {
             let mut body = json!({"status": "ready"});
-            let upstreams = app.upstreams.statuses();
+            let upstreams = app.upstreams().statuses();
             if !upstreams.is_empty() {
                 let failing = upstreams
                     .iter()
@@ -65,18 +65,17 @@ pub fn readyz(app: &App, detail: impl Fn(&str) -> bool) -> Res {
 /// The feeds `who` may read (all of them without authorization).
 pub fn list_feeds(app: &App, who: Option<&crate::auth::Credential>) -> Res {
     let feeds: Vec<_> = app
-        .store
         .feeds()
         .into_iter()
-        .filter(|log| app.auth.can_read(who, log.name()))
-        .map(|log| {
+        .filter(|feed| app.auth().can_read(who, feed.name()))
+        .map(|feed| {
+            let (log, info) = (feed.log(), feed.info());
             let head = log.published();
-            let info = app.feeds.get(log.name());
-            let upstream = app.upstreams.get(log.name()).map(|s| s.status());
+            let upstream = feed.upstream().map(|s| s.status());
             json!({
-                "name": log.name(),
-                "title": info.map(|i| i.title.as_str()),
-                "kind": if info.is_some_and(|i| i.upstream) { "upstream" } else { "push" },
+                "name": feed.name(),
+                "title": info.title,
+                "kind": if info.upstream { "upstream" } else { "push" },
                 "epoch": log.epoch(),
                 "head": head.seq,
                 "etag": format!("{}.{}", log.epoch(), head.seq),
@@ -91,24 +90,22 @@ pub fn list_feeds(app: &App, who: Option<&crate::auth::Credential>) -> Res {
 }
 
 /// The Prometheus scrape, with store size and consumer lag computed now.
-pub fn metrics(app: &App) -> Res {
+pub async fn metrics(app: &App) -> Res {
     let store_bytes = app
-        .store
+        .store()
         .size_on_disk()
+        .await
         .map_err(|e| tracing::warn!(error = %e, "cannot read the store size"))
         .ok();
-    let reports: Vec<_> = app
-        .store
-        .feeds()
-        .into_iter()
-        .filter_map(|log| match app.consumers.report(log) {
-            Ok(rows) => Some((log.name(), rows)),
+    let mut reports = Vec::new();
+    for feed in app.feeds() {
+        match app.consumers().report(feed.log()).await {
+            Ok(rows) => reports.push((feed.name(), rows)),
             Err(e) => {
-                tracing::warn!(feed = log.name(), error = %e, "cannot compute consumer lag");
-                None
+                tracing::warn!(feed = feed.name(), error = %e, "cannot compute consumer lag");
             }
-        })
-        .collect();
+        }
+    }
     let lags = reports.iter().flat_map(|(feed, rows)| {
         rows.iter().map(move |r| crate::metrics::ConsumerLag {
             feed,
@@ -118,7 +115,7 @@ pub fn metrics(app: &App) -> Res {
         })
     });
     let mut res = Response::new(Full::new(Bytes::from(
-        app.metrics.render(store_bytes, lags),
+        app.metrics().render(store_bytes, lags),
     )));
     res.headers_mut().insert(
         CONTENT_TYPE,
@@ -128,12 +125,13 @@ pub fn metrics(app: &App) -> Res {
 }
 
 /// Each consumer of the feed: position, last poll and lag, sorted by name.
-pub fn consumers(app: &App, name: &str) -> Result<Res, ApiError> {
-    let (log, _) = feed(app, name)?;
+pub async fn consumers(app: &App, name: &str) -> Result<Res, ApiError> {
+    let log = feed(app, name)?.log();
     let head = log.published();
     let consumers: Vec<_> = app
-        .consumers
-        .report(log)?
+        .consumers()
+        .report(log)
+        .await?
         .into_iter()
         .map(|r| {
             json!({

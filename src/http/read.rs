@@ -5,15 +5,15 @@
 //! caches may keep (`Cache-Control`, `Vary`, `Prefer`) is decided in
 //! `caching`.
 
-use super::cache::{Page as CachedPage, PageKey};
 use super::redact::without_access_token;
 use super::{etag_header, http_date, Res};
 use crate::app::App;
 use crate::cursor::{self, Cursor, Validators};
 use crate::error::ApiError;
-use crate::protocol::{self, Limits, LogView, Plan};
+use crate::feed::cache::{Page as CachedPage, PageKey};
+use crate::protocol::{self, Limits, Plan};
 use crate::render::{self, Document, Format, SyncMode};
-use crate::store::FeedLog;
+use crate::store::Log;
 use bytes::Bytes;
 use caching::{NO_STORE, VARY, VARY_IM};
 use headers::{negotiate, ReadHeaders};
@@ -28,18 +28,20 @@ const CACHE_IM: HeaderValue = HeaderValue::from_static("no-store, im");
 const IM: HeaderName = HeaderName::from_static("im");
 
 /// The answer to a feed read (an upstream feed has synced first, if it had to).
-pub fn feed_response(
+pub async fn feed_response(
     app: &App,
     req: &Request<hyper::body::Incoming>,
     name: &str,
     suffix: Option<Format>,
     who: Option<&crate::auth::Credential>,
 ) -> Result<Res, ApiError> {
-    let feed = app
-        .reads
-        .feed(name)
-        .ok_or_else(|| ApiError::FeedNotFound(name.to_string()))?;
-    let (log, info, cache) = (&feed.log, &feed.info, &feed.cache);
+    let feed = super::feed(app, name)?;
+    if let Some(upstream) = feed.upstream() {
+        // Syncs first when its last sync is older than `refresh`, waiting
+        // at most `wait`.
+        upstream.before_read().await;
+    }
+    let (log, info, cache) = (feed.log(), feed.info(), feed.cache());
     let q = Query::parse(req.uri().query().unwrap_or(""));
     let headers = ReadHeaders::of(req.headers());
     let format = match (suffix, q.format.as_deref()) {
@@ -54,11 +56,11 @@ pub fn feed_response(
         (None, None) => negotiate(headers.accept),
     };
     let limit = match q.limit.as_deref() {
-        None => app.config.default_limit,
-        Some(l) => parse_limit(l, app.config.max_limit).ok_or_else(|| {
+        None => app.config().default_limit,
+        Some(l) => parse_limit(l, app.config().max_limit).ok_or_else(|| {
             ApiError::InvalidParameter(format!(
                 "limit {l:?}: use a whole number from 1 to {}",
-                app.config.max_limit
+                app.config().max_limit
             ))
         })?,
     };
@@ -73,7 +75,7 @@ pub fn feed_response(
     };
     // Selected by request headers (PROTOCOL §3 Caches): never cacheable.
     let conditional = validators.if_none_match.is_some() || validators.if_modified_since.is_some();
-    let now = app.clock.now_ms();
+    let now = app.clock().now_ms();
     let cursor = cursor::resolve(&validators, log.epoch(), log.head(), now / 1000);
     // `A-IM: feed` is answered with 226 only where the feed opts in (PROTOCOL §3).
     let im = headers.im && info.im_feed;
@@ -95,7 +97,7 @@ pub fn feed_response(
     if let Some(key) = &key {
         // The generation now: a page read under an older one is not served.
         if let Some(page) = cache.page(key, log.compactions(), log.published()) {
-            feed.reads.page(format, page.entries);
+            feed.reads().page(format, page.entries);
             if let Some(consumer) = consumer {
                 let plan = Plan::Page(protocol::Page {
                     after: key.after,
@@ -106,7 +108,7 @@ pub fn feed_response(
                     // Only the position is recorded.
                     entries: Vec::new(),
                 });
-                app.consumers.record(log, consumer, cursor, &plan, now);
+                app.consumers().record(log, consumer, cursor, &plan, now);
             }
             let h = undated_if_not_newer(page.headers, &headers, page.last_modified);
             return Ok(page_response(req, h, page.body, im));
@@ -114,14 +116,14 @@ pub fn feed_response(
     }
     let limits = Limits {
         max_entries: limit,
-        max_bytes: app.config.max_page_bytes,
-        second_entries: app.config.max_second_entries,
-        second_bytes: app.config.max_second_bytes,
+        max_bytes: app.config().max_page_bytes,
+        second_entries: app.config().max_second_entries,
+        second_bytes: app.config().max_second_bytes,
     };
-    let plan = protocol::plan(log.as_ref(), cursor, now, limits)?;
-    feed.reads.plan(format, &plan);
+    let plan = protocol::plan(log, cursor, now, limits).await?;
+    feed.reads().plan(format, &plan);
     if let Some(consumer) = consumer {
-        app.consumers.record(log, consumer, cursor, &plan, now);
+        app.consumers().record(log, consumer, cursor, &plan, now);
     }
     // `preferred`: a cache's own fetch, which may not get a 304 it did not
     // ask for, gets the position as a page without entries instead.
@@ -133,7 +135,7 @@ pub fn feed_response(
             let page = protocol::Page {
                 after: position,
                 last: position,
-                last_stamp: log.stamp_of(position)?,
+                last_stamp: log.stamp(position).await?,
                 last_modified,
                 more: false,
                 entries: Vec::new(),
@@ -167,7 +169,7 @@ pub fn feed_response(
     h.insert(
         header::CACHE_CONTROL,
         if immutable {
-            caching::immutable_cache_control(app.auth.enabled())
+            caching::immutable_cache_control(app.auth().enabled())
         } else {
             NO_STORE
         },
@@ -286,7 +288,7 @@ fn undated_if_not_newer(
 
 /// The headers of a 304 at `position`, as a 200 would carry them (no `A-IM`).
 fn position_headers(
-    log: &FeedLog,
+    log: &dyn Log,
     position: u64,
     last_modified: u64,
     vary: HeaderValue,
@@ -356,7 +358,7 @@ fn set_position(h: &mut HeaderMap, epoch: &str, seq: u64, last_modified: u64) {
 
 /// The configured base URL, else `http://` + a well-formed Host header, else the listen address.
 fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
-    if let Some(base) = &app.config.base_url {
+    if let Some(base) = &app.config().base_url {
         return Cow::Borrowed(base);
     }
     let host = headers
@@ -369,7 +371,7 @@ fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
         });
     match host {
         Some(host) => Cow::Owned(format!("http://{host}")),
-        None => Cow::Owned(format!("http://{}", app.config.listen)),
+        None => Cow::Owned(format!("http://{}", app.config().listen)),
     }
 }
 

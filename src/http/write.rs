@@ -9,8 +9,9 @@ use super::body::{json_body, over_budget};
 use super::{etag_header, feed, json, Res};
 use crate::app::App;
 use crate::error::ApiError;
+use crate::feed::Feed;
 use crate::ingest::{self, budget};
-use crate::store::{Appended, FeedLog, Op, Outcome};
+use crate::store::{Appended, Log, Op, Outcome};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -19,13 +20,13 @@ use hyper::Response;
 use hyper::{Request, StatusCode};
 use serde_json::json;
 
-/// The feed's log, if the push API may write it.
-fn writable<'a>(app: &'a App, name: &str) -> Result<&'a FeedLog, ApiError> {
-    let (log, info) = feed(app, name)?;
-    if info.upstream {
+/// The feed, if the push API may write it.
+fn writable<'a>(app: &'a App, name: &str) -> Result<&'a Feed, ApiError> {
+    let feed = feed(app, name)?;
+    if feed.info().upstream {
         return Err(ApiError::ReadOnlyFeed(name.to_string()));
     }
-    Ok(log)
+    Ok(feed)
 }
 
 pub async fn put_item(
@@ -34,7 +35,7 @@ pub async fn put_item(
     name: &str,
     id: &str,
 ) -> Result<Res, ApiError> {
-    let log = writable(app, name)?;
+    let feed = writable(app, name)?;
     let (body, receiving) = json_body(app, req).await?;
     let _working = work(app, body.len(), 1).await?;
     drop(receiving);
@@ -44,46 +45,47 @@ pub async fn put_item(
         id: id.to_string(),
         payload,
     }];
-    let done = app.metrics.append(log, &put).await?;
+    let done = feed.append(&put).await?;
     let status = match done.applied.first().map(|a| a.outcome) {
         Some(Outcome::Add) => StatusCode::CREATED,
         _ => StatusCode::OK,
     };
-    Ok(single(log, status, &done))
+    Ok(single(feed.log(), status, &done))
 }
 
 pub async fn delete_item(app: &App, name: &str, id: &str) -> Result<Res, ApiError> {
-    let log = writable(app, name)?;
+    let feed = writable(app, name)?;
     check_id(id)?;
     let delete = [Op::Delete { id: id.to_string() }];
-    let done = app.metrics.append(log, &delete).await?;
-    Ok(single(log, StatusCode::OK, &done))
+    let done = feed.append(&delete).await?;
+    Ok(single(feed.log(), StatusCode::OK, &done))
 }
 
 pub async fn batch(app: &App, req: Request<Incoming>, name: &str) -> Result<Res, ApiError> {
-    let log = writable(app, name)?;
+    let feed = writable(app, name)?;
     let (body, receiving) = json_body(app, req).await?;
     let items = budget::count_items(&body);
     let _working = work(app, body.len(), items).await?;
     drop(receiving);
     let ops = ingest::parse_batch_counted(&body, items)?;
     drop(body);
-    let done = app.metrics.append(log, &ops).await?;
+    let done = feed.append(&ops).await?;
     drop(ops);
-    let etag = format!("{}.{}", log.epoch(), done.head);
+    let epoch = feed.log().epoch();
+    let etag = format!("{epoch}.{}", done.head);
     let mut res = Response::new(Full::new(Bytes::from(batch_answer(&etag, &done))));
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res.headers_mut()
-        .insert(ETAG, etag_header(log.epoch(), done.head));
+        .insert(ETAG, etag_header(epoch, done.head));
     Ok(res)
 }
 
 /// The share of the ingest budget for a write of `body` bytes and `items` items.
 async fn work(app: &App, body: usize, items: usize) -> Result<budget::Share, ApiError> {
     let cost = budget::cost(body, items);
-    let waited = || app.metrics.limits.ingest_waited();
-    app.ingest.work(cost, waited).await.map_err(over_budget)
+    let waited = || app.metrics().limits.ingest_waited();
+    app.ingest().work(cost, waited).await.map_err(over_budget)
 }
 
 /// `{"etag", "head", "items": [{"action", "etag", "id", "seq"}, …]}`, as
@@ -123,15 +125,16 @@ pub(super) fn check_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// `{seq, etag, action}` for a one-item write, with the head `ETag`.
-fn single(log: &FeedLog, status: StatusCode, done: &Appended) -> Res {
+fn single(log: &dyn Log, status: StatusCode, done: &Appended) -> Res {
     let (seq, action) = done
         .applied
         .first()
         .map_or((done.head, "unchanged"), |a| (a.seq, a.outcome.as_str()));
-    let etag = format!("{}.{}", log.epoch(), done.head);
+    let epoch = log.epoch();
+    let etag = format!("{epoch}.{}", done.head);
     let mut res = json(status, &json!({"seq": seq, "etag": etag, "action": action}));
     res.headers_mut()
-        .insert(ETAG, etag_header(log.epoch(), done.head));
+        .insert(ETAG, etag_header(epoch, done.head));
     res
 }
 

@@ -46,7 +46,7 @@ pub(super) async fn over_cap(
     extra: OwnedSemaphorePermit,
 ) {
     if conns.evict_oldest_idle() {
-        conn.app.metrics.limits.evicted();
+        conn.app.metrics().limits.evicted();
         let slot = tokio::time::timeout(EVICTION_WAIT, slots.acquire_owned()).await;
         if let Ok(Ok(slot)) = slot {
             drop(extra);
@@ -57,7 +57,7 @@ pub(super) async fn over_cap(
     let mut conn = conn;
     conn.builder
         .keep_alive(false)
-        .header_read_timeout(OVER_CAP_HEAD_TIMEOUT.min(app.config.header_read_timeout));
+        .header_read_timeout(OVER_CAP_HEAD_TIMEOUT.min(app.config().header_read_timeout));
     let registered = conns.register(false);
     let service = service_fn(move |req| answer_over_cap(&app, req));
     conn.run(&registered, service).await;
@@ -72,7 +72,7 @@ fn answer_over_cap(app: &Arc<App>, req: hyper::Request<hyper::body::Incoming>) -
     shed(app, Rejection::Overloaded);
     let route = http::route_label(req.uri().path());
     let res = ApiError::Overloaded.into_response();
-    app.metrics.request(route, res.status().as_u16());
+    app.metrics().request(route, res.status().as_u16());
     Reply::Now(Some(res))
 }
 
@@ -84,12 +84,12 @@ pub(super) fn drop_unanswered(app: &App, peer: SocketAddr) {
 
 /// Count a rejection and log, at most once a second, how many there were.
 fn shed(app: &App, why: Rejection) {
-    app.metrics.limits.rejected(why);
+    app.metrics().limits.rejected(why);
     static SINCE_LOG: AtomicU64 = AtomicU64::new(0);
     static LOGGED_AT: AtomicU64 = AtomicU64::new(0);
     let count = SINCE_LOG.fetch_add(1, Ordering::Relaxed) + 1;
     // Seconds since the Unix epoch: logged again once this moves on.
-    let now = app.clock.now_ms() / 1000;
+    let now = app.clock().now_ms() / 1000;
     let last = LOGGED_AT.load(Ordering::Relaxed);
     if now > last
         && LOGGED_AT
@@ -98,7 +98,7 @@ fn shed(app: &App, why: Rejection) {
     {
         let count = SINCE_LOG.swap(0, Ordering::Relaxed).max(count);
         tracing::warn!(
-            max_connections = app.config.max_connections,
+            max_connections = app.config().max_connections,
             rejected = count,
             last = why.as_str(),
             "connection limit reached: requests shed (503 overloaded, or closed when the reserve is full too)"

@@ -210,7 +210,7 @@ pub(super) async fn sync(s: &Syncer, state: &mut State) -> Result<Report, SyncEr
         apply_page(s, &page, &mut report).await?;
         seq = page.seq;
         state.position = Some(format!("{epoch}.{seq}"));
-        state.save(&s.log)?;
+        state.save(s.log.as_ref()).await?;
         match &page.next {
             Some(next) => url = join(s.client.url(), &url, next)?,
             None => break,
@@ -285,7 +285,7 @@ async fn apply_page(s: &Syncer, page: &Page, report: &mut Report) -> Result<(), 
         }
     }
     if !ops.is_empty() {
-        let done = s.metrics.append(&s.log, &ops).await?;
+        let done = s.writes.timed(s.log.append(&ops)).await?;
         report.count(&done);
     }
     Ok(())
@@ -351,7 +351,7 @@ async fn resync(
     };
     apply_snapshot(s, &snap, &mut report).await?;
     state.position = Some(format!("{epoch}.{}", page.seq));
-    state.save(&s.log)?;
+    state.save(s.log.as_ref()).await?;
     report.position = state.position.clone();
     Ok(report)
 }

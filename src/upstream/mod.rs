@@ -30,7 +30,8 @@ pub use sync::Report;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::store::{FeedLog, Store, StoreError};
+use crate::metrics::{FeedWrites, Metrics};
+use crate::store::{Backend, LogRef, StoreError};
 use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,23 +88,17 @@ impl Upstreams {
     /// A syncer for every feed of `config` that has an `upstream`.
     pub fn build(
         config: &Config,
-        store: &Store,
+        store: &dyn Backend,
         clock: Arc<dyn Clock>,
-        metrics: Arc<crate::metrics::Metrics>,
+        metrics: &Arc<Metrics>,
     ) -> Result<Upstreams, (String, SyncError)> {
         let mut syncers = HashMap::new();
         for (name, feed) in &config.feeds {
             let (Some(up), Some(log)) = (&feed.upstream, store.feed(name)) else {
                 continue;
             };
-            let syncer = Syncer::new(
-                name,
-                up.clone(),
-                log.clone(),
-                clock.clone(),
-                metrics.clone(),
-            )
-            .map_err(|e| (name.clone(), e))?;
+            let syncer = Syncer::new(name, up.clone(), log, clock.clone(), metrics.clone())
+                .map_err(|e| (name.clone(), e))?;
             syncers.insert(name.clone(), Arc::new(syncer));
         }
         Ok(Upstreams {
@@ -170,7 +165,9 @@ struct Flights {
 pub struct Syncer {
     feed: String,
     config: UpstreamConfig,
-    log: Arc<FeedLog>,
+    log: LogRef,
+    /// Its feed's write series.
+    writes: FeedWrites,
     client: client::Client,
     clock: Arc<dyn Clock>,
     /// When the last sync ended, ms since the Unix epoch (0: never).
@@ -180,22 +177,25 @@ pub struct Syncer {
     done: watch::Sender<u64>,
     status: Mutex<SyncStatus>,
     /// Sync outcomes and appended transactions go to `/metrics`.
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<Metrics>,
 }
 
 impl Syncer {
     fn new(
         feed: &str,
         config: UpstreamConfig,
-        log: Arc<FeedLog>,
+        log: LogRef,
         clock: Arc<dyn Clock>,
-        metrics: Arc<crate::metrics::Metrics>,
+        metrics: Arc<Metrics>,
     ) -> Result<Syncer, SyncError> {
         let client = client::Client::new(&config)?;
         let status = SyncStatus::new(redact(client.url()), config.format.as_str());
         Ok(Syncer {
             feed: feed.to_string(),
             config,
+            writes: metrics
+                .feed_writes(feed)
+                .unwrap_or_else(FeedWrites::detached),
             log,
             client,
             clock,

@@ -16,7 +16,7 @@ use super::config::SourceFormat;
 use super::diff::{self, Snapshot};
 use super::status::Changes;
 use super::{feedgate, parse, SyncError, Syncer};
-use crate::store::{Appended, FeedLog, Outcome};
+use crate::store::{Appended, Log, Outcome};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -87,9 +87,10 @@ pub(super) struct State {
 impl State {
     /// The stored state, or a fresh one when there is none, it is unreadable,
     /// or it belongs to another config (another URL or mapping).
-    pub fn load(log: &FeedLog, fingerprint: &str) -> Result<State, SyncError> {
+    pub async fn load(log: &dyn Log, fingerprint: &str) -> Result<State, SyncError> {
         let stored = log
-            .upstream_state()?
+            .upstream_state()
+            .await?
             .and_then(|b| serde_json::from_slice::<State>(&b).ok());
         Ok(match stored {
             Some(s) if s.fingerprint == fingerprint => s,
@@ -100,17 +101,17 @@ impl State {
         })
     }
 
-    pub fn save(&self, log: &FeedLog) -> Result<(), SyncError> {
+    pub async fn save(&self, log: &dyn Log) -> Result<(), SyncError> {
         // Serialising strings cannot fail.
         let bytes = serde_json::to_vec(self).unwrap_or_default();
-        log.set_upstream_state(&bytes)?;
+        log.set_upstream_state(&bytes).await?;
         Ok(())
     }
 }
 
 /// One sync of `s`'s feed.
 pub(super) async fn run(s: &Syncer) -> Result<Report, SyncError> {
-    let mut state = State::load(&s.log, &s.config.fingerprint())?;
+    let mut state = State::load(s.log.as_ref(), &s.config.fingerprint()).await?;
     match s.config.format {
         SourceFormat::Feedgate => feedgate::sync(s, &mut state).await,
         format => snapshot(s, format, &mut state).await,
@@ -158,7 +159,7 @@ async fn snapshot(
     state.etag = etag;
     state.last_modified = last_modified;
     state.body_hash = Some(hash);
-    state.save(&s.log)?;
+    state.save(s.log.as_ref()).await?;
     Ok(report)
 }
 
@@ -170,14 +171,15 @@ pub(super) async fn apply_snapshot(
 ) -> Result<(), SyncError> {
     let current: HashMap<String, u128> = s
         .log
-        .items()?
+        .items()
+        .await?
         .into_iter()
         .map(|(id, st)| (id, diff::payload_hash(&st.payload)))
         .collect();
     let d = diff::diff(&current, snap);
     diff::guard(&d, current.len(), s.config.max_delete_ratio)?;
     if !d.ops.is_empty() {
-        let done = s.metrics.append(&s.log, &d.ops).await?;
+        let done = s.writes.timed(s.log.append(&d.ops)).await?;
         report.count(&done);
     }
     Ok(())

@@ -5,9 +5,8 @@ use super::codec::{self, Record};
 use super::durability::Durability;
 use super::spill::{self, Spilled};
 use super::visibility::Visibility;
-use super::{Retention, StoreError};
+use super::{ItemState, Published, Retention, StoreError};
 use crate::clock::Clock;
-use crate::model::Payload;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -44,24 +43,6 @@ pub(super) fn item_key(id: &str) -> Vec<u8> {
     k.push(b'i');
     k.extend_from_slice(id.as_bytes());
     k
-}
-
-/// An item's current state.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ItemState {
-    pub seq: u64,
-    pub stamp: u64,
-    /// Seq of the `add` that created this incarnation of the item.
-    pub born: u64,
-    pub payload: Payload,
-}
-
-/// The visible head: the highest durable seq, its stamp, and the live item count.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Published {
-    pub seq: u64,
-    pub stamp: u64,
-    pub live: u64,
 }
 
 /// Writer-side state, guarded by the writer lock.
@@ -208,32 +189,32 @@ impl FeedLog {
         Ok(log)
     }
 
-    pub fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         &self.name
     }
 
-    pub fn epoch(&self) -> &str {
+    pub(super) fn epoch(&self) -> &str {
         &self.epoch
     }
 
     /// When the log was created, ms since the Unix epoch.
-    pub fn created(&self) -> u64 {
+    pub(super) fn created(&self) -> u64 {
         self.created
     }
 
-    pub fn published(&self) -> Published {
+    pub(super) fn published(&self) -> Published {
         self.visibility.published()
     }
 
     /// The compaction generation: changes whenever compaction removes
     /// transactions (see the field). Rendered pages cached under one
     /// generation are exact only while it is current.
-    pub fn compactions(&self) -> u64 {
+    pub(super) fn compactions(&self) -> u64 {
         self.compactions.load(Ordering::SeqCst)
     }
 
     /// The item's current, durable state.
-    pub async fn item(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
+    pub(super) async fn item(&self, id: &str) -> Result<Option<ItemState>, StoreError> {
         let state = self.state(id)?;
         if let Some(s) = &state {
             // Written by a group that is not visible yet: wait until it is.
@@ -245,7 +226,7 @@ impl FeedLog {
     /// Every current item with its state, in id order (a scan of the `i`
     /// prefix). O(items): meant for an upstream sync's diff and `feedgate export`, never for
     /// the read path.
-    pub fn items(&self) -> Result<Vec<(String, ItemState)>, StoreError> {
+    pub(super) fn items(&self) -> Result<Vec<(String, ItemState)>, StoreError> {
         let mut out = Vec::with_capacity(usize::try_from(self.published().live).unwrap_or(0));
         for kv in self.tree.scan_prefix(b"i") {
             let (k, stored) = kv?;
@@ -261,14 +242,14 @@ impl FeedLog {
     }
 
     /// The upstream sync state (opaque bytes owned by `crate::upstream`).
-    pub fn upstream_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(super) fn upstream_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.tree.get(UPSTREAM)?.map(|v| v.to_vec()))
     }
 
     /// Replace the upstream sync state. Not flushed by itself: it becomes
     /// durable with the next flush, and losing it only costs a re-fetch
     /// (re-applying an upstream state appends nothing).
-    pub fn set_upstream_state(&self, state: &[u8]) -> Result<(), StoreError> {
+    pub(super) fn set_upstream_state(&self, state: &[u8]) -> Result<(), StoreError> {
         self.tree.insert(UPSTREAM, state)?;
         Ok(())
     }

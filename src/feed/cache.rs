@@ -1,7 +1,5 @@
-//! Ready-made answers for feed reads, the hot path of `read.rs`.
-//!
-//! [`ReadCache`] finds a feed's log, presentation, read metrics and upstream
-//! with one lookup, and keeps two things per feed in memory:
+//! Ready-made answers for feed reads, the hot path of `http::read`. Each
+//! feed ([`super::Feed`]) keeps two things in memory:
 //! - **the 304 at the head**: the header set of a `304 Not Modified` at the
 //!   head position (`ETag`, `Last-Modified`, `Cache-Control`, `Vary`), built
 //!   once per head instead of once per poll;
@@ -11,7 +9,7 @@
 //!   document names (base URL + path and query, which fix the self, next and
 //!   feed links). A page is served from memory only while
 //!   - the feed's compaction generation is the one it was read under
-//!     ([`FeedLog::compactions`]: compaction can remove transactions a page
+//!     ([`Log::compactions`]: compaction can remove transactions a page
 //!     shows, which changes its content), and
 //!   - it is *full* (it ended at the limit or byte budget, before the head,
 //!     so appends cannot change its entries), or the head has not moved
@@ -27,89 +25,13 @@
 //! (`page_cache_bytes`; 0 turns page caching off). Date-selected reads and
 //! catch-ups are never cached: their extent depends on the clock.
 
-use crate::app::FeedInfo;
-use crate::metrics::{FeedReads, Metrics};
-use crate::protocol::LogView;
 use crate::render::{Digest, Format};
-use crate::store::{FeedLog, Published};
+use crate::store::{Log, Published};
 use crate::sync::lock;
-use crate::upstream::{Syncer, Upstreams};
 use bytes::Bytes;
 use hyper::header::HeaderMap;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex};
-
-/// Every configured feed's log, presentation and ready-made answers, found
-/// with one lookup per read.
-pub struct ReadCache {
-    feeds: HashMap<String, Feed, BuildHasherDefault<Fnv>>,
-}
-
-/// What a read of one feed needs.
-pub struct Feed {
-    pub log: Arc<FeedLog>,
-    pub info: FeedInfo,
-    pub cache: FeedCache,
-    /// Its `feedgate_feed_reads_total` and `feed_page_entries` series.
-    pub reads: FeedReads,
-    /// Its upstream, for an upstream-derived feed.
-    pub upstream: Option<Arc<Syncer>>,
-}
-
-impl ReadCache {
-    /// The feeds (name, log, presentation), each caching at most
-    /// `page_bytes` of pages, with their read series from `metrics` and
-    /// their upstreams from `upstreams`.
-    pub fn new<'a>(
-        feeds: impl IntoIterator<Item = (&'a str, Arc<FeedLog>, FeedInfo)>,
-        page_bytes: usize,
-        metrics: &Metrics,
-        upstreams: &Upstreams,
-    ) -> ReadCache {
-        let feeds = feeds
-            .into_iter()
-            .map(|(name, log, info)| {
-                let feed = Feed {
-                    log,
-                    info,
-                    cache: FeedCache::new(page_bytes),
-                    reads: metrics.feed_reads(name).unwrap_or_else(FeedReads::detached),
-                    upstream: upstreams.get(name).cloned(),
-                };
-                (name.to_string(), feed)
-            })
-            .collect();
-        ReadCache { feeds }
-    }
-
-    pub fn feed(&self, name: &str) -> Option<&Feed> {
-        self.feeds.get(name)
-    }
-}
-
-/// FNV-1a, for the feed map: a few-byte name hashes in a few dozen
-/// instructions instead of SipHash's hundreds. The map is built once from
-/// the config and only read, so there is nothing to flood.
-pub struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+use std::sync::Mutex;
 
 /// What identifies a rendered page's bytes, apart from the head.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -169,7 +91,7 @@ pub struct FeedCache {
 }
 
 impl FeedCache {
-    fn new(budget: usize) -> FeedCache {
+    pub(super) fn new(budget: usize) -> FeedCache {
         FeedCache {
             not_modified: Mutex::new(None),
             pages: Mutex::new(Pages::default()),
@@ -183,7 +105,7 @@ impl FeedCache {
     /// second only grows, when it closes).
     pub fn not_modified(
         &self,
-        log: &FeedLog,
+        log: &dyn Log,
         position: u64,
         last_modified: u64,
         build: impl FnOnce() -> HeaderMap,

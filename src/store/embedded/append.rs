@@ -126,7 +126,7 @@ impl FeedLog {
     /// rejects the whole write with [`StoreError::ItemNotFound`], leaving no
     /// trace. Once the group holding the write is applied, it is made
     /// durable and visible even if this future is dropped ([`Publish`]).
-    pub async fn append(&self, ops: &[Op]) -> Result<Appended, StoreError> {
+    pub(super) async fn append(&self, ops: &[Op]) -> Result<Appended, StoreError> {
         if self.durability.failed() {
             return Err(StoreError::Failed);
         }

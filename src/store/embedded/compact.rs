@@ -13,7 +13,7 @@
 //! the region below the mark never lands on a position below it again.
 //!
 //! A pass walks the log in bounded steps, each under the feed's writer lock
-//! for at most `STEP` transactions, so writers and readers never wait long.
+//! for at most `COMPACT_STEP` transactions, so writers and readers never wait long.
 //! A step rewrites each chunk it removes transactions from (copying the
 //! surviving entries as they are) and deletes a chunk left empty, all in one
 //! atomic batch; the writer's copy of the newest chunk is dropped if that
@@ -27,43 +27,11 @@
 use super::codec::{self, Record};
 use super::feed::{chunk_key, item_key, u64_of, DROPPED, DROPPED_STAMP};
 use super::spill::{self, Spilled};
-use super::{FeedLog, StoreError};
+use super::{CompactReport, FeedLog, Retention, StoreError};
 use crate::model::Action;
-use crate::protocol::LogView;
 use crate::sync::lock;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
-
-/// Transactions examined per step (one writer-lock hold).
-pub const STEP: usize = 1000;
-
-/// A feed's retention policy. The default keeps everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Retention {
-    /// Superseded states older than this are removed.
-    pub compact_after: Option<Duration>,
-    /// Superseded states further back than the newest `keep_latest`
-    /// transactions are removed.
-    pub keep_latest: Option<u64>,
-    /// Delete tombstones older than this are dropped (`None`: kept forever).
-    pub tombstones: Option<Duration>,
-}
-
-impl Retention {
-    pub fn is_active(&self) -> bool {
-        self.compact_after.is_some() || self.keep_latest.is_some() || self.tombstones.is_some()
-    }
-}
-
-/// What a compaction pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CompactReport {
-    pub examined: u64,
-    /// Superseded states removed.
-    pub removed: u64,
-    pub tombstones_dropped: u64,
-}
 
 /// The transactions a step removes, by the key of the chunk that holds
 /// them, with that chunk as read.
@@ -85,36 +53,10 @@ fn spilled(tree: &sled::Tree, key: &[u8]) -> Result<Option<Spilled>, sled::Error
     Ok(tree.get(key)?.and_then(|v| Spilled::of(&v)))
 }
 
-fn older(stamp: u64, age: Option<Duration>, now_ms: u64) -> bool {
-    age.is_some_and(|a| {
-        stamp.saturating_add(u64::try_from(a.as_millis()).unwrap_or(u64::MAX)) <= now_ms
-    })
-}
-
 impl FeedLog {
-    pub fn set_retention(&self, policy: Retention) {
-        *lock(&self.retention) = policy;
-    }
-
-    pub fn retention(&self) -> Retention {
-        lock(&self.retention).clone()
-    }
-
-    /// A whole compaction pass, step by step (the CLI and tests; the server
-    /// runs [`FeedLog::compact_step`] from a background task).
-    pub fn compact(&self, now_ms: u64) -> Result<CompactReport, StoreError> {
-        let policy = self.retention();
-        let mut report = CompactReport::default();
-        let mut from = 0;
-        while let Some(next) = self.compact_step(&policy, now_ms, from, STEP, &mut report)? {
-            from = next;
-        }
-        Ok(report)
-    }
-
     /// Examine at most `budget` transactions after `from`; returns where the
     /// next step starts, or `None` when the pass has reached the head.
-    pub fn compact_step(
+    pub(super) fn compact_step(
         &self,
         policy: &Retention,
         now_ms: u64,
@@ -127,7 +69,7 @@ impl FeedLog {
         }
         let mut writer = lock(&self.writer);
         let removed_before = (report.removed, report.tombstones_dropped);
-        let head = self.head();
+        let head = self.published().seq;
         let mut batch = sled::Batch::default();
         let mut doomed = Doomed::default();
         let mut dropped = (0, 0);
@@ -164,7 +106,7 @@ impl FeedLog {
                     Some(Record::Tomb(seq)) => seq,
                     None => 0,
                 };
-                let eligible = older(e.stamp, policy.compact_after, now_ms)
+                let eligible = Retention::older(e.stamp, policy.compact_after, now_ms)
                     || policy
                         .keep_latest
                         .is_some_and(|k| e.seq.saturating_add(k) <= head);
@@ -174,7 +116,9 @@ impl FeedLog {
                     // deletion, so it goes only under the tombstone retention, with
                     // its incarnation's `add`, and raises the dropped mark. Never a
                     // tombstone of the current second (a catch-up stops before it).
-                    if older(e.stamp, policy.tombstones, now_ms) && e.stamp / 1000 < now_ms / 1000 {
+                    if Retention::older(e.stamp, policy.tombstones, now_ms)
+                        && e.stamp / 1000 < now_ms / 1000
+                    {
                         doomed.add(key, &chunk, e.seq);
                         if latest == e.seq {
                             // A tombstone record: never spilled.

@@ -13,3 +13,15 @@ use std::sync::{Mutex, MutexGuard};
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// The output of a future that never waits (a test's in-memory or sled
+/// log: their reads are synchronous underneath), polled once.
+#[cfg(test)]
+pub(crate) fn ready<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("a future expected to be ready is waiting"),
+    }
+}

@@ -2,7 +2,8 @@ use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::model::Payload;
 use crate::protocol::Page;
-use crate::store::{Op, Store};
+use crate::store::embedded::Embedded;
+use crate::store::{Backend, ConsumerRecord, Op};
 use std::sync::Arc;
 
 fn put(id: &str) -> Op {
@@ -29,10 +30,11 @@ fn page(after: u64) -> Plan {
 const T0: u64 = 1_700_000_000_000;
 
 /// A store whose `news` log holds seqs 1..=3 stamped T0, T0+2s, T0+5s.
-async fn store_with_three(dir: &std::path::Path) -> (Store, Arc<ManualClock>) {
+async fn store_with_three(dir: &std::path::Path) -> (Embedded, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(T0));
-    let store = Store::open(dir, &["news".into()], clock.clone()).unwrap();
+    let store = Embedded::open(dir, &["news".into()], clock.clone()).unwrap();
     let log = store.feed("news").unwrap();
+    let log = log.as_ref();
     for (id, at) in [("a", T0), ("b", T0 + 2_000), ("c", T0 + 5_000)] {
         clock.set(at);
         log.append(&[put(id)]).await.unwrap();
@@ -40,8 +42,8 @@ async fn store_with_three(dir: &std::path::Path) -> (Store, Arc<ManualClock>) {
     (store, clock)
 }
 
-fn consumers(store: &Store, cap: usize) -> Consumers {
-    Consumers::open(store.side_tree("consumers").unwrap(), &["news".into()], cap).unwrap()
+async fn consumers(store: &Embedded, cap: usize) -> Consumers {
+    Consumers::open(store.consumer_records().await.unwrap(), &["news"], cap)
 }
 
 #[test]
@@ -66,7 +68,8 @@ async fn positions_and_lag_sorted_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let (store, clock) = store_with_three(dir.path()).await;
     let log = store.feed("news").unwrap();
-    let c = consumers(&store, DEFAULT_CAP);
+    let log = log.as_ref();
+    let c = consumers(&store, DEFAULT_CAP).await;
     clock.set(T0 + 9_000);
     c.record(log, "zed", Cursor::Seq(1), &page(1), clock.now_ms());
     c.record(
@@ -91,7 +94,7 @@ async fn positions_and_lag_sorted_by_name() {
         },
         T0,
     );
-    let r = c.report(log).unwrap();
+    let r = c.report(log).await.unwrap();
     let rows: Vec<_> = r
         .iter()
         .map(|r| {
@@ -116,7 +119,7 @@ async fn positions_and_lag_sorted_by_name() {
     assert!(r.iter().all(|r| r.epoch == log.epoch()));
     // A later poll moves the position (also backwards: a replay after a crash).
     c.record(log, "zed", Cursor::Seq(2), &page(2), T0 + 10_000);
-    let zed = c.report(log).unwrap().pop().unwrap();
+    let zed = c.report(log).await.unwrap().pop().unwrap();
     assert_eq!(
         (zed.position, zed.lag_transactions, zed.lag_ms),
         (2, 1, 3_000)
@@ -129,27 +132,28 @@ async fn records_survive_a_restart_and_a_foreign_epoch_lags_by_the_head() {
     {
         let (store, _) = store_with_three(dir.path()).await;
         let log = store.feed("news").unwrap();
-        let c = consumers(&store, DEFAULT_CAP);
+        let log = log.as_ref();
+        let c = consumers(&store, DEFAULT_CAP).await;
         c.record(log, "amy", Cursor::Seq(2), &page(2), T0 + 7_000);
-        assert_eq!(c.persist().unwrap(), 1);
-        assert_eq!(c.persist().unwrap(), 0, "nothing changed since");
+        assert_eq!(c.persist(&store).await.unwrap(), 1);
+        assert_eq!(c.persist(&store).await.unwrap(), 0, "nothing changed since");
         // A record made under an older incarnation of the log.
-        let old = Seen {
+        let old = ConsumerRecord {
+            feed: "news".into(),
+            name: "old".into(),
             epoch: "0123456789abcdef".into(),
             position: 2,
-            polled: T0,
+            polled_ms: T0,
         };
-        store
-            .side_tree("consumers")
-            .unwrap()
-            .insert(key("news", "old"), serde_json::to_vec(&old).unwrap())
-            .unwrap();
+        store.save_consumer_records(&[old], &[]).await.unwrap();
         store.flush().await.unwrap();
     }
-    let store = Store::open(dir.path(), &["news".into()], Arc::new(ManualClock::new(T0))).unwrap();
+    let store =
+        Embedded::open(dir.path(), &["news".into()], Arc::new(ManualClock::new(T0))).unwrap();
     let log = store.feed("news").unwrap();
-    let c = consumers(&store, DEFAULT_CAP);
-    let r = c.report(log).unwrap();
+    let log = log.as_ref();
+    let c = consumers(&store, DEFAULT_CAP).await;
+    let r = c.report(log).await.unwrap();
     assert_eq!(r.len(), 2);
     assert_eq!(
         (
@@ -178,21 +182,40 @@ async fn beyond_the_cap_the_least_recently_polled_is_evicted_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = store_with_three(dir.path()).await;
     let log = store.feed("news").unwrap();
-    let c = consumers(&store, 2);
+    let log = log.as_ref();
+    let c = consumers(&store, 2).await;
     c.record(log, "a", Cursor::Seq(1), &page(1), T0 + 1);
     c.record(log, "b", Cursor::Seq(1), &page(1), T0 + 2);
-    c.persist().unwrap();
+    c.persist(&store).await.unwrap();
     c.record(log, "a", Cursor::Seq(2), &page(2), T0 + 3);
     c.record(log, "c", Cursor::Seq(1), &page(1), T0 + 4);
-    let names: Vec<_> = c.report(log).unwrap().into_iter().map(|r| r.name).collect();
+    let names: Vec<_> = c
+        .report(log)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, ["a", "c"]);
-    c.persist().unwrap();
-    let tree = store.side_tree("consumers").unwrap();
-    assert!(tree.get(key("news", "b")).unwrap().is_none());
-    assert!(tree.get(key("news", "c")).unwrap().is_some());
+    c.persist(&store).await.unwrap();
+    let stored: Vec<String> = store
+        .consumer_records()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert!(!stored.contains(&"b".to_string()));
+    assert!(stored.contains(&"c".to_string()));
     // Reopening with a smaller cap keeps the most recent.
-    let c = consumers(&store, 1);
-    let names: Vec<_> = c.report(log).unwrap().into_iter().map(|r| r.name).collect();
+    let c = consumers(&store, 1).await;
+    let names: Vec<_> = c
+        .report(log)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, ["c"]);
 }
 
@@ -201,12 +224,19 @@ async fn at_a_large_cap_one_percent_makes_room() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = store_with_three(dir.path()).await;
     let log = store.feed("news").unwrap();
-    let c = consumers(&store, 200);
+    let log = log.as_ref();
+    let c = consumers(&store, 200).await;
     for i in 0..200u64 {
         c.record(log, &format!("c{i:03}"), Cursor::Seq(1), &page(1), T0 + i);
     }
     c.record(log, "new", Cursor::Seq(1), &page(1), T0 + 1_000);
-    let names: Vec<_> = c.report(log).unwrap().into_iter().map(|r| r.name).collect();
+    let names: Vec<_> = c
+        .report(log)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names.len(), 199);
     assert!(!names.iter().any(|n| n == "c000" || n == "c001"));
     assert!(names.iter().any(|n| n == "c002") && names.iter().any(|n| n == "new"));

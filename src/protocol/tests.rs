@@ -1,6 +1,18 @@
 use super::*;
 use crate::model::Payload;
+use crate::sync::ready;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+/// [`super::plan`] over an in-memory log.
+fn plan<V: LogView<Error = Infallible>>(
+    log: &V,
+    cursor: Cursor,
+    now_ms: u64,
+    limits: Limits,
+) -> Result<Plan, Infallible> {
+    ready(super::plan(log, cursor, now_ms, limits))
+}
 
 /// An in-memory log: `txns[i].seq == i + 1`. Transactions beyond `head`
 /// are written but not visible yet; `in_flight` is the stamp floor of a
@@ -59,6 +71,7 @@ impl Mem {
     }
 }
 
+#[async_trait]
 impl LogView for Mem {
     type Error = Infallible;
     fn head(&self) -> u64 {
@@ -83,7 +96,7 @@ impl LogView for Mem {
     fn created_ms(&self) -> u64 {
         T0 - 60_000
     }
-    fn scan(
+    async fn scan(
         &self,
         after: u64,
         upto: u64,
@@ -101,7 +114,7 @@ impl LogView for Mem {
         }
         Ok(out)
     }
-    fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Infallible> {
+    async fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Infallible> {
         Ok(self
             .txns
             .iter()
@@ -334,10 +347,11 @@ fn date_only_consumer_gets_each_transaction_exactly_once() {
 /// A view that counts what the protocol reads.
 struct Counting<'a> {
     inner: &'a Mem,
-    rows: std::cell::Cell<usize>,
-    probes: std::cell::Cell<usize>,
+    rows: AtomicUsize,
+    probes: AtomicUsize,
 }
 
+#[async_trait]
 impl LogView for Counting<'_> {
     type Error = Infallible;
     fn head(&self) -> u64 {
@@ -349,20 +363,20 @@ impl LogView for Counting<'_> {
     fn created_ms(&self) -> u64 {
         self.inner.created_ms()
     }
-    fn scan(
+    async fn scan(
         &self,
         after: u64,
         upto: u64,
         max: usize,
         max_bytes: usize,
     ) -> Result<Vec<Txn>, Infallible> {
-        let v = self.inner.scan(after, upto, max, max_bytes)?;
-        self.rows.set(self.rows.get() + v.len());
+        let v = self.inner.scan(after, upto, max, max_bytes).await?;
+        self.rows.fetch_add(v.len(), Relaxed);
         Ok(v)
     }
-    fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Infallible> {
-        self.probes.set(self.probes.get() + 1);
-        self.inner.first_seq_from_second(sec)
+    async fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Infallible> {
+        self.probes.fetch_add(1, Relaxed);
+        self.inner.first_seq_from_second(sec).await
     }
 }
 
@@ -402,15 +416,15 @@ fn reads_cost_a_page_not_the_log() {
         };
         plan(&view, cursor, now, lim).unwrap();
         assert!(
-            view.rows.get() <= max_rows,
+            view.rows.load(Relaxed) <= max_rows,
             "{cursor:?} read {} rows",
-            view.rows.get()
+            view.rows.load(Relaxed)
         );
         assert!(
             // A plan's cut and whole-second probes, and one for Last-Modified.
-            view.probes.get() <= 4,
+            view.probes.load(Relaxed) <= 4,
             "{cursor:?} probed {} times",
-            view.probes.get()
+            view.probes.load(Relaxed)
         );
     }
 }

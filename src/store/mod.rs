@@ -18,7 +18,10 @@
 //! of its own.
 
 pub mod embedded;
-// pub mod memory;
+pub mod memory;
+
+#[cfg(test)]
+pub(crate) mod conformance;
 
 mod types;
 
@@ -134,4 +137,17 @@ pub async fn compact_all(
         }
     }
     Ok(out)
+}
+
+/// A fresh random epoch token: 16 lowercase hex digits.
+pub(crate) fn new_epoch() -> String {
+    let mut b = [0u8; 8];
+    if getrandom::getrandom(&mut b).is_err() {
+        // No OS randomness: fall back to the clock and the process id, still unique enough
+        // to tell a re-created log from the old one.
+        let t = crate::clock::Clock::now_ms(&crate::clock::SystemClock)
+            ^ (u64::from(std::process::id()) << 40);
+        b = t.to_be_bytes();
+    }
+    hex::encode(b)
 }

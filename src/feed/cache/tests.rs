@@ -4,7 +4,8 @@
 use super::*;
 use crate::clock::{Clock, SystemClock};
 use crate::render::{render, Document, SyncMode};
-use crate::store::{Op, Store};
+use crate::store::memory::Memory;
+use crate::store::{Backend, Op};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, ETAG};
 use std::sync::Arc;
 
@@ -197,8 +198,9 @@ fn no_budget_no_pages_and_oversized_or_digestless_pages_are_not_kept() {
 #[tokio::test]
 async fn the_304_headers_are_built_once_per_head() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Store::temporary(&["news".to_string()], clock).unwrap();
+    let store = Memory::new(&["news".to_string()], clock);
     let log = store.feed("news").unwrap();
+    let log = log.as_ref();
     let put = |id: &str| Op::Put {
         id: id.to_string(),
         payload: crate::model::Payload::default(),

@@ -54,6 +54,24 @@ fn spilled(tree: &sled::Tree, key: &[u8]) -> Result<Option<Spilled>, sled::Error
 }
 
 impl FeedLog {
+    /// A whole pass under the feed's retention, step by step, on this thread.
+    #[cfg(test)]
+    pub(super) fn compact_sync(&self, now_ms: u64) -> Result<CompactReport, StoreError> {
+        let policy = crate::sync::lock(&self.retention).clone();
+        let mut report = CompactReport::default();
+        let mut from = 0;
+        while let Some(next) = self.compact_step(
+            &policy,
+            now_ms,
+            from,
+            crate::store::COMPACT_STEP,
+            &mut report,
+        )? {
+            from = next;
+        }
+        Ok(report)
+    }
+
     /// Examine at most `budget` transactions after `from`; returns where the
     /// next step starts, or `None` when the pass has reached the head.
     pub(super) fn compact_step(

@@ -116,7 +116,7 @@ impl FeedLog {
                 String::from_utf8_lossy(&e).into_owned()
             }
             None => {
-                let epoch = new_epoch();
+                let epoch = crate::store::new_epoch();
                 let mut b = sled::Batch::default();
                 b.insert(FORMAT, &FORMAT_VERSION.to_be_bytes());
                 b.insert(EPOCH, epoch.as_bytes());
@@ -299,16 +299,4 @@ impl FeedLog {
             what: e.to_string(),
         }
     }
-}
-
-/// A fresh random epoch token: 16 lowercase hex digits.
-fn new_epoch() -> String {
-    let mut b = [0u8; 8];
-    if getrandom::getrandom(&mut b).is_err() {
-        // No OS randomness: fall back to the clock and the process id, still unique enough
-        // to tell a re-created log from the old one.
-        let t = crate::clock::SystemClock.now_ms() ^ (u64::from(std::process::id()) << 40);
-        b = t.to_be_bytes();
-    }
-    hex::encode(b)
 }

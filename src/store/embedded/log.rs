@@ -65,7 +65,7 @@ impl LogView for FeedLog {
 impl FeedLog {
     /// [`LogView::scan`]: from the chunk that holds `after + 1` on, reading
     /// no chunk beyond the one that fills the page.
-    fn scan_chunks(
+    pub(super) fn scan_chunks(
         &self,
         after: u64,
         upto: u64,

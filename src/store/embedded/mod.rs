@@ -149,6 +149,12 @@ impl Embedded {
         })
     }
 
+    /// A feed's log as the sled backend has it (its own tests).
+    #[cfg(test)]
+    pub(super) fn log(&self, name: &str) -> &Arc<FeedLog> {
+        &self.feeds[name]
+    }
+
     /// The side tree of consumer records (`feed \0 name` -> JSON).
     fn consumers(&self) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree("side/consumers")?)
@@ -284,4 +290,4 @@ impl Embedded {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -8,8 +8,9 @@ use super::super::tests::{del, feeds, reopen};
 use super::super::*;
 use super::{Spilled, INLINE_MAX, PIECE, PIECE_BYTES};
 use crate::clock::ManualClock;
-use crate::model::Action;
+use crate::model::{Action, Payload};
 use crate::protocol::LogView;
+use crate::store::Log;
 use std::collections::BTreeSet;
 
 /// `len` bytes of text particular to `seed`.
@@ -62,10 +63,12 @@ fn check_tree(log: &FeedLog) -> usize {
 
 /// Every transaction of the log, by scan (one at a time and all at once).
 fn all_txns(log: &FeedLog) -> Vec<crate::model::Txn> {
-    let all = log.scan(0, log.head(), usize::MAX, usize::MAX).unwrap();
+    let all = log
+        .scan_chunks(0, log.head(), usize::MAX, usize::MAX)
+        .unwrap();
     let mut one_by_one = Vec::new();
     while let Some(t) = log
-        .scan(
+        .scan_chunks(
             one_by_one.last().map_or(0, |t: &crate::model::Txn| t.seq),
             log.head(),
             1,
@@ -116,8 +119,8 @@ async fn large_items_round_trip_through_updates_deletes_and_reopening() {
     // What each item must read back as, with its last transaction.
     let mut want: Vec<(String, Option<Payload>)> = Vec::new();
     {
-        let store = Store::open(dir.path(), &feeds(), clock.clone()).unwrap();
-        let log = store.feed("news").unwrap();
+        let store = Embedded::open(dir.path(), &feeds(), clock.clone()).unwrap();
+        let log = store.log("news");
         for (i, len) in sizes.iter().enumerate() {
             log.append(&[put(&format!("a{i}"), i as u64, *len)])
                 .await
@@ -154,7 +157,7 @@ async fn large_items_round_trip_through_updates_deletes_and_reopening() {
         store.flush().await.unwrap();
     }
     let store = reopen(dir.path(), clock);
-    let log = store.feed("news").unwrap();
+    let log = store.log("news");
     assert_eq!(log.head(), 11);
     assert_eq!(check_tree(log), 10);
     for (id, p) in &want {
@@ -203,8 +206,8 @@ async fn large_items_round_trip_through_updates_deletes_and_reopening() {
 
 #[tokio::test]
 async fn compaction_removes_spilled_chunks_and_records_with_their_pieces() {
-    let store = Store::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
-    let log = store.feed("news").unwrap();
+    let store = Embedded::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
+    let log = store.log("news");
     for round in 0..3 {
         for i in 0..4 {
             let seed = round * 10 + i;
@@ -222,7 +225,7 @@ async fn compaction_removes_spilled_chunks_and_records_with_their_pieces() {
         tombstones: Some(std::time::Duration::ZERO),
         ..Retention::default()
     });
-    let report = log.compact(10_000).unwrap();
+    let report = log.compact_sync(10_000).unwrap();
     // Round 1 of k1-k3 (superseded, not their add) and the whole of k0 (its
     // three transactions and its tombstone).
     assert_eq!((report.removed, report.tombstones_dropped), (3 + 3, 1));
@@ -257,8 +260,8 @@ async fn compaction_removes_spilled_chunks_and_records_with_their_pieces() {
 /// two, never an error.
 #[test]
 fn readers_see_whole_values_while_a_writer_replaces_them() {
-    let store = Store::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
-    let log = store.feed("news").unwrap().clone();
+    let store = Embedded::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
+    let log = store.log("news").clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -290,7 +293,10 @@ fn readers_see_whole_values_while_a_writer_replaces_them() {
         let scans = s.spawn(|| {
             let mut reads = 0;
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                for t in log.scan(0, u64::MAX, usize::MAX, usize::MAX).unwrap() {
+                for t in log
+                    .scan_chunks(0, u64::MAX, usize::MAX, usize::MAX)
+                    .unwrap()
+                {
                     t.payload.as_ref().map(whole);
                 }
                 reads += 1;
@@ -304,7 +310,7 @@ fn readers_see_whole_values_while_a_writer_replaces_them() {
             };
             runtime.block_on(log.append(&[op])).unwrap();
             if seed % 10 == 0 {
-                log.compact(1_000_000).unwrap();
+                log.compact_sync(1_000_000).unwrap();
             }
         }
         done.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -330,7 +336,7 @@ fn a_version_2_store_opens_as_version_3() {
     }
     let clock = Arc::new(ManualClock::new(0));
     let store = reopen(dir.path(), clock.clone());
-    let log = store.feed("news").unwrap();
+    let log = store.log("news");
     assert_eq!(log.epoch(), "0123456789abcdef");
     let format = log.tree.get(b"m:format").unwrap().unwrap();
     assert_eq!(format.as_ref(), 3u64.to_be_bytes());
@@ -338,17 +344,16 @@ fn a_version_2_store_opens_as_version_3() {
     // A later layout is refused.
     let store = reopen(dir.path(), clock.clone());
     store
-        .feed("news")
-        .unwrap()
+        .log("news")
         .tree
         .insert(b"m:format", &4u64.to_be_bytes())
         .unwrap();
     store.db.flush().unwrap();
     drop(store);
     for _ in 0..100 {
-        match Store::open(dir.path(), &feeds(), clock.clone()) {
+        match Embedded::open(dir.path(), &feeds(), clock.clone()) {
             Err(StoreError::Format { what }) => return assert_eq!(what, "feed news"),
-            Err(StoreError::Sled(sled::Error::Io(_))) => {
+            Err(StoreError::Backend(_)) => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             other => panic!("{:?}", other.map(|_| ())),

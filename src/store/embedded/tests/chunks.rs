@@ -8,6 +8,7 @@ use super::super::*;
 use super::{del, feeds, put, reopen};
 use crate::clock::ManualClock;
 use crate::protocol::LogView;
+use crate::store::Log;
 
 /// The number of chunks, after checking that each is within its bounds (or
 /// holds a single transaction).
@@ -32,7 +33,7 @@ fn chunk_count(log: &FeedLog) -> usize {
 fn assert_scans_exact(log: &FeedLog) {
     let head = log.head();
     let all: Vec<u64> = log
-        .scan(0, head, usize::MAX, usize::MAX)
+        .scan_chunks(0, head, usize::MAX, usize::MAX)
         .unwrap()
         .iter()
         .map(|t| t.seq)
@@ -41,7 +42,7 @@ fn assert_scans_exact(log: &FeedLog) {
         let want: Vec<u64> = all.iter().copied().filter(|s| *s > after).collect();
         for max in [1, 7, usize::MAX] {
             let got: Vec<u64> = log
-                .scan(after, head, max, usize::MAX)
+                .scan_chunks(after, head, max, usize::MAX)
                 .unwrap()
                 .iter()
                 .map(|t| t.seq)
@@ -57,8 +58,8 @@ fn assert_scans_exact(log: &FeedLog) {
 
 #[tokio::test]
 async fn lone_appends_share_chunks_and_batches_split_into_them() {
-    let store = Store::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
-    let log = store.feed("news").unwrap();
+    let store = Embedded::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
+    let log = store.log("news");
     for i in 0..200 {
         log.append(&[put(&format!("a{i}"), "t")]).await.unwrap();
     }
@@ -93,8 +94,8 @@ async fn large_transactions_start_new_chunks_and_reopening_keeps_filling_the_las
     let clock = Arc::new(ManualClock::new(5_000));
     let big = "x".repeat(CHUNK_BYTES);
     {
-        let store = Store::open(dir.path(), &feeds(), clock.clone()).unwrap();
-        let log = store.feed("news").unwrap();
+        let store = Embedded::open(dir.path(), &feeds(), clock.clone()).unwrap();
+        let log = store.log("news");
         log.append(&[put("a", "small")]).await.unwrap();
         log.append(&[put("b", &big)]).await.unwrap();
         // Too big to join the first chunk: a chunk of its own, which is then full.
@@ -104,12 +105,12 @@ async fn large_transactions_start_new_chunks_and_reopening_keeps_filling_the_las
         store.flush().await.unwrap();
     }
     let store = reopen(dir.path(), clock);
-    let log = store.feed("news").unwrap();
+    let log = store.log("news");
     assert_eq!(log.head(), 3);
     log.append(&[put("d", "small")]).await.unwrap();
     assert_eq!(chunk_count(log), 3, "the reopened log fills its last chunk");
     let seqs: Vec<(u64, String)> = log
-        .scan(0, 10, 10, usize::MAX)
+        .scan_chunks(0, 10, 10, usize::MAX)
         .unwrap()
         .into_iter()
         .map(|t| (t.seq, t.id))
@@ -127,8 +128,8 @@ async fn large_transactions_start_new_chunks_and_reopening_keeps_filling_the_las
 
 #[tokio::test]
 async fn compaction_rewrites_chunks_and_the_writer_starts_a_new_one() {
-    let store = Store::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
-    let log = store.feed("news").unwrap();
+    let store = Embedded::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
+    let log = store.log("news");
     for round in 0..5 {
         for i in 0..30 {
             log.append(&[put(&format!("k{i}"), &format!("r{round}"))])
@@ -143,14 +144,16 @@ async fn compaction_rewrites_chunks_and_the_writer_starts_a_new_one() {
         keep_latest: Some(1),
         ..Retention::default()
     });
-    let report = log.compact(5_000).unwrap();
+    let report = log.compact_sync(5_000).unwrap();
     // Rounds 1-3 of every item go (round 0 is each item's add, round 4 its
     // state), and the round 4 of k0 (deleted) and of k29 (updated again).
     assert_eq!(report.removed, 92);
     assert_scans_exact(log);
     let head = log.head();
     log.append(&[put("k1", "after")]).await.unwrap();
-    let txns = log.scan(0, head + 1, usize::MAX, usize::MAX).unwrap();
+    let txns = log
+        .scan_chunks(0, head + 1, usize::MAX, usize::MAX)
+        .unwrap();
     assert_eq!(txns.len(), 152 - 92 + 1);
     assert_eq!(
         txns.last().map(|t| (t.seq, t.id.as_str())),
@@ -177,9 +180,9 @@ fn a_store_in_the_old_layout_is_refused_with_a_way_out() {
         drop(db);
         let clock = Arc::new(ManualClock::new(0));
         for _ in 0..100 {
-            match Store::open(dir.path(), &feeds(), clock.clone()) {
+            match Embedded::open(dir.path(), &feeds(), clock.clone()) {
                 Err(StoreError::Format { what }) => return what,
-                Err(StoreError::Sled(sled::Error::Io(_))) => {
+                Err(StoreError::Backend(_)) => {
                     // sled's file lock, still held for a moment: try again.
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }

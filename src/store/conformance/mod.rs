@@ -1,0 +1,84 @@
+//! The storage conformance suite: what every backend must do, written once
+//! over the [`Backend`] and [`Log`] traits and run for each backend. A new
+//! backend runs it by adding one line to [`suite!`]'s invocation at the end.
+//!
+//! - `log.rs`: appends (actions, gap-free seqs, atomic batches, stamps and
+//!   the seconds index), reads under concurrent writers;
+//! - `compaction.rs`: retention, the dropped mark, and that every consumer
+//!   position converges after compaction;
+//! - `records.rs`: item states, upstream state, consumer records.
+
+mod compaction;
+mod log;
+mod records;
+
+use super::{Backend, Op};
+use crate::clock::Clock;
+use crate::model::Payload;
+use std::sync::Arc;
+
+/// Opens a fresh, empty store with a log for each of the feeds.
+pub(crate) type Open = fn(&[String], Arc<dyn Clock>) -> Arc<dyn Backend>;
+
+/// A PUT of an item with just a title.
+pub(crate) fn put(id: &str, title: &str) -> Op {
+    Op::Put {
+        id: id.into(),
+        payload: Payload {
+            title: Some(title.into()),
+            ..Payload::default()
+        },
+    }
+}
+
+pub(crate) fn del(id: &str) -> Op {
+    Op::Delete { id: id.into() }
+}
+
+/// The feeds of every suite store.
+pub(crate) fn feeds() -> Vec<String> {
+    vec!["news".into(), "other".into()]
+}
+
+fn embedded(feeds: &[String], clock: Arc<dyn Clock>) -> Arc<dyn Backend> {
+    match super::embedded::Embedded::temporary(feeds, clock) {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!("cannot open a temporary sled store: {e}"),
+    }
+}
+
+fn memory(feeds: &[String], clock: Arc<dyn Clock>) -> Arc<dyn Backend> {
+    Arc::new(super::memory::Memory::new(feeds, clock))
+}
+
+/// For each backend, a module with one test per suite function.
+macro_rules! suite {
+    ([$($backend:ident),+] $tests:tt) => {
+        $( suite!(@one $backend $tests); )+
+    };
+    (@one $backend:ident [$($module:ident :: $test:ident),+ $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$module::$test(super::$backend).await
+                }
+            )+
+        }
+    };
+}
+
+suite!([embedded, memory] [
+    log::actions_and_gap_free_seqs,
+    log::batches_are_atomic_and_rejected_ones_leave_no_trace,
+    log::stamps_never_go_back_and_seconds_are_indexed,
+    log::concurrent_producers_and_a_polling_consumer,
+    log::scans_honour_limits_and_ranges,
+    compaction::superseded_states_go_and_every_left_behind_consumer_converges,
+    compaction::random_workloads_with_tombstone_drops_converge_from_every_position,
+    compaction::dropped_tombstones_send_older_positions_to_a_catch_up,
+    compaction::steps_are_bounded_and_nothing_happens_without_a_policy,
+    records::items_are_the_current_states_in_id_order,
+    records::upstream_state_is_kept_per_feed,
+    records::consumer_records_are_replaced_and_removed,
+]);

@@ -18,9 +18,10 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use feedgate::clock::SystemClock;
 use feedgate::cursor::{self, Cursor, Validators};
 use feedgate::model::{Action, Entry, Payload};
-use feedgate::protocol::{self, Limits, LogView};
+use feedgate::protocol::{self, Limits};
 use feedgate::render::{self, Document, Format, SyncMode};
-use feedgate::store::{Op, Store};
+use feedgate::store::embedded::Embedded;
+use feedgate::store::{Backend, Op};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -151,8 +152,8 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn planning(c: &mut Criterion) {
     let rt = runtime();
-    let store = Store::temporary(&["bench".to_string()], Arc::new(SystemClock)).expect("store");
-    let log = store.feed("bench").expect("feed").clone();
+    let store = Embedded::temporary(&["bench".to_string()], Arc::new(SystemClock)).expect("store");
+    let log = store.feed("bench").expect("feed");
     for chunk in 0..10u64 {
         let ops: Vec<Op> = (0..1_000).map(|i| put(chunk * 1_000 + i)).collect();
         rt.block_on(log.append(&ops)).expect("append");
@@ -167,18 +168,32 @@ fn planning(c: &mut Criterion) {
     let head = log.head();
     let mut g = c.benchmark_group("plan");
     g.bench_function("not_modified", |b| {
-        b.iter(|| protocol::plan(log.as_ref(), Cursor::Seq(black_box(head)), now, limits))
+        b.iter(|| {
+            rt.block_on(protocol::plan(
+                log.as_ref(),
+                Cursor::Seq(black_box(head)),
+                now,
+                limits,
+            ))
+        })
     });
     g.bench_function("delta_100_of_10k", |b| {
-        b.iter(|| protocol::plan(log.as_ref(), Cursor::Seq(black_box(9_000)), now, limits))
+        b.iter(|| {
+            rt.block_on(protocol::plan(
+                log.as_ref(),
+                Cursor::Seq(black_box(9_000)),
+                now,
+                limits,
+            ))
+        })
     });
     g.finish();
 }
 
 fn appending(c: &mut Criterion) {
     let rt = runtime();
-    let store = Store::temporary(&["bench".to_string()], Arc::new(SystemClock)).expect("store");
-    let log = store.feed("bench").expect("feed").clone();
+    let store = Embedded::temporary(&["bench".to_string()], Arc::new(SystemClock)).expect("store");
+    let log = store.feed("bench").expect("feed");
     let mut next = 0u64;
     let mut g = c.benchmark_group("append");
     g.throughput(Throughput::Elements(1));

@@ -16,7 +16,8 @@
 
 use feedgate::clock::SystemClock;
 use feedgate::model::Payload;
-use feedgate::store::{Op, Store};
+use feedgate::store::embedded::Embedded;
+use feedgate::store::{Backend, Op};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -64,12 +65,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let store = Store::open(
+    let store = Embedded::open(
         std::path::Path::new(&dir),
         std::slice::from_ref(&feed),
         Arc::new(SystemClock),
     )?;
-    let log = store.feed(&feed).ok_or("feed not opened")?.clone();
+    let log = store.feed(&feed).ok_or("feed not opened")?;
     let start_head = log.published().seq;
 
     let started = Instant::now();

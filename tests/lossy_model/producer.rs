@@ -9,7 +9,7 @@ use crate::{IDS, START_MS};
 use feedgate::app::App;
 use feedgate::clock::{Clock, ManualClock};
 use feedgate::config::Config;
-use feedgate::store::FeedLog;
+use feedgate::store::LogRef;
 use proptest::test_runner::TestCaseError;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub struct World {
     pub app: TestApp,
     /// The feed's log in the server's store, read only to see what is being
     /// written (never to decide what a response should be).
-    pub store: Arc<FeedLog>,
+    pub store: LogRef,
     pub clock: Arc<ManualClock>,
     pub epoch: String,
     /// The hard cap on a date-selected page's second (`max_second_entries`).
@@ -65,7 +65,7 @@ impl World {
         let config = Config::from_toml(&toml).unwrap();
         let clock = Arc::new(ManualClock::new(START_MS));
         let app = Arc::new(App::build(config, clock.clone()).await.unwrap());
-        let store = app.store.feed("news").unwrap().clone();
+        let store = app.store().feed("news").unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(feedgate::server::run(listener, app, std::future::pending()));

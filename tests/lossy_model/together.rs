@@ -15,7 +15,6 @@ use crate::consumer::Request;
 use crate::gen::{Delay, Poll, Write};
 use crate::producer::{check_write, Planned, World};
 use crate::{HUNG_UP, HUNG_UP_APPLIED, OVERLAPPED, TICK_IN_FLIGHT, TOGETHER};
-use feedgate::protocol::LogView;
 use proptest::test_runner::TestCaseError;
 use std::cell::Cell;
 use std::future::Future;
@@ -92,7 +91,7 @@ impl World {
             if let Some((ms, delay)) = tick {
                 tasks.push(Box::pin(async move {
                     world.wait(delay, ticked).await;
-                    if world.unpublished() {
+                    if world.unpublished().await {
                         TICK_IN_FLIGHT.add();
                     }
                     world.clock.advance(ms);
@@ -213,7 +212,7 @@ impl World {
             Delay::Yields(n) => usize::from(n),
             Delay::UntilWritten => {
                 for _ in 0..PATIENCE {
-                    if self.unpublished() {
+                    if self.unpublished().await {
                         break;
                     }
                     tokio::task::yield_now().await;
@@ -234,10 +233,11 @@ impl World {
     }
 
     /// Does the store hold a written transaction that is not visible yet?
-    fn unpublished(&self) -> bool {
+    async fn unpublished(&self) -> bool {
         let head = self.store.head();
         self.store
             .scan(head, u64::MAX, 1, usize::MAX)
+            .await
             .is_ok_and(|t| !t.is_empty())
     }
 

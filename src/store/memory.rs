@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 
 /// An item's record: its live state, or the seq of its delete.
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // most records are live; boxing them buys nothing
 enum Record {
     Live(ItemState),
     Tomb(u64),

@@ -80,10 +80,6 @@ pub struct Appended {
     pub head: u64,
 }
 
-/// sled's segment size: its log is written in segments of this size, and a
-/// log message (a value inserted, a tree node) larger than a quarter of it
-/// is written to a file of its own (never synced by sled, and created anew
-
 /// An item's current state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemState {

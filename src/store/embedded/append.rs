@@ -23,10 +23,11 @@
 //! do not leave one key per transaction either.
 
 use super::codec;
-use super::feed::{chunk_key, item_key, second_key, Tail, Writer, LIVE};
+use super::keys::{chunk_key, item_key, second_key, LIVE};
 use super::spill::{self, Spilled};
 use super::visibility::Publish;
 use super::{Appended, Applied, FeedLog, ItemState, Op, Outcome, Published, StoreError};
+use super::{CHUNK_BYTES, CHUNK_TXNS};
 use crate::model::{Action, Payload};
 use crate::sync::lock;
 use std::borrow::Cow;
@@ -50,13 +51,25 @@ impl Pending {
     }
 }
 
-/// Most transactions in one chunk.
-pub const CHUNK_TXNS: usize = 64;
-/// Most bytes in one chunk, unless it holds a single larger transaction.
-/// A sled leaf holds up to 17 keys, and 17 x 24 KiB stays under a quarter of
-/// a segment ([`super::SEGMENT_BYTES`]), above which sled writes the node to
-/// a file of its own.
-pub const CHUNK_BYTES: usize = 24 * 1024;
+/// Writer-side state, guarded by the writer lock.
+pub(super) struct Writer {
+    pub(super) head: u64,
+    pub(super) last_stamp: u64,
+    pub(super) live: u64,
+    /// The newest chunk, while it is small enough to take the next group's
+    /// transactions (`append.rs`); `None`: the next group starts a chunk.
+    pub(super) tail: Option<Tail>,
+    /// The version of the next value stored in pieces (`spill.rs`).
+    pub(super) spill: u64,
+}
+
+/// A copy of the newest chunk as stored.
+pub(super) struct Tail {
+    /// The seq its key names.
+    pub(super) key: u64,
+    pub(super) bytes: Vec<u8>,
+    pub(super) count: usize,
+}
 
 impl Tail {
     /// Can this chunk take more transactions?

@@ -25,7 +25,7 @@
 //! removed (it is the log's high-water mark across restarts).
 
 use super::codec::{self, Record};
-use super::feed::{chunk_key, item_key, u64_of, DROPPED, DROPPED_STAMP};
+use super::keys::{chunk_key, item_key, u64_of, DROPPED, DROPPED_STAMP};
 use super::spill::{self, Spilled};
 use super::{CompactReport, FeedLog, Retention, StoreError};
 use crate::model::Action;

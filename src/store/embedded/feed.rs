@@ -1,69 +1,19 @@
 //! One feed's log in its sled tree: opening (epoch), item states and the
 //! read side ([`LogView`]); appending is in `append.rs`.
 
+use super::append::{Pending, Tail, Writer};
 use super::codec::{self, Record};
 use super::durability::Durability;
+use super::keys::{
+    chunk_key, item_key, u64_of, CREATED, DROPPED, DROPPED_STAMP, EPOCH, FORMAT, FORMAT_READABLE,
+    FORMAT_VERSION, LIVE, UPSTREAM,
+};
 use super::spill::{self, Spilled};
 use super::visibility::Visibility;
 use super::{ItemState, Published, Retention, StoreError};
 use crate::clock::Clock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-const EPOCH: &[u8] = b"m:epoch";
-/// The layout version; a tree without it (or with another) is refused.
-/// Version 3 may hold spilled values (`spill.rs`); a version 2 tree has
-/// none and is opened as version 3 (so older binaries refuse it from then on).
-const FORMAT: &[u8] = b"m:format";
-const FORMAT_VERSION: u64 = 3;
-const FORMAT_READABLE: [u64; 2] = [2, 3];
-const CREATED: &[u8] = b"m:created";
-pub(super) const LIVE: &[u8] = b"m:live";
-const UPSTREAM: &[u8] = b"m:upstream";
-pub(super) const DROPPED: &[u8] = b"m:dropped";
-pub(super) const DROPPED_STAMP: &[u8] = b"m:dropped_stamp";
-
-/// Key of the chunk whose first transaction is `seq` (`codec.rs`).
-pub(super) fn chunk_key(seq: u64) -> [u8; 9] {
-    let mut k = [b'c'; 9];
-    k[1..].copy_from_slice(&seq.to_be_bytes());
-    k
-}
-
-pub(super) fn second_key(sec: u64) -> [u8; 9] {
-    let mut k = [b's'; 9];
-    k[1..].copy_from_slice(&sec.to_be_bytes());
-    k
-}
-
-/// Key of an item's record: its state, or its tombstone's seq until
-/// compaction drops the tombstone (`codec::Record`).
-pub(super) fn item_key(id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(id.len() + 1);
-    k.push(b'i');
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
-/// Writer-side state, guarded by the writer lock.
-pub(super) struct Writer {
-    pub(super) head: u64,
-    pub(super) last_stamp: u64,
-    pub(super) live: u64,
-    /// The newest chunk, while it is small enough to take the next group's
-    /// transactions (`append.rs`); `None`: the next group starts a chunk.
-    pub(super) tail: Option<Tail>,
-    /// The version of the next value stored in pieces (`spill.rs`).
-    pub(super) spill: u64,
-}
-
-/// A copy of the newest chunk as stored.
-pub(super) struct Tail {
-    /// The seq its key names.
-    pub(super) key: u64,
-    pub(super) bytes: Vec<u8>,
-    pub(super) count: usize,
-}
 
 pub struct FeedLog {
     name: String,
@@ -76,7 +26,7 @@ pub struct FeedLog {
     pub(super) durability: Arc<Durability>,
     pub(super) clock: Arc<dyn Clock>,
     /// Appends waiting to be applied, and the turn to apply them (`append.rs`).
-    pub(super) queue: Mutex<Vec<super::append::Pending>>,
+    pub(super) queue: Mutex<Vec<Pending>>,
     pub(super) commit: tokio::sync::Mutex<()>,
     /// Seq of the newest tombstone compaction dropped (0: none), and its stamp.
     pub(super) dropped: AtomicU64,
@@ -87,11 +37,6 @@ pub struct FeedLog {
     pub(super) compactions: AtomicU64,
     /// The feed's retention policy (compaction does nothing by default).
     pub(super) retention: Mutex<Retention>,
-}
-
-pub(super) fn u64_of(v: Option<sled::IVec>) -> u64 {
-    v.and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-        .map_or(0, u64::from_be_bytes)
 }
 
 impl FeedLog {

@@ -3,7 +3,7 @@
 //! the log's own modules (`append.rs`, `read.rs`, `compact.rs`, `feed.rs`).
 
 use super::codec;
-use super::feed::{chunk_key, second_key, u64_of};
+use super::keys::{chunk_key, second_key, u64_of};
 use super::{Appended, CompactReport, FeedLog, ItemState, Op, Published, Retention, StoreError};
 use crate::model::Txn;
 use crate::protocol::{Frontier, LogView};

@@ -32,12 +32,12 @@ mod codec;
 mod compact;
 mod durability;
 mod feed;
+mod keys;
 mod log;
 mod read;
 mod spill;
 mod visibility;
 
-pub use append::{CHUNK_BYTES, CHUNK_TXNS};
 pub use feed::FeedLog;
 
 use super::{
@@ -64,6 +64,14 @@ impl From<sled::Error> for StoreError {
 /// a leaf of values of up to 24 KiB (up to 17 of them, `spill.rs`) stays
 /// in the synced log.
 pub const SEGMENT_BYTES: usize = 2 << 20;
+
+/// Most transactions in one chunk.
+pub const CHUNK_TXNS: usize = 64;
+/// Most bytes in one chunk, unless it holds a single larger transaction.
+/// A sled leaf holds up to 17 keys, and 17 x 24 KiB stays under a quarter of
+/// a segment ([`SEGMENT_BYTES`]), above which sled writes the node to
+/// a file of its own.
+pub const CHUNK_BYTES: usize = 24 * 1024;
 
 fn config() -> sled::Config {
     sled::Config::new().segment_size(SEGMENT_BYTES)

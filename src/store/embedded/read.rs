@@ -2,7 +2,7 @@
 //! holds a seq (the range scan is in `log.rs`).
 
 use super::codec;
-use super::feed::{chunk_key, u64_of};
+use super::keys::{chunk_key, u64_of};
 use super::{FeedLog, StoreError};
 
 impl FeedLog {

@@ -6,7 +6,7 @@
 //! to a file of its own under `blobs/`, which it never syncs (sled 0.34
 //! `blob_io::write_blob`): a power loss could take an acknowledged write
 //! with it. So no value in a feed's tree is larger than [`INLINE_MAX`] (the
-//! chunk bound, `append::CHUNK_BYTES`): a larger chunk or item record is
+//! chunk bound, `CHUNK_BYTES`): a larger chunk or item record is
 //! cut into pieces of at most [`PIECE_BYTES`], stored under keys of their
 //! own, `p` + version (u64) + index (u32), both big-endian, and its own key
 //! holds a **descriptor** instead, all in the same atomic batch:
@@ -30,7 +30,7 @@
 //! (2 MiB segments, [`super::SEGMENT_BYTES`]), also while sled merges a
 //! small leaf into its neighbour (at most 20 keys).
 
-use super::append::CHUNK_BYTES;
+use super::CHUNK_BYTES;
 use super::{FeedLog, StoreError};
 use sled::{Batch, IVec};
 

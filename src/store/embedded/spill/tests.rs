@@ -3,7 +3,7 @@
 //! readers racing a writer, and the bound itself (no value in the tree above
 //! `INLINE_MAX`, no piece without its descriptor).
 
-use super::super::feed::{chunk_key, item_key};
+use super::super::keys::{chunk_key, item_key};
 use super::super::tests::{del, feeds, reopen};
 use super::super::*;
 use super::{Spilled, INLINE_MAX, PIECE, PIECE_BYTES};

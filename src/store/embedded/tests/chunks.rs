@@ -1,10 +1,10 @@
 //! The log's chunks: how appends fill them, and that reads, reopening and
 //! compaction see every transaction exactly once across chunk boundaries.
 
-use super::super::append::{CHUNK_BYTES, CHUNK_TXNS};
 use super::super::codec;
-use super::super::feed::chunk_key;
+use super::super::keys::chunk_key;
 use super::super::*;
+use super::super::{CHUNK_BYTES, CHUNK_TXNS};
 use super::{del, feeds, put, reopen};
 use crate::clock::ManualClock;
 use crate::protocol::LogView;

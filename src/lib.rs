@@ -1,4 +1,44 @@
 //! feedgate: transaction feeds (RSS 2.0 / Atom 1.0) over conditional GET.
+//!
+//! # The modules
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`model`] | items, payloads, transactions, entries; name and id rules |
+//! | [`cursor`] | reading validators (ETag lists, dates, `lastMod`) and choosing the cursor |
+//! | [`protocol`] | 304 or page, page bounds, one entry per item, Last-Modified, and the read outcome the edge writes out: pure |
+//! | [`store`] | the storage boundary ([`store::Log`], [`store::Backend`]) and its backends: `embedded` (sled, the default) and `memory`; the conformance suite both run |
+//! | [`feed`] | the feed registry: one [`feed::Feed`] per configured feed (log, presentation, ready-made answers, metric series, upstream) |
+//! | [`render`] | RSS 2.0 and Atom 1.0 documents, always well-formed XML |
+//! | [`ingest`] | push API JSON into validated operations, and the memory budget of writes |
+//! | [`auth`] | credentials (hashed, constant-time), per-feed roles |
+//! | [`http`] | the edge: one routing table, thin handlers, problem+json ([`error`]) |
+//! | [`server`] | accept loop, connection cap and load shedding, timeouts, graceful shutdown |
+//! | [`upstream`] | feeds derived from an origin: sync scheduling, client, sources, diff |
+//! | [`consumers`] | each consumer's last position and lag, persisted through the store |
+//! | [`metrics`] | `/metrics`: the Prometheus registry and the series handles |
+//! | [`background`] | compaction passes beside the server |
+//! | [`config`], [`app`], [`clock`], [`cli`] | configuration, the application state, time, offline commands |
+//!
+//! # How a poll flows
+//!
+//! 1. [`server`] accepts the connection and hands each request to
+//!    [`http::serve`], which looks the path up in the routing table and
+//!    authorizes it ([`auth`]).
+//! 2. The read handler finds the feed with [`app::App::feed`], reads the
+//!    request's validators into a [`cursor::Cursor`], and answers from the
+//!    feed's ready-made 304 or page ([`feed::cache`]) when it can.
+//! 3. Otherwise [`protocol::plan`] decides 304 or page over the feed's
+//!    [`store::Log`] (it reads only through [`protocol::LogView`]: a bounded
+//!    scan and index probes), and `protocol` turns the plan into the read
+//!    outcome: positions, dates, sync mode, what caches may keep.
+//! 4. The handler renders the page ([`render`]), writes the headers the
+//!    outcome names, records the poll ([`consumers`], [`metrics`]) and
+//!    returns the response.
+//!
+//! A write takes the same way in, is parsed by [`ingest`], and is appended
+//! through [`feed::Feed::append`]: the store acknowledges it once durable,
+//! and it becomes visible to readers in seq order.
 
 pub mod app;
 pub mod auth;

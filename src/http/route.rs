@@ -1,9 +1,14 @@
-//! Routing: the resource a request path names ([`Route`]), by path shape,
-//! without allocating (segments are borrowed from the path; only an item id
-//! with percent-escapes is decoded into a new string).
+//! Routing: the resource a request path names ([`Route`], by path shape,
+//! without allocating: segments are borrowed from the path; only an item id
+//! with percent-escapes is decoded into a new string), and the one table
+//! ([`Route::target`]) that says, per route and method, what answers it
+//! ([`Handler`]: at once or by a future), who may ask ([`Access`]), the
+//! methods the route takes (`Allow`) and its metrics label.
 
+use crate::auth::Role;
 use crate::error::ApiError;
 use crate::render::Format;
+use hyper::Method;
 use std::borrow::Cow;
 
 /// The resources, by path shape.
@@ -18,20 +23,67 @@ pub enum Route<'a> {
     Consumers(&'a str),
 }
 
-impl Route<'_> {
-    pub fn allow(&self) -> &'static str {
-        match self {
-            Route::Healthz
-            | Route::Readyz
-            | Route::Metrics
-            | Route::Feeds
-            | Route::Feed(..)
-            | Route::Consumers(_) => "GET, HEAD, OPTIONS",
-            Route::Items(_) => "POST, OPTIONS",
-            Route::Item(..) => "GET, HEAD, PUT, DELETE, OPTIONS",
-        }
-    }
+/// What the dispatcher needs to know of a request besides its handler.
+pub struct Target<'a> {
+    /// The `route` label of `feedgate_http_requests_total`.
+    pub label: &'static str,
+    /// The methods the route takes (`Allow` of a 405 and of `OPTIONS`).
+    pub allow: &'static str,
+    /// Who may send it (checked before the handler runs, a 405 included).
+    pub access: Access<'a>,
+}
 
+/// Who may send a request (PROTOCOL §7: 401 without or with wrong
+/// credentials, 403 with a role too small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access<'a> {
+    /// Anyone: the health probes and `OPTIONS`.
+    Open,
+    /// A credential with `Role` on the feed (`None`: on the gateway).
+    Needs(Option<&'a str>, Role),
+    /// `admin` on every feed: `/metrics` shows every feed's figures and
+    /// consumer names.
+    AdminOfAll,
+}
+
+/// What answers a request.
+pub enum Handler<'a> {
+    /// Answered at once: `serve` drops the request before it returns.
+    Now(Now<'a>),
+    /// Answered by a future that owns the request: a body to read, a
+    /// durable write, an item read that waits until its state is visible.
+    Later(Later<'a>),
+}
+
+/// The handlers that answer at once.
+pub enum Now<'a> {
+    /// `OPTIONS`: `204` with `Allow`.
+    Options,
+    /// A method the route does not take: `405` with `Allow`.
+    NotAllowed,
+    Healthz,
+    Readyz,
+    Metrics,
+    Feeds,
+    Consumers(&'a str),
+    /// A feed read, `GET` or `HEAD`. It waits too, for its upstream, when
+    /// that is an upstream feed whose last sync is older than its `refresh`.
+    Feed(&'a str, Option<Format>),
+}
+
+/// The handlers that may wait.
+pub enum Later<'a> {
+    Batch(&'a str),
+    GetItem(&'a str, Cow<'a, str>),
+    PutItem(&'a str, Cow<'a, str>),
+    DeleteItem(&'a str, Cow<'a, str>),
+}
+
+const READ_ONLY: &str = "GET, HEAD, OPTIONS";
+const BATCH: &str = "POST, OPTIONS";
+const ITEM: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
+
+impl<'a> Route<'a> {
     /// The `route` label of `feedgate_http_requests_total`.
     pub fn label(&self) -> &'static str {
         match self {
@@ -44,6 +96,62 @@ impl Route<'_> {
             Route::Item(..) => "item",
             Route::Consumers(_) => "consumers",
         }
+    }
+
+    /// The routing table: per route, the methods it takes (`Allow`); per
+    /// method, its handler and who may send it. A method the route does not
+    /// take needs the route's highest role before it gets its 405, and
+    /// `OPTIONS` is open everywhere.
+    pub fn target(self, method: &Method) -> (Target<'a>, Handler<'a>) {
+        use Access::{AdminOfAll, Needs, Open};
+        use Handler::{Later as L, Now as N};
+        let read = method == Method::GET || method == Method::HEAD;
+        let label = self.label();
+        let (allow, access, handler) = match self {
+            Route::Healthz => (READ_ONLY, Open, read.then_some(N(Now::Healthz))),
+            Route::Readyz => (READ_ONLY, Open, read.then_some(N(Now::Readyz))),
+            Route::Metrics => (READ_ONLY, AdminOfAll, read.then_some(N(Now::Metrics))),
+            Route::Feeds => (
+                READ_ONLY,
+                Needs(None, Role::Read),
+                read.then_some(N(Now::Feeds)),
+            ),
+            Route::Feed(feed, format) => (
+                READ_ONLY,
+                Needs(Some(feed), Role::Read),
+                read.then_some(N(Now::Feed(feed, format))),
+            ),
+            Route::Consumers(feed) => (
+                READ_ONLY,
+                Needs(Some(feed), Role::Admin),
+                read.then_some(N(Now::Consumers(feed))),
+            ),
+            Route::Items(feed) => (
+                BATCH,
+                Needs(Some(feed), Role::Write),
+                (method == Method::POST).then_some(L(Later::Batch(feed))),
+            ),
+            Route::Item(feed, id) => {
+                let (role, handler) = match *method {
+                    Method::GET | Method::HEAD => (Role::Read, Some(Later::GetItem(feed, id))),
+                    Method::PUT => (Role::Write, Some(Later::PutItem(feed, id))),
+                    Method::DELETE => (Role::Write, Some(Later::DeleteItem(feed, id))),
+                    _ => (Role::Write, None),
+                };
+                (ITEM, Needs(Some(feed), role), handler.map(L))
+            }
+        };
+        let (access, handler) = if method == Method::OPTIONS {
+            (Open, N(Now::Options))
+        } else {
+            (access, handler.unwrap_or(N(Now::NotAllowed)))
+        };
+        let target = Target {
+            label,
+            allow,
+            access,
+        };
+        (target, handler)
     }
 }
 
@@ -99,6 +207,113 @@ fn decode(seg: &str) -> Result<Cow<'_, str>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const METHODS: [Method; 7] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+    ];
+
+    fn every_route() -> Vec<Route<'static>> {
+        vec![
+            Route::Healthz,
+            Route::Readyz,
+            Route::Metrics,
+            Route::Feeds,
+            Route::Feed("news", None),
+            Route::Items("news"),
+            Route::Item("news", Cow::Borrowed("a")),
+            Route::Consumers("news"),
+        ]
+    }
+
+    fn route(i: usize) -> Route<'static> {
+        every_route().swap_remove(i)
+    }
+
+    #[test]
+    fn allow_lists_exactly_the_methods_with_a_handler() {
+        for i in 0..every_route().len() {
+            for method in &METHODS {
+                let (target, handler) = route(i).target(method);
+                let handled = !matches!(handler, Handler::Now(Now::NotAllowed));
+                let listed = target.allow.split(", ").any(|m| m == method.as_str());
+                assert_eq!(handled, listed, "{} {method}", target.label);
+                assert_eq!(
+                    matches!(handler, Handler::Now(Now::Options)),
+                    method == Method::OPTIONS
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_push_api_and_item_reads_wait() {
+        let waits = |route: Route<'static>, method: &Method| {
+            matches!(route.target(method).1, Handler::Later(_))
+        };
+        let item = || Route::Item("news", Cow::Borrowed("a"));
+        assert!(waits(Route::Items("news"), &Method::POST));
+        for method in [Method::GET, Method::HEAD, Method::PUT, Method::DELETE] {
+            assert!(waits(item(), &method));
+        }
+        // Refusals and OPTIONS are answered at once, whatever the route.
+        assert!(!waits(Route::Items("news"), &Method::GET));
+        assert!(!waits(item(), &Method::OPTIONS));
+        assert!(!waits(item(), &Method::PATCH));
+        for i in 0..every_route().len() {
+            if !matches!(route(i), Route::Items(_) | Route::Item(..)) {
+                for method in &METHODS {
+                    assert!(!waits(route(i), method), "{} {method}", route(i).label());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn access_by_route_and_method() {
+        let access = |route: Route<'static>, method: Method| route.target(&method).0.access;
+        let item = || Route::Item("news", Cow::Borrowed("a"));
+        let news = Some("news");
+        assert_eq!(access(Route::Healthz, Method::POST), Access::Open);
+        assert_eq!(access(Route::Metrics, Method::GET), Access::AdminOfAll);
+        assert_eq!(
+            access(Route::Feeds, Method::GET),
+            Access::Needs(None, Role::Read)
+        );
+        assert_eq!(
+            access(Route::Feed("news", None), Method::POST),
+            Access::Needs(news, Role::Read)
+        );
+        assert_eq!(
+            access(Route::Consumers("news"), Method::GET),
+            Access::Needs(news, Role::Admin)
+        );
+        assert_eq!(
+            access(item(), Method::HEAD),
+            Access::Needs(news, Role::Read)
+        );
+        assert_eq!(
+            access(item(), Method::DELETE),
+            Access::Needs(news, Role::Write)
+        );
+        // A method the route does not take needs its highest role first.
+        assert_eq!(
+            access(item(), Method::PATCH),
+            Access::Needs(news, Role::Write)
+        );
+        assert_eq!(
+            access(Route::Items("news"), Method::GET),
+            Access::Needs(news, Role::Write)
+        );
+        for i in 0..every_route().len() {
+            assert_eq!(access(route(i), Method::OPTIONS), Access::Open);
+        }
+    }
 
     #[test]
     fn routes() {

@@ -1,5 +1,5 @@
 //! The data model shared by every layer: feed names, item ids, item payloads,
-//! transactions and the entries a page shows.
+//! transactions, the entries a page shows and its sync mode.
 //!
 //! Everything here is plain data with validation; nothing does I/O.
 
@@ -94,6 +94,14 @@ pub struct Entry {
     pub stamp: u64,
     /// `None` exactly when `action` is `Delete`.
     pub payload: Option<Payload>,
+}
+
+/// `sync:syncMode` of a page: `catchUp` when it starts at the beginning of
+/// the log, `immediate` for a delta after a consumer position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    CatchUp,
+    Immediate,
 }
 
 /// Is `name` a valid feed name: `[a-z0-9][a-z0-9_-]{0,63}`?

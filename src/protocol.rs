@@ -14,6 +14,9 @@
 //! Every function costs O(page): it touches the log only through
 //! [`LogView::scan`] (bounded) and [`LogView::first_seq_from_second`] (one
 //! index probe), never by walking the log.
+//!
+//! What the answer says besides its entries (next link, sync mode, dates,
+//! caching) is decided from the [`Plan`] by [`outcome`], without the log.
 
 use crate::cursor::Cursor;
 use crate::model::{Action, Entry, Txn};
@@ -373,6 +376,11 @@ pub fn collapse(txns: &[Txn], after: u64) -> Vec<Entry> {
         })
         .collect()
 }
+
+mod outcome;
+pub use outcome::{
+    outcome, page_limit, page_slot, Keep, LogNow, Outcome, PageOutcome, ReadRequest,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,9 @@
-//! The HTTP edge: method checks, authorization, body decoding, and the
-//! mapping of [`ApiError`] to problem+json. [`serve`] answers a request at
-//! once unless it waits for something (the push API, an upstream sync), in
-//! which case a future does. `route` names the resource a path addresses;
+//! The HTTP edge: dispatch, authorization, body decoding, and the mapping
+//! of [`ApiError`] to problem+json. [`serve`] answers a request at once
+//! unless it waits for something (the push API, an upstream sync), in which
+//! case a future does. `route` names the resource a path addresses and
+//! holds the one routing table (handler, access, `Allow`, metrics label per
+//! route and method) both paths dispatch by;
 //! handlers live in `read` (feeds), `item` (an item's conditional GET),
 //! `write` (push API) and `ops` (health, readiness, feed list, metrics,
 //! consumers). Operations answers and every error are `Cache-Control:
@@ -30,7 +32,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
-use route::{parse_route, Route};
+use route::{parse_route, Access, Handler, Later, Now, Target};
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
@@ -63,10 +65,10 @@ impl Future for Reply {
 
 /// Answer one request. Never fails: errors become problem documents.
 ///
-/// A request that waits ([`waits`]: a body to read, a durable write, an
-/// upstream sync) is answered by a future that owns it. Every other one,
-/// polls above all, is answered here and now, and dropped before this
-/// returns: hyper can then reuse its read buffer (the request's URI and
+/// A request whose handler waits ([`Handler::Later`], or a feed read whose
+/// upstream must sync first) is answered by a future that owns it. Every
+/// other one, polls above all, is answered here and now, and dropped before
+/// this returns: hyper can then reuse its read buffer (the request's URI and
 /// headers borrow it) instead of allocating a new one for the next read.
 pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
     if let Err(e) = host::check(req.version(), req.headers()) {
@@ -75,15 +77,18 @@ pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
         finish(app, "unknown", &res, debug);
         return Reply::Now(Some(res));
     }
-    let route = parse_route(req.uri().path());
-    if route.as_ref().is_ok_and(waits) {
-        let app = app.clone();
-        return Reply::Later(Box::pin(async move { answer_later(&app, req).await }));
-    }
+    let now = match parse_route(req.uri().path()).map(|r| r.target(req.method())) {
+        Ok((target, Handler::Now(h))) => Ok((target, h)),
+        Ok(_) => {
+            let app = app.clone();
+            return Reply::Later(Box::pin(async move { answer_later(&app, req).await }));
+        }
+        Err(e) => Err(e),
+    };
     let debug = debug_start(&req);
-    let label = route.as_ref().map_or("unknown", |r| r.label());
-    let res = route
-        .and_then(|route| route_now(app, &req, &route))
+    let label = now.as_ref().map_or("unknown", |(target, _)| target.label);
+    let res = now
+        .and_then(|(target, h)| answer_now(app, &req, &target, h))
         .unwrap_or_else(ApiError::into_response);
     finish(app, label, &res, debug);
     Reply::Now(Some(res))
@@ -92,12 +97,6 @@ pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
 /// The `route` label of `feedgate_http_requests_total` for a request path.
 pub fn route_label(path: &str) -> &'static str {
     parse_route(path).map_or("unknown", |r| r.label())
-}
-
-/// Whether answering `route` may wait: everything that reads or writes the
-/// store (whose calls are `async`, for backends that wait on a network).
-fn waits(route: &Route<'_>) -> bool {
-    !matches!(route, Route::Healthz | Route::Feeds)
 }
 
 /// What the debug log line needs, taken only when it is written.
@@ -124,95 +123,93 @@ async fn answer_later(app: &App, req: Request<Incoming>) -> Res {
     // The route borrows the path from a clone of the URI (reference-counted,
     // no copy), so the request itself can move into its handler.
     let uri = req.uri().clone();
-    let route = parse_route(uri.path());
-    let label = route.as_ref().map_or("unknown", |r| r.label());
-    let res = match route {
-        Ok(route) => route_later(app, req, route).await,
-        Err(e) => Err(e),
+    let (label, res) = match parse_route(uri.path()).map(|r| r.target(req.method())) {
+        Ok((target, handler)) => (target.label, later(app, req, &target, handler).await),
+        Err(e) => ("unknown", Err(e)),
     };
     let res = res.unwrap_or_else(ApiError::into_response);
     finish(app, label, &res, debug);
     res
 }
 
-/// Method checks, authorization and the handler of a route that does not
-/// wait (all but the waiting handlers of [`route_later`]).
-fn route_now(app: &App, req: &Request<Incoming>, route: &Route<'_>) -> Result<Res, ApiError> {
-    let method = req.method();
-    if method == Method::OPTIONS {
-        let mut res = empty(StatusCode::NO_CONTENT);
-        res.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(route.allow()));
-        return Ok(res);
-    }
-    let read = method == Method::GET || method == Method::HEAD;
-    let who = authorize(app, req, route)?;
-    match route {
-        // Operations answers are about now: no cache keeps them (PROTOCOL §3 Caches).
-        Route::Healthz if read => Ok(no_store(ops::healthz())),
-        Route::Feeds if read => Ok(no_store(ops::list_feeds(app, who))),
-        _ => Err(not_allowed(method, route)),
+/// Authorize, then run a handler that answers at once.
+fn answer_now(
+    app: &App,
+    req: &Request<Incoming>,
+    target: &Target<'_>,
+    handler: Now,
+) -> Result<Res, ApiError> {
+    let who = authorize(app, req, target.access)?;
+    now(app, req, target, who, handler)
+}
+
+/// The handlers that answer at once, authorized. Operations answers are
+/// about now: no cache keeps them (PROTOCOL §3 Caches).
+fn now(
+    app: &App,
+    req: &Request<Incoming>,
+    target: &Target<'_>,
+    who: Option<&crate::auth::Credential>,
+    handler: Now,
+) -> Result<Res, ApiError> {
+    match handler {
+        Now::Options => {
+            let mut res = empty(StatusCode::NO_CONTENT);
+            let allow = HeaderValue::from_static(target.allow);
+            res.headers_mut().insert(ALLOW, allow);
+            Ok(res)
+        }
+        Now::NotAllowed => Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow: target.allow,
+        }),
+        Now::Healthz => Ok(no_store(ops::healthz())),
+        Now::Feeds => Ok(no_store(ops::list_feeds(app, who))),
     }
 }
 
-/// The handlers that wait; any other method or route goes to [`route_now`].
-async fn route_later(app: &App, req: Request<Incoming>, route: Route<'_>) -> Result<Res, ApiError> {
-    let method = req.method();
-    let read = method == Method::GET || method == Method::HEAD;
-    let waiting = match &route {
-        Route::Feed(..) | Route::Readyz | Route::Metrics | Route::Consumers(_) => read,
-        Route::Items(_) => method == Method::POST,
-        Route::Item(..) => read || method == Method::PUT || method == Method::DELETE,
-        _ => false,
-    };
-    if !waiting {
-        return route_now(app, &req, &route);
-    }
-    let who = authorize(app, &req, &route)?;
-    match &route {
-        Route::Readyz => Ok(no_store(ops::readyz(app, probe_detail(app, &req)).await)),
-        Route::Metrics => Ok(no_store(ops::metrics(app).await)),
-        Route::Consumers(feed) => ops::consumers(app, feed).await.map(no_store),
-        Route::Feed(name, format) => read::feed_response(app, &req, name, *format, who).await,
-        Route::Items(feed) => write::batch(app, req, feed).await,
-        Route::Item(feed, id) => match *method {
-            Method::PUT => write::put_item(app, req, feed, id).await,
-            Method::DELETE => write::delete_item(app, feed, id).await,
-            _ => item::get_item(app, req.headers(), feed, id).await,
-        },
-        _ => Err(not_allowed(method, &route)),
-    }
-}
-
-fn not_allowed(method: &Method, route: &Route<'_>) -> ApiError {
-    ApiError::MethodNotAllowed {
-        method: method.to_string(),
-        allow: route.allow(),
+/// Authorize, then run a handler that may wait; a feed read syncs its
+/// upstream first when its last sync is older than `refresh`, waiting at
+/// most the upstream's `wait`.
+async fn later(
+    app: &App,
+    req: Request<Incoming>,
+    target: &Target<'_>,
+    handler: Handler<'_>,
+) -> Result<Res, ApiError> {
+    let who = authorize(app, &req, target.access)?;
+    match handler {
+        Handler::Now(handler) => now(app, &req, target, who, handler),
+        Handler::Later(Later::Readyz) => {
+            Ok(no_store(ops::readyz(app, probe_detail(app, &req)).await))
+        }
+        Handler::Later(Later::Metrics) => Ok(no_store(ops::metrics(app).await)),
+        Handler::Later(Later::Consumers(feed)) => ops::consumers(app, feed).await.map(no_store),
+        Handler::Later(Later::Feed(name, format)) => {
+            read::feed_response(app, &req, name, format, who).await
+        }
+        Handler::Later(Later::Batch(feed)) => write::batch(app, req, feed).await,
+        Handler::Later(Later::PutItem(feed, id)) => write::put_item(app, req, feed, &id).await,
+        Handler::Later(Later::DeleteItem(feed, id)) => write::delete_item(app, feed, &id).await,
+        Handler::Later(Later::GetItem(feed, id)) => {
+            item::get_item(app, req.headers(), feed, &id).await
+        }
     }
 }
 
-/// Authenticate the request and check its role for the route (PROTOCOL §7:
-/// 401 without or with wrong credentials, 403 with a role too small).
-/// Health probes are open; reading needs `read`, writing `write`, the
-/// consumer report `admin`, and `/metrics` (every feed's figures and
-/// consumer names) `admin` on every feed.
+/// Authenticate the request and check it has the `access` the routing
+/// table asks of it (PROTOCOL §7: 401 without or with wrong credentials,
+/// 403 with a role too small).
 fn authorize<'a>(
     app: &'a App,
     req: &Request<Incoming>,
-    route: &Route<'_>,
+    access: Access<'_>,
 ) -> Result<Option<&'a crate::auth::Credential>, ApiError> {
     use crate::auth::Role;
-    let (feed, need) = match route {
-        Route::Healthz | Route::Readyz => return Ok(None),
-        Route::Metrics => (None, Role::Admin),
-        Route::Consumers(feed) => (Some(*feed), Role::Admin),
-        Route::Feeds => (None, Role::Read),
-        Route::Feed(feed, _) => (Some(*feed), Role::Read),
-        Route::Items(feed) => (Some(*feed), Role::Write),
-        Route::Item(feed, _) if req.method() == Method::GET || req.method() == Method::HEAD => {
-            (Some(*feed), Role::Read)
-        }
-        Route::Item(feed, _) => (Some(*feed), Role::Write),
+    let (feed, need) = match access {
+        Access::Open => return Ok(None),
+        Access::Needs(feed, role) => (feed, role),
+        Access::AdminOfAll => (None, Role::Admin),
     };
     if !app.auth().enabled() {
         return Ok(None);
@@ -220,7 +217,7 @@ fn authorize<'a>(
     let (header, token) = credentials(req);
     let who = app.auth().authenticate(header, token.as_deref())?;
     app.auth().authorize(who, feed, need)?;
-    if matches!(route, Route::Metrics) {
+    if access == Access::AdminOfAll {
         for feed in app.feeds().iter().map(|f| f.name()) {
             app.auth().authorize(who, Some(feed), Role::Admin)?;
         }

@@ -1,27 +1,26 @@
-//! `GET|HEAD /feeds/{feed}`: validators and query in, 304 or a rendered page
-//! out, with the headers of PROTOCOL §3 (ETag, Last-Modified, Cache-Control,
-//! Vary, Link, IM). 304s at the head and ETag-selected pages come ready-made
-//! from `cache` when they can (same bytes as a fresh answer). What shared
-//! caches may keep (`Cache-Control`, `Vary`, `Prefer`) is decided in
-//! `caching`.
+//! `GET|HEAD /feeds/{feed}`, the HTTP side of a feed read: parse the request
+//! (`request`), ask `protocol` for the plan and its [`Outcome`], and write
+//! that out as a 304 or a rendered page with the headers of PROTOCOL §3
+//! (ETag, Last-Modified, Cache-Control, Vary, Link, IM). 304s at the head
+//! and ETag-selected pages come ready-made from `cache` when they can (same
+//! bytes as a fresh answer). The header values for shared caches are in
+//! `caching`; every decision behind them is in `protocol::outcome`.
 
 use super::redact::without_access_token;
 use super::{etag_header, http_date, Res};
 use crate::app::App;
-use crate::cursor::{self, Cursor, Validators};
 use crate::error::ApiError;
-use crate::feed::cache::{Page as CachedPage, PageKey};
-use crate::protocol::{self, Limits, Plan};
-use crate::render::{self, Document, Format, SyncMode};
-use crate::store::Log;
+use crate::feed::cache::Page as CachedPage;
+use crate::protocol::{self, Keep, LogNow, Outcome, PageOutcome, Plan};
+use crate::render::{self, Document, Format};
 use bytes::Bytes;
 use caching::{NO_STORE, VARY, VARY_IM};
-use headers::{negotiate, ReadHeaders};
+use headers::ReadHeaders;
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use query::parse_limit;
 pub use query::Query;
+use request::FeedRead;
 use std::borrow::Cow;
 
 const CACHE_IM: HeaderValue = HeaderValue::from_static("no-store, im");
@@ -41,158 +40,184 @@ pub async fn feed_response(
         // at most `wait`.
         upstream.before_read().await;
     }
-    let (log, info, cache) = (feed.log(), feed.info(), feed.cache());
     let q = Query::parse(req.uri().query().unwrap_or(""));
     let headers = ReadHeaders::of(req.headers());
-    let format = match (suffix, q.format.as_deref()) {
-        (Some(f), _) => f,
-        (None, Some("atom")) => Format::Atom,
-        (None, Some("rss")) => Format::Rss,
-        (None, Some(other)) => {
-            return Err(ApiError::InvalidParameter(format!(
-                "format {other:?}: use rss or atom"
-            )))
-        }
-        (None, None) => negotiate(headers.accept),
-    };
-    let limit = match q.limit.as_deref() {
-        None => app.config().default_limit,
-        Some(l) => parse_limit(l, app.config().max_limit).ok_or_else(|| {
-            ApiError::InvalidParameter(format!(
-                "limit {l:?}: use a whole number from 1 to {}",
-                app.config().max_limit
-            ))
-        })?,
-    };
-    fn text(v: Option<&HeaderValue>) -> Option<&str> {
-        v.map(|v| v.to_str().unwrap_or(""))
-    }
-    let validators = Validators {
-        if_none_match: headers.if_none_match.as_deref(),
-        etag: q.etag.as_deref(),
-        if_modified_since: text(headers.if_modified_since),
-        last_mod: q.last_mod.as_deref(),
-    };
-    // Selected by request headers (PROTOCOL §3 Caches): never cacheable.
-    let conditional = validators.if_none_match.is_some() || validators.if_modified_since.is_some();
     let now = app.clock().now_ms();
-    let cursor = cursor::resolve(&validators, log.epoch(), log.head(), now / 1000);
-    // `A-IM: feed` is answered with 226 only where the feed opts in (PROTOCOL §3).
-    let im = headers.im && info.im_feed;
-    let vary = if info.im_feed { VARY_IM } else { VARY };
+    let read = FeedRead::new(app, feed, req, suffix, &q, &headers, now)?;
     let consumer = crate::consumers::identify(who, q.consumer.as_deref(), headers.from);
-    // Read before the log is: a page rendered below is exact while it lasts.
-    let generation = log.compactions();
-    // An ETag-selected page: served from memory when it was rendered before.
-    let key = match cursor {
-        Cursor::Seq(p) if p < log.head() && p >= log.dropped() => Some(PageKey {
-            format,
-            after: p,
-            limit,
-            url: self_url(app, req),
-            query_form: !conditional,
-        }),
-        _ => None,
-    };
-    if let Some(key) = &key {
-        // The generation now: a page read under an older one is not served.
-        if let Some(page) = cache.page(key, log.compactions(), log.published()) {
-            feed.reads().page(format, page.entries);
-            if let Some(consumer) = consumer {
-                let plan = Plan::Page(protocol::Page {
-                    after: key.after,
-                    last: page.last,
-                    last_stamp: page.last_stamp,
-                    last_modified: page.last_modified,
-                    more: page.more,
-                    // Only the position is recorded.
-                    entries: Vec::new(),
-                });
-                app.consumers().record(log, consumer, cursor, &plan, now);
-            }
-            let h = undated_if_not_newer(page.headers, &headers, page.last_modified);
-            return Ok(page_response(req, h, page.body, im));
+    let cursor = read.request.cursor;
+    let log = feed.log();
+    if let Some(page) = read.cached() {
+        feed.reads().page(read.format, page.entries);
+        if let Some(consumer) = consumer {
+            let plan = cached_plan(&read, &page);
+            app.consumers().record(log, consumer, cursor, &plan, now);
         }
+        let h = dated(page.headers, read.request.dated(page.last_modified));
+        return Ok(page_response(req, h, page.body, read.im));
     }
-    let limits = Limits {
-        max_entries: limit,
-        max_bytes: app.config().max_page_bytes,
-        second_entries: app.config().max_second_entries,
-        second_bytes: app.config().max_second_bytes,
-    };
-    let plan = protocol::plan(log, cursor, now, limits).await?;
-    feed.reads().plan(format, &plan);
+    let plan = protocol::plan(log, cursor, now, read.limits()).await?;
+    feed.reads().plan(read.format, &plan);
     if let Some(consumer) = consumer {
         app.consumers().record(log, consumer, cursor, &plan, now);
     }
-    // `preferred`: a cache's own fetch, which may not get a 304 it did not
-    // ask for, gets the position as a page without entries instead.
-    let (page, preferred) = match plan {
-        Plan::NotModified {
-            position,
-            last_modified,
-        } if headers.representation && !conditional => {
-            let page = protocol::Page {
-                after: position,
-                last: position,
-                last_stamp: log.stamp(position).await?,
-                last_modified,
-                more: false,
-                entries: Vec::new(),
-            };
-            (page, true)
-        }
-        Plan::NotModified {
-            position,
-            last_modified,
-        } => {
-            let h = cache.not_modified(log, position, last_modified, || {
-                position_headers(log, position, last_modified, vary)
-            });
-            return Ok(not_modified(h, im));
-        }
-        Plan::Page(page) => (page, false),
+    let head = log.published();
+    let log_now = LogNow {
+        head: head.seq,
+        head_stamp: head.stamp,
+        dropped: log.dropped(),
     };
-    let immutable = caching::immutable(conditional, cursor, &page);
-    let mut h = HeaderMap::with_capacity(9);
-    if preferred {
-        let prefer = if info.im_feed {
-            caching::VARY_PREFER_IM
-        } else {
-            caching::VARY_PREFER
-        };
-        h.insert(header::VARY, prefer);
-        h.insert(caching::PREFERENCE_APPLIED, caching::RETURN_REPRESENTATION);
-    } else {
-        h.insert(header::VARY, vary);
+    Ok(match protocol::outcome(plan, &read.request, log_now) {
+        Outcome::NotModified {
+            position,
+            last_modified,
+        } => read.not_modified(position, last_modified),
+        Outcome::Page(page) => read.page(page),
+    })
+}
+
+/// What the consumer report records of a page served from memory: its position.
+fn cached_plan(read: &FeedRead<'_>, page: &CachedPage) -> Plan {
+    Plan::Page(protocol::Page {
+        after: read.key.as_ref().map_or(0, |k| k.after),
+        last: page.last,
+        last_stamp: page.last_stamp,
+        last_modified: page.last_modified,
+        more: page.more,
+        entries: Vec::new(),
+    })
+}
+
+impl FeedRead<'_> {
+    /// The 304 at `position`, ready-made when it is the head's.
+    fn not_modified(&self, position: u64, last_modified: u64) -> Res {
+        let log = self.feed.log();
+        // As a 200 would carry them (no `A-IM`).
+        let mut h = self
+            .feed
+            .cache()
+            .not_modified(log, position, last_modified, || {
+                let mut h = HeaderMap::with_capacity(4);
+                h.insert(header::VARY, self.vary());
+                h.insert(header::CACHE_CONTROL, NO_STORE);
+                set_position(&mut h, log.epoch(), position, last_modified);
+                h
+            });
+        if self.im {
+            h.insert(header::CACHE_CONTROL, CACHE_IM);
+        }
+        respond(StatusCode::NOT_MODIFIED, h, Bytes::new())
     }
-    h.insert(
-        header::CACHE_CONTROL,
-        if immutable {
-            caching::immutable_cache_control(app.auth().enabled())
+
+    /// The page `out` describes, rendered, and kept in memory when it may be.
+    fn page(mut self, out: PageOutcome) -> Res {
+        let epoch = self.feed.log().epoch();
+        let base = base_url(self.app, self.req.headers());
+        let next_url = out
+            .next
+            .map(|p| self.next_url(&base, &format!("{epoch}.{p}")));
+        let mut h = self.page_headers(&out, next_url.as_deref());
+        let mut body = self.render(&out, &base, next_url.as_deref());
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        if let Some(keep) = out.keep {
+            body = self.keep(keep, &out.page, &h, body);
+        }
+        page_response(self.req, dated(h, out.dated), body, self.im)
+    }
+
+    /// The document of `out`, with its `next` link `next_url`.
+    fn render(&self, out: &PageOutcome, base: &str, next_url: Option<&str>) -> Bytes {
+        let (page, info) = (&out.page, self.feed.info());
+        let self_url = match &self.key {
+            Some(key) => Cow::Borrowed(key.url.as_str()),
+            None => Cow::Owned(self_url(self.app, self.req)),
+        };
+        let doc = Document {
+            title: &info.title,
+            link: &info.link,
+            description: &info.description,
+            feed_url: &format!("{base}/feeds/{}", self.name),
+            self_url: &self_url,
+            next_url,
+            etag: &format!("{}.{}", self.feed.log().epoch(), page.last),
+            last_modified: Some(page.last_modified * 1000),
+            sync_mode: out.sync_mode,
+            head_tick: out.digest_tick,
+            head_stamp: out.digest_stamp,
+            entries: &page.entries,
+        };
+        Bytes::from(render::render(self.format, &doc))
+    }
+
+    /// Keep the rendered `page` (headers `h`, `body`) under this read's key;
+    /// the body to send is the kept copy.
+    fn keep(&mut self, keep: Keep, page: &protocol::Page, h: &HeaderMap, body: Bytes) -> Bytes {
+        let Some(key) = self.key.take() else {
+            return body;
+        };
+        // The renderer's buffer is sized ahead (~1.5x the page): keep an
+        // exact copy, so the cache holds what its budget counts.
+        let body = Bytes::copy_from_slice(&body);
+        let cached = CachedPage {
+            headers: h.clone(),
+            body: body.clone(),
+            entries: page.entries.len(),
+            last: page.last,
+            last_stamp: page.last_stamp,
+            last_modified: page.last_modified,
+            more: page.more,
+        };
+        let cache = self.feed.cache();
+        cache.insert(key, cached, self.generation, keep.head, keep.full);
+        body
+    }
+
+    /// The headers of the plain `200` of `out` (no `A-IM`), all but
+    /// `Content-Length`; `Last-Modified` included (a cached page is served
+    /// to requests that may want it).
+    fn page_headers(&self, out: &PageOutcome, next: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::with_capacity(9);
+        if out.preferred {
+            let vary = if self.feed.info().im_feed {
+                caching::VARY_PREFER_IM
+            } else {
+                caching::VARY_PREFER
+            };
+            h.insert(header::VARY, vary);
+            h.insert(caching::PREFERENCE_APPLIED, caching::RETURN_REPRESENTATION);
+        } else {
+            h.insert(header::VARY, self.vary());
+        }
+        let cache_control = if out.immutable {
+            caching::immutable_cache_control(self.app.auth().enabled())
         } else {
             NO_STORE
-        },
-    );
-    set_position(&mut h, log.epoch(), page.last, page.last_modified);
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-
-    let base = base_url(app, req.headers());
-    let feed_url = format!("{base}/feeds/{name}");
-    let self_url = match &key {
-        Some(key) => Cow::Borrowed(key.url.as_str()),
-        None => Cow::Owned(self_url(app, req)),
-    };
-    let etag = format!("{}.{}", log.epoch(), page.last);
-    let next_url = page.more.then(|| {
-        let mut url = format!("{base}{}?etag={etag}", req.uri().path());
-        if q.limit.is_some() {
-            url.push_str(&format!("&limit={limit}"));
+        };
+        h.insert(header::CACHE_CONTROL, cache_control);
+        set_position(
+            &mut h,
+            self.feed.log().epoch(),
+            out.page.last,
+            out.page.last_modified,
+        );
+        let content_type = HeaderValue::from_static(self.format.content_type());
+        h.insert(header::CONTENT_TYPE, content_type);
+        if let Some(next) = next {
+            if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+                h.insert(header::LINK, v);
+            }
         }
-        if let Some(f) = &q.format {
+        h
+    }
+
+    /// The `next` link: this feed's URL with `?etag=` of the next position,
+    /// and the request's `limit` and `format` when it named them.
+    fn next_url(&self, base: &str, etag: &str) -> String {
+        let mut url = format!("{base}{}?etag={etag}", self.req.uri().path());
+        if self.query.limit.is_some() {
+            url.push_str(&format!("&limit={}", self.limit));
+        }
+        if let Some(f) = &self.query.format {
             url.push_str(if f == "atom" {
                 "&format=atom"
             } else {
@@ -200,111 +225,24 @@ pub async fn feed_response(
             });
         }
         url
-    });
-    if let Some(next) = &next_url {
-        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
-            h.insert(header::LINK, v);
-        }
     }
-    let head = log.published();
-    // A page that never changes names its own end in the digest, so its
-    // bytes stay the same (PROTOCOL §10).
-    let (head_tick, head_stamp) = if immutable {
-        (page.last + 1, page.last_stamp)
-    } else {
-        (head.seq + 1, (head.seq > 0).then_some(head.stamp))
-    };
-    let doc = Document {
-        title: &info.title,
-        link: &info.link,
-        description: &info.description,
-        feed_url: &feed_url,
-        self_url: &self_url,
-        next_url: next_url.as_deref(),
-        etag: &etag,
-        last_modified: Some(page.last_modified * 1000),
-        sync_mode: if page.after == 0 {
-            SyncMode::CatchUp
+
+    /// `Vary` of the feed's answers (`A-IM` only where it selects one).
+    fn vary(&self) -> HeaderValue {
+        if self.feed.info().im_feed {
+            VARY_IM
         } else {
-            SyncMode::Immediate
-        },
-        head_tick,
-        head_stamp,
-        entries: &page.entries,
-    };
-    let mut body = Bytes::from(render::render(format, &doc));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    if let Some(key) = key {
-        // A page that ended before the head stays what it is; one that
-        // reached the head is kept only if its digest shows that head and
-        // its last second is whole (its Last-Modified is final). (A
-        // catch-up, after a tombstone drop raced this read, is not kept.)
-        let full = page.more;
-        let delta = page.after == key.after && key.after >= log.dropped();
-        let settled = page.last_stamp.map(|s| s / 1000) == Some(page.last_modified);
-        if delta && (full || (page.last == head.seq && settled)) {
-            // The renderer's buffer is sized ahead (~1.5x the page): keep an
-            // exact copy, so the cache holds what its budget counts.
-            body = Bytes::copy_from_slice(&body);
-            let cached = CachedPage {
-                headers: h.clone(),
-                body: body.clone(),
-                entries: page.entries.len(),
-                last: page.last,
-                last_stamp: page.last_stamp,
-                last_modified: page.last_modified,
-                more: page.more,
-            };
-            cache.insert(key, cached, generation, head.seq, full);
+            VARY
         }
     }
-    if let Cursor::Seq(_) = cursor {
-        h = undated_if_not_newer(h, &headers, page.last_modified);
-    }
-    Ok(page_response(req, h, body, im))
 }
 
-/// An ETag-selected page's headers without `Last-Modified` when that date is
-/// not later than the request's `If-Modified-Since` (a date-selected page
-/// keeps its date: it is all a date-only consumer has). libcurl, and so newsboat,
-/// discards the body of a `200` that is not newer than its
-/// `If-Modified-Since` and still keeps the response's `ETag`: the page would
-/// be lost. Without the date it is taken, and the client keeps the older
-/// date it sent, which still holds (docs/decisions.md).
-fn undated_if_not_newer(
-    mut h: HeaderMap,
-    request: &ReadHeaders<'_>,
-    last_modified: u64,
-) -> HeaderMap {
-    let ims = request
-        .if_modified_since
-        .and_then(|v| v.to_str().ok())
-        .and_then(cursor::parse_http_date);
-    if ims.is_some_and(|ims| last_modified <= ims) {
+/// `h` without `Last-Modified` unless `dated` ([`protocol::ReadRequest::dated`]).
+fn dated(mut h: HeaderMap, dated: bool) -> HeaderMap {
+    if !dated {
         h.remove(header::LAST_MODIFIED);
     }
     h
-}
-
-/// The headers of a 304 at `position`, as a 200 would carry them (no `A-IM`).
-fn position_headers(
-    log: &dyn Log,
-    position: u64,
-    last_modified: u64,
-    vary: HeaderValue,
-) -> HeaderMap {
-    let mut h = HeaderMap::with_capacity(4);
-    h.insert(header::VARY, vary);
-    h.insert(header::CACHE_CONTROL, NO_STORE);
-    set_position(&mut h, log.epoch(), position, last_modified);
-    h
-}
-
-fn not_modified(mut h: HeaderMap, im: bool) -> Res {
-    if im {
-        h.insert(header::CACHE_CONTROL, CACHE_IM);
-    }
-    respond(StatusCode::NOT_MODIFIED, h, Bytes::new())
 }
 
 /// A page response from the plain `200` headers: `226 IM Used` for `A-IM:
@@ -378,5 +316,6 @@ fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
 mod caching;
 mod headers;
 mod query;
+mod request;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,14 @@
-//! Routing: the resource a request path names ([`Route`]), by path shape,
-//! without allocating (segments are borrowed from the path; only an item id
-//! with percent-escapes is decoded into a new string).
+//! Routing: the resource a request path names ([`Route`], by path shape,
+//! without allocating: segments are borrowed from the path; only an item id
+//! with percent-escapes is decoded into a new string), and the one table
+//! ([`Route::target`]) that says, per route and method, what answers it
+//! ([`Handler`]: at once or by a future), who may ask ([`Access`]), the
+//! methods the route takes (`Allow`) and its metrics label.
 
+use crate::auth::Role;
 use crate::error::ApiError;
 use crate::render::Format;
+use hyper::Method;
 use std::borrow::Cow;
 
 /// The resources, by path shape.
@@ -18,20 +23,68 @@ pub enum Route<'a> {
     Consumers(&'a str),
 }
 
-impl Route<'_> {
-    pub fn allow(&self) -> &'static str {
-        match self {
-            Route::Healthz
-            | Route::Readyz
-            | Route::Metrics
-            | Route::Feeds
-            | Route::Feed(..)
-            | Route::Consumers(_) => "GET, HEAD, OPTIONS",
-            Route::Items(_) => "POST, OPTIONS",
-            Route::Item(..) => "GET, HEAD, PUT, DELETE, OPTIONS",
-        }
-    }
+/// What the dispatcher needs to know of a request besides its handler.
+pub struct Target<'a> {
+    /// The `route` label of `feedgate_http_requests_total`.
+    pub label: &'static str,
+    /// The methods the route takes (`Allow` of a 405 and of `OPTIONS`).
+    pub allow: &'static str,
+    /// Who may send it (checked before the handler runs, a 405 included).
+    pub access: Access<'a>,
+}
 
+/// Who may send a request (PROTOCOL §7: 401 without or with wrong
+/// credentials, 403 with a role too small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access<'a> {
+    /// Anyone: the health probes and `OPTIONS`.
+    Open,
+    /// A credential with `Role` on the feed (`None`: on the gateway).
+    Needs(Option<&'a str>, Role),
+    /// `admin` on every feed: `/metrics` shows every feed's figures and
+    /// consumer names.
+    AdminOfAll,
+}
+
+/// What answers a request.
+pub enum Handler<'a> {
+    /// Answered at once: `serve` drops the request before it returns.
+    Now(Now),
+    /// Answered by a future that owns the request: a store read, a body to
+    /// read, a durable write.
+    Later(Later<'a>),
+}
+
+/// The handlers that answer at once.
+pub enum Now {
+    /// `OPTIONS`: `204` with `Allow`.
+    Options,
+    /// A method the route does not take: `405` with `Allow`.
+    NotAllowed,
+    Healthz,
+    Feeds,
+}
+
+/// The handlers that may wait: everything that reads or writes the store
+/// (whose calls are `async`, for backends that wait on a network).
+pub enum Later<'a> {
+    Readyz,
+    Metrics,
+    Consumers(&'a str),
+    /// A feed read, `GET` or `HEAD`; an upstream feed whose last sync is
+    /// older than its `refresh` syncs first.
+    Feed(&'a str, Option<Format>),
+    Batch(&'a str),
+    GetItem(&'a str, Cow<'a, str>),
+    PutItem(&'a str, Cow<'a, str>),
+    DeleteItem(&'a str, Cow<'a, str>),
+}
+
+const READ_ONLY: &str = "GET, HEAD, OPTIONS";
+const BATCH: &str = "POST, OPTIONS";
+const ITEM: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
+
+impl<'a> Route<'a> {
     /// The `route` label of `feedgate_http_requests_total`.
     pub fn label(&self) -> &'static str {
         match self {
@@ -44,6 +97,62 @@ impl Route<'_> {
             Route::Item(..) => "item",
             Route::Consumers(_) => "consumers",
         }
+    }
+
+    /// The routing table: per route, the methods it takes (`Allow`); per
+    /// method, its handler and who may send it. A method the route does not
+    /// take needs the route's highest role before it gets its 405, and
+    /// `OPTIONS` is open everywhere.
+    pub fn target(self, method: &Method) -> (Target<'a>, Handler<'a>) {
+        use Access::{AdminOfAll, Needs, Open};
+        use Handler::{Later as L, Now as N};
+        let read = method == Method::GET || method == Method::HEAD;
+        let label = self.label();
+        let (allow, access, handler) = match self {
+            Route::Healthz => (READ_ONLY, Open, read.then_some(N(Now::Healthz))),
+            Route::Readyz => (READ_ONLY, Open, read.then_some(L(Later::Readyz))),
+            Route::Metrics => (READ_ONLY, AdminOfAll, read.then_some(L(Later::Metrics))),
+            Route::Feeds => (
+                READ_ONLY,
+                Needs(None, Role::Read),
+                read.then_some(N(Now::Feeds)),
+            ),
+            Route::Feed(feed, format) => (
+                READ_ONLY,
+                Needs(Some(feed), Role::Read),
+                read.then_some(L(Later::Feed(feed, format))),
+            ),
+            Route::Consumers(feed) => (
+                READ_ONLY,
+                Needs(Some(feed), Role::Admin),
+                read.then_some(L(Later::Consumers(feed))),
+            ),
+            Route::Items(feed) => (
+                BATCH,
+                Needs(Some(feed), Role::Write),
+                (method == Method::POST).then_some(L(Later::Batch(feed))),
+            ),
+            Route::Item(feed, id) => {
+                let (role, handler) = match *method {
+                    Method::GET | Method::HEAD => (Role::Read, Some(Later::GetItem(feed, id))),
+                    Method::PUT => (Role::Write, Some(Later::PutItem(feed, id))),
+                    Method::DELETE => (Role::Write, Some(Later::DeleteItem(feed, id))),
+                    _ => (Role::Write, None),
+                };
+                (ITEM, Needs(Some(feed), role), handler.map(L))
+            }
+        };
+        let (access, handler) = if method == Method::OPTIONS {
+            (Open, N(Now::Options))
+        } else {
+            (access, handler.unwrap_or(N(Now::NotAllowed)))
+        };
+        let target = Target {
+            label,
+            allow,
+            access,
+        };
+        (target, handler)
     }
 }
 
@@ -97,62 +206,4 @@ fn decode(seg: &str) -> Result<Cow<'_, str>, ApiError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes() {
-        assert!(matches!(
-            parse_route("/feeds/news"),
-            Ok(Route::Feed("news", None))
-        ));
-        assert!(matches!(
-            parse_route("/feeds/news.atom"),
-            Ok(Route::Feed("news", Some(Format::Atom)))
-        ));
-        assert!(matches!(
-            parse_route("/feeds/news.rss"),
-            Ok(Route::Feed("news", Some(Format::Rss)))
-        ));
-        assert!(matches!(
-            parse_route("/feeds/news/items"),
-            Ok(Route::Items("news"))
-        ));
-        assert!(matches!(
-            parse_route("/feeds/a.b.atom"),
-            Ok(Route::Feed("a.b", Some(Format::Atom)))
-        ));
-        assert!(matches!(
-            parse_route("/feeds/.atom"),
-            Ok(Route::Feed("", Some(Format::Atom)))
-        ));
-        assert!(matches!(parse_route("/feeds"), Ok(Route::Feeds)));
-        assert!(matches!(parse_route("/metrics"), Ok(Route::Metrics)));
-        assert!(matches!(
-            parse_route("/feeds/news/consumers"),
-            Ok(Route::Consumers("news"))
-        ));
-        match parse_route("/feeds/news/items/a%2Fb%20c") {
-            Ok(Route::Item("news", id)) => assert_eq!(id, "a/b c"),
-            _ => panic!("item route"),
-        }
-        assert!(matches!(
-            parse_route("/feeds/news/items/%FF"),
-            Err(ApiError::InvalidParameter(_))
-        ));
-        for none in [
-            "/",
-            "/feeds/",
-            "/feeds/news/",
-            "/feeds/news/items/a/b",
-            "/feeds/news/consumers/x",
-            "/metrics/x",
-            "/other",
-        ] {
-            assert!(
-                matches!(parse_route(none), Err(ApiError::NotFound)),
-                "{none}"
-            );
-        }
-    }
-}
+mod tests;

@@ -50,6 +50,9 @@ pub use ids::{atom_id, item_id_from_atom, URN_PREFIX};
 pub use uri::item_url;
 pub use xml::clean;
 
+/// `sync:syncMode`, decided by `protocol::outcome`.
+pub use crate::model::SyncMode;
+
 use crate::model::Entry;
 
 /// The document formats feedgate serves.
@@ -67,14 +70,6 @@ impl Format {
             Format::Atom => "application/atom+xml; charset=utf-8",
         }
     }
-}
-
-/// `sync:syncMode`: `catchUp` when the page starts at the beginning of the log,
-/// `immediate` for a delta after a consumer position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncMode {
-    CatchUp,
-    Immediate,
 }
 
 /// Everything a document shows. Times are milliseconds since the Unix epoch, UTC.

@@ -1,6 +1,7 @@
 //! What shared caches may do with a feed response (PROTOCOL §3 "Caches",
-//! §10 "Cacheable backlog pages"): its `Cache-Control` and `Vary`, and the
-//! one answer a cache may ask for instead of a 304.
+//! §10 "Cacheable backlog pages"), as header values: its `Cache-Control` and
+//! `Vary`, and the one answer a cache may ask for instead of a 304. Which
+//! response is which is decided by `protocol::outcome`; the rules:
 //!
 //! - A page of the **query form** (`?etag=`, no `If-None-Match` and no
 //!   `If-Modified-Since`) that is **full** (it ends before the head) never
@@ -22,8 +23,6 @@
 //!   VCL (`deploy/varnish/feedgate.vcl`) sends the preference and turns the
 //!   empty page back into a 304 for its client.
 
-use crate::cursor::Cursor;
-use crate::protocol::Page;
 use hyper::header::{HeaderName, HeaderValue};
 
 /// The request headers a feed response is selected by: of a feed with
@@ -46,16 +45,8 @@ const IMMUTABLE_PRIVATE: HeaderValue =
 pub const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
 pub const RETURN_REPRESENTATION: HeaderValue = HeaderValue::from_static("return=representation");
 
-/// Whether `page`, the answer to `cursor`, never changes: the query form
-/// (`conditional` false: no `If-None-Match`, no `If-Modified-Since`, so an
-/// ETag cursor came from the `etag` parameter), a delta after that position
-/// (not a catch-up forced by a dropped tombstone) and full.
-pub fn immutable(conditional: bool, cursor: Cursor, page: &Page) -> bool {
-    !conditional && matches!(cursor, Cursor::Seq(p) if p == page.after) && page.more
-}
-
-/// `Cache-Control` of a page that [`immutable`] accepts; `protected`: the
-/// gateway requires credentials to read.
+/// `Cache-Control` of an immutable page (`protocol::PageOutcome`);
+/// `protected`: the gateway requires credentials to read.
 pub fn immutable_cache_control(protected: bool) -> HeaderValue {
     if protected {
         IMMUTABLE_PRIVATE
@@ -86,30 +77,6 @@ pub fn prefers_representation(value: &HeaderValue) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn page(after: u64, last: u64, more: bool) -> Page {
-        Page {
-            after,
-            last,
-            last_stamp: Some(1),
-            last_modified: 0,
-            more,
-            entries: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn only_full_query_form_deltas_are_immutable() {
-        assert!(immutable(false, Cursor::Seq(3), &page(3, 5, true)));
-        assert!(immutable(false, Cursor::Seq(0), &page(0, 5, true)));
-        // Selected by a header, reaching the head, a catch-up instead of
-        // the delta asked for, a date cursor, no cursor.
-        assert!(!immutable(true, Cursor::Seq(3), &page(3, 5, true)));
-        assert!(!immutable(false, Cursor::Seq(3), &page(3, 5, false)));
-        assert!(!immutable(false, Cursor::Seq(3), &page(0, 5, true)));
-        assert!(!immutable(false, Cursor::Date(3), &page(3, 5, true)));
-        assert!(!immutable(false, Cursor::CatchUp, &page(0, 5, true)));
-    }
 
     #[test]
     fn prefer_return_representation() {

@@ -1,5 +1,5 @@
-//! The query string of a feed read: the parameters it understands and the
-//! `limit` rule (PROTOCOL §3). Pure, so it can be fuzzed.
+//! The query string of a feed read: the parameters it understands (PROTOCOL
+//! §3; the `limit` rule is `protocol::page_limit`). Pure, so it can be fuzzed.
 
 use std::borrow::Cow;
 
@@ -30,19 +30,5 @@ impl<'a> Query<'a> {
             }
         }
         out
-    }
-}
-
-/// A `limit` parameter: a whole number from 1, clamped to `max` (however
-/// many digits it has).
-pub(super) fn parse_limit(l: &str, max: usize) -> Option<usize> {
-    if l.is_empty() || !l.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    match l.parse::<usize>() {
-        Ok(0) => None,
-        Ok(n) => Some(n.min(max)),
-        // All digits and too many of them: above any maximum.
-        Err(_) => Some(max),
     }
 }

@@ -1,5 +1,6 @@
 //! Unit tests of the feed read edge: negotiation, self links, query parsing.
 
+use super::headers::negotiate;
 use super::*;
 
 fn accept(s: &str) -> Format {

@@ -2,7 +2,6 @@
 //! per-feed roles, 401 vs 403, and a matrix over identities × feeds ×
 //! methods that asserts every cell.
 
-use crate::support::binary;
 use crate::support::*;
 use feedgate::auth::hash_secret;
 
@@ -93,7 +92,7 @@ impl Who {
 
 #[tokio::test]
 async fn every_cell_of_the_matrix() {
-    let app = spawn_app(&config()).await;
+    let app = TestApp::builder().toml(&config()).spawn().await;
     let admin = [
         ("Authorization", "Bearer t-admin"),
         ("Content-Type", "application/json"),
@@ -231,7 +230,7 @@ async fn every_cell_of_the_matrix() {
 
 #[tokio::test]
 async fn access_tokens_never_reach_documents() {
-    let app = spawn_app(&config()).await;
+    let app = TestApp::builder().toml(&config()).spawn().await;
     app.req(
         "PUT",
         "/feeds/news/items/a",
@@ -262,7 +261,7 @@ async fn access_tokens_never_reach_documents() {
 
 #[tokio::test]
 async fn without_credentials_everything_is_open() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     assert_eq!(app.put("news", "a", "{}").await.status, 201);
     assert_eq!(
         app.get("/feeds/news", &[("Authorization", "Bearer whatever")])

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn operations_endpoints_are_no_store() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     app.get("/feeds/news?consumer=c1", &[]).await;
     for path in [
@@ -45,7 +45,10 @@ type Case<'a> = (
 
 #[tokio::test]
 async fn every_error_is_no_store() {
-    let app = spawn_app("max_body_bytes = 64\n").await;
+    let app = TestApp::builder()
+        .toml("max_body_bytes = 64\n")
+        .spawn()
+        .await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     let json = [("Content-Type", "application/json")];
     let big = format!(r#"{{"title":"{}"}}"#, "x".repeat(100));
@@ -141,7 +144,7 @@ async fn authorization_errors_are_no_store() {
         "[credentials.reader]\ntoken_sha256 = \"{}\"\nroles = {{ news = \"read\" }}\n",
         hash_secret("t-reader")
     );
-    let app = spawn_app(&extra).await;
+    let app = TestApp::builder().toml(&extra).spawn().await;
     let r = app.get("/feeds/news", &[]).await;
     assert_eq!((r.status, r.problem().as_str()), (401, "unauthorized"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
@@ -164,7 +167,7 @@ async fn item(app: &TestApp, method: &str, headers: &[(&str, &str)]) -> Resp {
 
 #[tokio::test]
 async fn item_get_is_a_conditional_representation() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "other", r#"{"title":"O"}"#).await;
     let put = app.put("news", "a b", r#"{"title":"A"}"#).await;
     let seq = put.json()["seq"].as_u64().unwrap();
@@ -269,7 +272,7 @@ async fn item_get_is_a_conditional_representation() {
 
 #[tokio::test]
 async fn item_if_modified_since() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a b", r#"{"title":"A"}"#).await;
     let lm = item(&app, "GET", &[])
         .await

@@ -2,7 +2,6 @@
 //! `check-config`, `export`, `import`, `compact`, their `--help`, exit codes,
 //! and failing fast while a server holds the store.
 
-use crate::support::binary;
 use crate::support::*;
 use std::io::Write;
 use std::path::Path;
@@ -58,7 +57,8 @@ fn run(args: &[&str]) -> Out {
     feedgate(args, b"", &[])
 }
 
-/// A config file for the store spawn_app uses (feeds `news` and `other`).
+/// A config file for the store a [`TestApp`] keeps in `dir` (feeds `news`
+/// and `other`).
 fn config_for(dir: &Path, extra: &str) -> String {
     let path = dir.join("feedgate.toml");
     let text = format!(
@@ -76,7 +76,7 @@ async fn epoch(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn export_then_import_into_another_store_round_trips_exactly() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let items = [
         (
             "b/2",
@@ -294,7 +294,7 @@ fn check_config_summarises_a_good_config_and_names_the_bad_key() {
 
 #[tokio::test]
 async fn compact_runs_a_pass_now_per_the_retention_config() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for title in ["v1", "v2", "v3"] {
         app.put("news", "a", &format!("{{\"title\": \"{title}\"}}"))
             .await;
@@ -323,7 +323,7 @@ async fn compact_runs_a_pass_now_per_the_retention_config() {
 
     // a's superseded v2 (seq 2) is gone: the first two transactions left
     // reach a's latest state, v3 (before the pass they were v1 and v2).
-    let app = spawn_app_in(dir, "").await;
+    let app = TestApp::builder().dir(dir).spawn().await;
     let r = app
         .get(&format!("/feeds/news?etag={e}.0&limit=2"), &[])
         .await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn a_page_not_newer_than_if_modified_since_carries_no_date() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     app.put("news", "b", r#"{"title":"B"}"#).await;
     // Once b's second has closed, the page at b names that second.

@@ -3,13 +3,12 @@
 //! /feeds/{feed}/consumers` with positions, poll times and lag; records that
 //! survive a graceful restart and a crash; the admin rule.
 
-use crate::support::binary;
 use crate::support::*;
 use feedgate::auth::hash_secret;
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 
-async fn epoch(app: &TestApp) -> String {
+async fn epoch(app: &Client) -> String {
     let v = app.get("/feeds", &[]).await.json();
     v["feeds"][0]["epoch"].as_str().unwrap().to_string()
 }
@@ -52,7 +51,7 @@ fn check_poll_times(c: &Value) {
 
 #[tokio::test]
 async fn polls_are_recorded_and_reported_with_lag() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for id in ["a", "b", "c"] {
         app.put("news", id, r#"{"title": "t"}"#).await;
     }
@@ -140,7 +139,7 @@ async fn polls_are_recorded_and_reported_with_lag() {
 
 #[tokio::test]
 async fn records_survive_a_graceful_restart() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a", r#"{"title": "t"}"#).await;
     app.put("news", "b", r#"{"title": "t"}"#).await;
     let e = epoch(&app).await;
@@ -148,7 +147,7 @@ async fn records_survive_a_graceful_restart() {
         .await;
     let before = app.get("/feeds/news/consumers", &[]).await.json();
     let dir = app.stop().await;
-    let app = spawn_app_in(dir, "").await;
+    let app = TestApp::builder().dir(dir).spawn().await;
     let after = app.get("/feeds/news/consumers", &[]).await.json();
     assert_eq!(before["consumers"], after["consumers"]);
     assert_eq!(find(&after, "keeper")["position"], format!("{e}.1"));
@@ -169,7 +168,7 @@ roles = {{ news = "admin" }}
         hash_secret("t-reader"),
         hash_secret("t-admin"),
     );
-    let app = spawn_app(&extra).await;
+    let app = TestApp::builder().toml(&extra).spawn().await;
     let r = app
         .get(
             "/feeds/news?consumer=someone-else",
@@ -227,7 +226,7 @@ async fn records_survive_a_crash_after_the_persist_period() {
     ];
     let start = || {
         let p = binary::start(&args, &[]);
-        let app = TestApp::client(p.addr);
+        let app = Client::new(p.addr);
         (p, app)
     };
     let (child, app) = start();

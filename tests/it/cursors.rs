@@ -100,7 +100,7 @@ const WRITERS: u64 = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_followers_see_every_seq_under_concurrent_writes() {
-    let app = Arc::new(spawn_app("").await);
+    let app = Arc::new(TestApp::builder().spawn().await);
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = vec![];
     for w in 0..WRITERS {
@@ -182,7 +182,7 @@ async fn four_followers_see_every_seq_under_concurrent_writes() {
 /// item is stored, it is visible, and an identical retry names a visible seq.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_writes_are_published_or_not_applied() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let big = format!(r#"{{"title":"big","content":"{}"}}"#, "x".repeat(200_000));
     let mut applied = 0;
     for i in 0..20 {
@@ -235,7 +235,7 @@ async fn abandoned_writes_are_published_or_not_applied() {
 
 #[tokio::test]
 async fn validator_edges() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for i in 1..=3 {
         app.put("news", &format!("i{i}"), r#"{"title":"t"}"#).await;
     }
@@ -291,7 +291,7 @@ async fn validator_edges() {
 /// own clock; a date at it selects everything.
 #[tokio::test]
 async fn an_empty_feed_has_a_last_modified_that_loses_nothing() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let r = app.get("/feeds/news", &[]).await;
     let lm = r
         .header("last-modified")

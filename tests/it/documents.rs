@@ -5,7 +5,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn hostile_payloads_stay_well_formed_in_both_formats() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let long_id = format!("{}é", "i".repeat(254)); // 256 bytes
     assert_eq!(long_id.len(), 256);
     let title = "<b>&amp;</b> ]]> \u{1}\u{8}\u{b}\u{1f}\u{fffe} Grüße, 日本語, emoji 🎉";
@@ -98,7 +98,7 @@ async fn hostile_payloads_stay_well_formed_in_both_formats() {
 
 #[tokio::test]
 async fn feed_level_elements() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     app.put("news", "b", r#"{"title":"B"}"#).await;
     let epoch = app.get("/feeds", &[]).await.json()["feeds"][0]["epoch"]

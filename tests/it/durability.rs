@@ -6,9 +6,7 @@
 //! after each acknowledgement no blob file exists, and every acknowledged
 //! item reads back intact after the process is killed and restarted.
 
-use crate::support::binary;
-use crate::support::*;
-use binary::start;
+use crate::support::{binary::start, *};
 use std::path::Path;
 
 /// The files under sled's blob directory (`sled::Config::blob_path`).
@@ -60,7 +58,7 @@ async fn acknowledged_large_items_never_leave_unsynced_blob_files() {
         "127.0.0.1:0",
     ];
     let p = start(&args, &[]);
-    let c = TestApp::client(p.addr);
+    let c = Client::new(p.addr);
     // What each item must read back as (None: deleted).
     let mut expect = std::collections::BTreeMap::new();
     let mut seed = 0;
@@ -137,7 +135,7 @@ async fn acknowledged_large_items_never_leave_unsynced_blob_files() {
     // Kill the process (no shutdown flush) and read everything back.
     p.kill();
     let p = start(&args, &[]);
-    let c = TestApp::client(p.addr);
+    let c = Client::new(p.addr);
     assert_eq!(c.head("news").await, head);
     for (id, want) in &expect {
         let r = c.get(&format!("/feeds/news/items/{id}"), &[]).await;

@@ -9,7 +9,10 @@ use crate::support::*;
 
 /// `news` (default) and `imf` (`im_feed = true`), each with three items.
 async fn app() -> TestApp {
-    let app = spawn_app("[feeds.imf]\ntitle = \"IM\"\nim_feed = true\n").await;
+    let app = TestApp::builder()
+        .toml("[feeds.imf]\ntitle = \"IM\"\nim_feed = true\n")
+        .spawn()
+        .await;
     for feed in ["news", "imf"] {
         for i in 1..=3 {
             let r = app.put(feed, &format!("i{i}"), r#"{"title":"t"}"#).await;

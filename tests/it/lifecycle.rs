@@ -2,9 +2,7 @@
 //! flags), health endpoints, and graceful shutdown on SIGTERM that finishes
 //! in-flight requests and flushes the store.
 
-use crate::support::binary;
-use crate::support::*;
-use binary::start;
+use crate::support::{binary::start, *};
 use std::process::Command;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -23,7 +21,7 @@ async fn starts_on_defaults_without_a_config() {
         ],
         &[],
     );
-    let c = TestApp::client(p.addr);
+    let c = Client::new(p.addr);
     let h = c.get("/healthz", &[]).await;
     assert_eq!((h.status, h.text()), (200, "ok\n"));
     assert_eq!(c.get("/readyz", &[]).await.json()["status"], "ready");
@@ -65,7 +63,7 @@ async fn flags_beat_environment_beat_file() {
             ("FEEDGATE_DATA_DIR", "/nonexistent/x"),
         ],
     );
-    let c = TestApp::client(p.addr);
+    let c = Client::new(p.addr);
     assert_eq!(c.put("news", "a", r#"{"title":"fits"}"#).await.status, 201);
     let r = c
         .put(
@@ -116,7 +114,7 @@ async fn sigterm_finishes_in_flight_requests_and_flushes() {
         "127.0.0.1:0",
     ];
     let mut p = start(&args, &[]);
-    let c = TestApp::client(p.addr);
+    let c = Client::new(p.addr);
     assert_eq!(
         c.put("news", "before", r#"{"title":"1"}"#).await.status,
         201
@@ -151,7 +149,7 @@ async fn sigterm_finishes_in_flight_requests_and_flushes() {
     assert!(logs.contains("store flushed"), "{logs}");
 
     let mut p = start(&args, &[]);
-    let c = TestApp::client(p.addr);
+    let c = Client::new(p.addr);
     let v = c.get("/feeds", &[]).await.json();
     assert_eq!(
         (

@@ -2,12 +2,11 @@
 //! server, with the counters moved by real reads and writes, and its access
 //! rule (open without credentials, admin on every feed with them).
 
-use crate::support::origin;
-use crate::support::upstream_kit;
-
-use crate::support::*;
+use crate::support::{
+    origin::{Origin, Reply},
+    *,
+};
 use feedgate::auth::hash_secret;
-use origin::{Origin, Reply};
 
 /// The value of one series (`name{labels}` exactly as exposed).
 fn value(text: &str, series: &str) -> Option<f64> {
@@ -34,7 +33,7 @@ async fn epoch(app: &TestApp, feed: &str) -> String {
 
 #[tokio::test]
 async fn reads_writes_and_requests_are_counted() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for id in ["a", "b", "c"] {
         assert_eq!(app.put("news", id, r#"{"title": "one"}"#).await.status, 201);
     }
@@ -154,7 +153,7 @@ async fn reads_writes_and_requests_are_counted() {
 
 #[tokio::test]
 async fn the_304_share_is_the_ratio_of_read_outcomes() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a", r#"{"title": "one"}"#).await;
     let e = epoch(&app, "news").await;
     let held = format!("\"{e}.1\"");
@@ -196,7 +195,7 @@ roles = {{ "*" = "admin" }}
         hash_secret("t-newsadmin"),
         hash_secret("t-ops"),
     );
-    let app = spawn_app(&extra).await;
+    let app = TestApp::builder().toml(&extra).spawn().await;
     let r = app.get("/metrics", &[]).await;
     assert_eq!((r.status, r.problem()), (401, "unauthorized".to_string()));
     for token in ["t-reader", "t-newsadmin"] {
@@ -224,7 +223,10 @@ async fn upstream_syncs_are_counted_by_outcome_with_their_transactions() {
     let items = serde_json::json!([{"id": "a", "title": "A"}, {"id": "b", "title": "B"}]);
     origin.set("/items.json", Reply::json(&items).with_etag("\"v1\""));
     let url = origin.url("/items.json");
-    let app = spawn_app(&upstream_kit::mirror(&url, "json", "")).await;
+    let app = TestApp::builder()
+        .toml(&upstream_kit::mirror(&url, "json", ""))
+        .spawn()
+        .await;
     let mut c = upstream_kit::Consumer::new("mirror");
     assert_eq!(c.poll(&app).await.len(), 2);
     // The origin answers 304 next, then fails.

@@ -5,7 +5,7 @@
 use crate::support::*;
 
 async fn app_with(n: usize) -> TestApp {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for i in 1..=n {
         assert_eq!(
             app.put("news", &format!("i{i}"), &format!(r#"{{"title":"T{i}"}}"#))
@@ -346,11 +346,11 @@ async fn a_im_feed_head_and_formats() {
 /// Last-Modified receives each exactly once.
 #[tokio::test]
 async fn last_modified_only_consumer_gets_each_transaction_once() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let producer = {
         let addr = app.addr;
         tokio::spawn(async move {
-            let p = TestApp::client(addr);
+            let p = Client::new(addr);
             for round in 0..6 {
                 let batch: Vec<String> = (0..10)
                     .map(|i| format!(r#"{{"id":"b{round}-{i}","title":"x"}}"#))

@@ -21,7 +21,7 @@ async fn get_as(app: &TestApp, method: &str, host: &str, path: &str, inm: &str) 
         raw.push_str(&format!("If-None-Match: {inm}\r\n"));
     }
     raw.push_str("\r\n");
-    raw_request(app.addr, raw.as_bytes()).await
+    raw::send(app.addr, raw.as_bytes()).await
 }
 
 /// The answer from memory (after a first request rendered it) and a fresh
@@ -62,7 +62,7 @@ async fn epoch(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn cached_pages_follow_writes_exactly() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for i in 1..=5 {
         app.put("news", &format!("i{i}"), &format!(r#"{{"title":"t{i}"}}"#))
             .await;
@@ -123,7 +123,7 @@ async fn cached_pages_follow_writes_exactly() {
 
 #[tokio::test]
 async fn format_limit_url_and_method_variants_are_kept_apart() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for i in 1..=6 {
         app.put("news", &format!("i{i}"), &format!(r#"{{"title":"t{i}"}}"#))
             .await;
@@ -163,7 +163,7 @@ async fn format_limit_url_and_method_variants_are_kept_apart() {
         "GET /feeds/news?limit=2 HTTP/1.1\r\nHost: {CACHED}\r\nConnection: close\r\nIf-None-Match: {inm}\r\nA-IM: feed\r\n\r\n"
     );
     // (A plain 200 on a feed without `im_feed`; tests/im_feed.rs has the 226.)
-    let im = raw_request(app.addr, raw.as_bytes()).await;
+    let im = raw::send(app.addr, raw.as_bytes()).await;
     assert_eq!(im.status, 200);
     assert_eq!(im.header("im"), None);
     assert_eq!(im.header("cache-control"), get.header("cache-control"));
@@ -174,8 +174,10 @@ async fn format_limit_url_and_method_variants_are_kept_apart() {
 
 #[tokio::test]
 async fn compaction_changes_what_is_served() {
-    let app =
-        spawn_app("[feeds.news.retention]\ncompact_after = \"1s\"\ninterval = \"100ms\"\n").await;
+    let app = TestApp::builder()
+        .toml("[feeds.news.retention]\ncompact_after = \"1s\"\ninterval = \"100ms\"\n")
+        .spawn()
+        .await;
     for (id, title) in [
         ("a", "a0"),
         ("b", "b0"),
@@ -214,7 +216,7 @@ async fn compaction_changes_what_is_served() {
 
 #[tokio::test]
 async fn reads_from_memory_are_counted_and_recorded() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for i in 1..=3 {
         app.put("news", &format!("i{i}"), &format!(r#"{{"title":"t{i}"}}"#))
             .await;

@@ -11,7 +11,7 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const VARY: &str = "Accept, If-None-Match, If-Modified-Since";
 
 async fn app_with(extra: &str, n: usize) -> (TestApp, String) {
-    let app = spawn_app(extra).await;
+    let app = TestApp::builder().toml(extra).spawn().await;
     for i in 1..=n {
         let r = app
             .put("news", &format!("i{i}"), &format!(r#"{{"title":"T{i}"}}"#))
@@ -30,7 +30,7 @@ async fn app_with(extra: &str, n: usize) -> (TestApp, String) {
 /// swapped back in its body and links.
 async fn as_host(app: &TestApp, host: &str, path: &str) -> Resp {
     let raw = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    let mut r = raw_request(app.addr, raw.as_bytes()).await;
+    let mut r = raw::send(app.addr, raw.as_bytes()).await;
     let own = app.addr.to_string();
     r.body = r.text().replace(host, &own).into_bytes();
     for (_, v) in r.headers.iter_mut() {
@@ -186,7 +186,7 @@ async fn a_protected_page_is_immutable_for_private_caches_only() {
         "[credentials.reader]\ntoken_sha256 = \"{}\"\nroles = {{ \"*\" = \"admin\" }}\n",
         feedgate::auth::hash_secret("t-reader")
     );
-    let app = spawn_app(&extra).await;
+    let app = TestApp::builder().toml(&extra).spawn().await;
     let auth = [
         ("Authorization", "Bearer t-reader"),
         ("Content-Type", "application/json"),

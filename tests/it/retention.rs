@@ -43,7 +43,7 @@ async fn follow(app: &TestApp, etag: &str, items: &mut BTreeMap<String, String>)
 
 #[tokio::test]
 async fn consumers_left_behind_by_compaction_converge() {
-    let app = spawn_app(RETENTION).await;
+    let app = TestApp::builder().toml(RETENTION).spawn().await;
     let epoch = app.get("/feeds", &[]).await.json()["feeds"][0]["epoch"]
         .as_str()
         .unwrap()

@@ -3,8 +3,6 @@
 //! whole-second hard cap (`max_second_entries`), ends with a `next` link, and
 //! the process's peak memory (`VmHWM`) stays bounded.
 
-use crate::support::binary;
-
 use crate::support::*;
 use std::time::Duration;
 
@@ -14,7 +12,7 @@ async fn a_huge_second_is_read_in_bounded_parts() {
         "max_body_bytes = 16777216\ningest_memory_bytes = 1073741824\nmax_second_entries = 2000\n[feeds.news]\n",
     );
     let mut proc = binary::serve(&config, &[]);
-    let app = TestApp::client(proc.addr);
+    let app = Client::new(proc.addr);
     // One batch: every transaction in one second.
     let items: Vec<String> = (0..50_000)
         .map(|i| {
@@ -32,7 +30,7 @@ async fn a_huge_second_is_read_in_bounded_parts() {
     proc.term();
     assert_eq!(proc.wait_exit(), 0);
     let mut proc = binary::serve(&config, &[]);
-    let app = TestApp::client(proc.addr);
+    let app = Client::new(proc.addr);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let before = binary::status_kib(proc.child.id(), "VmHWM:");
     let first = app.get("/feeds/news?limit=1", &[]).await;
@@ -40,7 +38,7 @@ async fn a_huge_second_is_read_in_bounded_parts() {
     // It ends inside the batch's second: its date is the second before.
     let before_batch = first.header("last-modified").unwrap().to_string();
     let reads = (0..16).map(|i| {
-        let app = TestApp::client(proc.addr);
+        let app = Client::new(proc.addr);
         let date = before_batch.clone();
         tokio::spawn(async move {
             let r = if i % 2 == 0 {

@@ -3,13 +3,12 @@
 //! origin, failures that change nothing, the mass-delete guard, JSON
 //! mapping, RSS and Atom origins, read-only feeds.
 
-use crate::support::origin;
-use crate::support::upstream_kit;
-
-use crate::support::*;
-use origin::{Origin, Reply};
+use crate::support::{
+    origin::{Origin, Reply},
+    upstream_kit::*,
+    *,
+};
 use serde_json::json;
-use upstream_kit::*;
 
 fn items(list: &[(&str, &str)]) -> serde_json::Value {
     list.iter()
@@ -28,7 +27,10 @@ async fn json_origin_changes_become_exact_transactions() {
     let origin = Origin::start().await;
     let v1 = [("a", "A"), ("b", "B"), ("c", "C")];
     origin.set("/items.json", Reply::json(&items(&v1)).with_etag("\"v1\""));
-    let app = spawn_app(&mirror(&origin.url("/items.json"), "json", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/items.json"), "json", ""))
+        .spawn()
+        .await;
     let mut c = Consumer::new("mirror");
     let got = c.poll(&app).await;
     assert_eq!(
@@ -77,7 +79,10 @@ async fn failed_origin_responses_change_nothing() {
     let path = "/items.json";
     origin.set(path, Reply::json(&items(&[("a", "A"), ("b", "B")])));
     let keys = "timeout = \"500ms\"\nmax_bytes = 1024";
-    let app = spawn_app(&mirror(&origin.url(path), "json", keys)).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url(path), "json", keys))
+        .spawn()
+        .await;
     let mut c = Consumer::new("mirror");
     c.poll(&app).await;
     let big = json!([{"id": "a", "title": "x".repeat(2000)}]);
@@ -142,7 +147,10 @@ async fn mass_delete_guard_refuses_a_wipe() {
     let path = "/items.json";
     let all = [("a", "A"), ("b", "B"), ("c", "C"), ("d", "D")];
     origin.set(path, Reply::json(&items(&all)));
-    let app = spawn_app(&mirror(&origin.url(path), "json", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url(path), "json", ""))
+        .spawn()
+        .await;
     let mut c = Consumer::new("mirror");
     assert_eq!(c.poll(&app).await.len(), 4);
     // An empty list by mistake, then one that keeps a single item: refused.
@@ -179,7 +187,10 @@ async fn json_mapping_gzip_and_last_modified() {
     let date = "Tue, 02 Jan 2024 10:00:00 GMT";
     origin.set("/p", Reply::json(&doc).with_last_modified(date).gzipped());
     let keys = "items_key = \"data.products\"\nid_field = \"sku\"\nfields = { title = \"name\", link = \"url\", categories = \"tags\", published = \"meta.date\" }";
-    let app = spawn_app(&mirror(&origin.url("/p"), "json", keys)).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/p"), "json", keys))
+        .spawn()
+        .await;
     let mut c = Consumer::new("mirror");
     let got = c.poll(&app).await;
     assert_eq!(triples(&got), [t("101", "add", 1), t("102", "add", 2)]);
@@ -209,7 +220,10 @@ const RSS_V1: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>
 async fn rss_origin() {
     let origin = Origin::start().await;
     origin.set("/rss", Reply::body(RSS_V1, "application/rss+xml"));
-    let app = spawn_app(&mirror(&origin.url("/rss"), "rss", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/rss"), "rss", ""))
+        .spawn()
+        .await;
     let mut c = Consumer::new("mirror");
     assert_eq!(
         triples(&c.poll(&app).await),
@@ -258,7 +272,10 @@ async fn atom_origin() {
         "/atom",
         Reply::body(ATOM_V1, "application/atom+xml").with_etag("\"a1\""),
     );
-    let app = spawn_app(&mirror(&origin.url("/atom"), "atom", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/atom"), "atom", ""))
+        .spawn()
+        .await;
     let mut c = Consumer::new("mirror");
     assert_eq!(
         triples(&c.poll(&app).await),
@@ -287,7 +304,10 @@ async fn atom_origin() {
 async fn upstream_feeds_are_read_only() {
     let origin = Origin::start().await;
     origin.set("/i", Reply::json(&items(&[("a", "A")])));
-    let app = spawn_app(&mirror(&origin.url("/i"), "json", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/i"), "json", ""))
+        .spawn()
+        .await;
     Consumer::new("mirror").poll(&app).await;
     let put = app.put("mirror", "x", r#"{"title":"X"}"#).await;
     assert_eq!(
@@ -315,7 +335,10 @@ async fn upstream_feeds_are_read_only() {
 async fn item_reads_sync_a_due_upstream_feed() {
     let origin = Origin::start().await;
     origin.set("/items.json", Reply::json(&items(&[("a", "A")])));
-    let app = spawn_app(&mirror(&origin.url("/items.json"), "json", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/items.json"), "json", ""))
+        .spawn()
+        .await;
     assert_eq!(origin.hits(), 0);
     let item = app.get("/feeds/mirror/items/a", &[]).await;
     assert_eq!(item.status, 200);

@@ -5,16 +5,9 @@
 //! position across restarts, and it resyncs (with a diff) when A's epoch
 //! changes.
 
-use crate::support::upstream_kit;
-
-use crate::support::*;
-use feedgate::app::App;
-use feedgate::clock::SystemClock;
-use feedgate::config::Config;
+use crate::support::{upstream_kit::*, *};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use upstream_kit::*;
 
 /// A's side: pages of 5 transactions, so a round of changes spans several pages.
 const A_PAGES: &str = "default_limit = 5";
@@ -53,13 +46,15 @@ async fn assert_converged(a: &TestApp, b: &TestApp, on_b: &mut Consumer) {
 
 #[tokio::test]
 async fn a_replica_converges_and_its_consumer_never_sees_a_transaction_twice() {
-    let a = spawn_app(A_PAGES).await;
-    let b = spawn_app(&mirror(
-        &format!("http://{}/feeds/news", a.addr),
-        "feedgate",
-        "",
-    ))
-    .await;
+    let a = TestApp::builder().toml(A_PAGES).spawn().await;
+    let b = TestApp::builder()
+        .toml(&mirror(
+            &format!("http://{}/feeds/news", a.addr),
+            "feedgate",
+            "",
+        ))
+        .spawn()
+        .await;
     let mut consumer = Consumer::new("mirror");
 
     // Round 1: twelve adds on A.
@@ -141,15 +136,15 @@ async fn a_replica_converges_and_its_consumer_never_sees_a_transaction_twice() {
 
 #[tokio::test]
 async fn a_replica_keeps_its_position_across_restarts() {
-    let a = spawn_app("").await;
+    let a = TestApp::builder().spawn().await;
     let extra = mirror(&format!("http://{}/feeds/news", a.addr), "feedgate", "");
-    let b = spawn_app(&extra).await;
+    let b = TestApp::builder().toml(&extra).spawn().await;
     let mut consumer = Consumer::new("mirror");
     a.put("news", "x", &item("x", 1).to_string()).await;
     consumer.poll(&b).await;
     let dir = b.stop().await;
     a.put("news", "y", &item("y", 1).to_string()).await;
-    let b = spawn_app_in(dir, &extra).await;
+    let b = TestApp::builder().toml(&extra).dir(dir).spawn().await;
     let got = consumer.poll(&b).await;
     assert_eq!(triples(&got), [t("y", "add", 2)]);
     let st = status(&b, "mirror").await;
@@ -157,47 +152,31 @@ async fn a_replica_keeps_its_position_across_restarts() {
     assert_converged(&a, &b, &mut consumer).await;
 }
 
-/// A gateway on a given address (so a replica can find a re-created A there).
-async fn gateway_at(
-    addr: SocketAddr,
-    dir: &std::path::Path,
-) -> (
-    TestApp,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let toml = format!("data_dir = {:?}\n[feeds.news]\ntitle = \"News\"\n", dir);
-    let app = Arc::new(
-        App::build(Config::from_toml(&toml).unwrap(), Arc::new(SystemClock))
-            .await
-            .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        feedgate::server::run(listener, app, async {
-            let _ = rx.await;
-        })
+/// A gateway on a given address (so a replica can find a re-created A
+/// there), with a store of its own.
+async fn gateway_at(addr: SocketAddr) -> TestApp {
+    TestApp::builder()
+        .feeds("[feeds.news]\ntitle = \"News\"\n")
+        .addr(addr)
+        .spawn()
         .await
-        .unwrap();
-    });
-    (TestApp::client(addr), tx, task)
 }
 
 #[tokio::test]
 async fn a_new_upstream_epoch_means_a_resync_with_a_diff() {
-    let dirs = tempfile::tempdir().unwrap();
     let addr = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let (a1, stop, task) = gateway_at(addr, &dirs.path().join("a1")).await;
-    let b = spawn_app(&mirror(
-        &format!("http://{addr}/feeds/news"),
-        "feedgate",
-        "",
-    ))
-    .await;
+    let a1 = gateway_at(addr).await;
+    let b = TestApp::builder()
+        .toml(&mirror(
+            &format!("http://{addr}/feeds/news"),
+            "feedgate",
+            "",
+        ))
+        .spawn()
+        .await;
     let mut consumer = Consumer::new("mirror");
     for id in ["a", "b", "c"] {
         a1.put("news", id, &item(id, 1).to_string()).await;
@@ -209,9 +188,8 @@ async fn a_new_upstream_epoch_means_a_resync_with_a_diff() {
     let old_epoch = feed_info(&a1, "news").await["epoch"].clone();
 
     // A's log is re-created (new data dir): a new epoch, other items.
-    let _ = stop.send(());
-    task.await.unwrap();
-    let (a2, _stop2, _task2) = gateway_at(addr, &dirs.path().join("a2")).await;
+    a1.stop().await;
+    let a2 = gateway_at(addr).await;
     a2.put("news", "a", &item("a", 2).to_string()).await;
     a2.put("news", "b", &item("b", 1).to_string()).await;
     a2.put("news", "d", &item("d", 1).to_string()).await;
@@ -235,9 +213,12 @@ async fn a_new_upstream_epoch_means_a_resync_with_a_diff() {
 
 #[tokio::test]
 async fn max_pages_bounds_one_sync_and_the_next_sync_continues() {
-    let a = spawn_app(A_PAGES).await;
+    let a = TestApp::builder().toml(A_PAGES).spawn().await;
     let url = format!("http://{}/feeds/news", a.addr);
-    let b = spawn_app(&mirror(&url, "feedgate", "max_pages = 2")).await;
+    let b = TestApp::builder()
+        .toml(&mirror(&url, "feedgate", "max_pages = 2"))
+        .spawn()
+        .await;
     let mut consumer = Consumer::new("mirror");
     a.put("news", "first", &item("first", 1).to_string()).await;
     consumer.poll(&b).await; // B now holds a position: what follows is incremental
@@ -267,12 +248,11 @@ async fn max_pages_bounds_one_sync_and_the_next_sync_continues() {
 #[tokio::test]
 async fn a_replica_of_a_protected_feed_authenticates_on_every_page() {
     let hash = feedgate::auth::hash_secret;
-    let a = spawn_app(&format!(
+    let a = TestApp::builder().toml(&format!(
         "{A_PAGES}\n[credentials.reader]\ntoken_sha256 = \"{}\"\nroles = {{ news = \"read\" }}\n[credentials.writer]\ntoken_sha256 = \"{}\"\nroles = {{ news = \"write\" }}\n",
         hash("r-token"),
         hash("w-token")
-    ))
-    .await;
+    )).spawn().await;
     let adds: Vec<Value> = (1..=12).map(|i| item(&format!("i{i:02}"), 1)).collect();
     let pushed = a
         .req(
@@ -296,7 +276,10 @@ async fn a_replica_of_a_protected_feed_authenticates_on_every_page() {
         ),
         (format!("{feed}?access_token=r-token"), ""),
     ] {
-        let b = spawn_app(&mirror(&url, "feedgate", keys)).await;
+        let b = TestApp::builder()
+            .toml(&mirror(&url, "feedgate", keys))
+            .spawn()
+            .await;
         let mut consumer = Consumer::new("mirror");
         consumer.poll(&b).await;
         assert_eq!(consumer.state.len(), 12, "{url}");
@@ -304,7 +287,10 @@ async fn a_replica_of_a_protected_feed_authenticates_on_every_page() {
         assert_eq!(st["state"], "ok", "{st}");
         assert!(!st.to_string().contains("r-token"), "{st}");
     }
-    let b = spawn_app(&mirror(&feed, "feedgate", "")).await;
+    let b = TestApp::builder()
+        .toml(&mirror(&feed, "feedgate", ""))
+        .spawn()
+        .await;
     b.get("/feeds/mirror", &[]).await;
     let st = status(&b, "mirror").await;
     assert_eq!(st["last_error"], "the origin answered HTTP 401", "{st}");
@@ -314,9 +300,12 @@ async fn a_replica_of_a_protected_feed_authenticates_on_every_page() {
 /// link (RFC 4287 §4.1.1); a replica does not take that link for the item's.
 #[tokio::test]
 async fn the_item_url_link_of_a_bare_entry_is_not_replicated() {
-    let a = spawn_app("").await;
+    let a = TestApp::builder().spawn().await;
     let url = format!("http://{}/feeds/news", a.addr);
-    let b = spawn_app(&mirror(&url, "feedgate", "")).await;
+    let b = TestApp::builder()
+        .toml(&mirror(&url, "feedgate", ""))
+        .spawn()
+        .await;
     a.put("news", "bare one", r#"{"title":"Bare"}"#).await;
     a.put(
         "news",

@@ -4,15 +4,14 @@
 //! `/readyz`, request headers that reach the origin but no log, redirects,
 //! https through rustls.
 
-use crate::support::origin;
-use crate::support::upstream_kit;
-
-use crate::support::*;
-use origin::{Origin, Reply};
+use crate::support::{
+    origin::{Origin, Reply},
+    upstream_kit::*,
+    *,
+};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use upstream_kit::*;
 
 fn one(id: &str) -> Reply {
     Reply::json(&json!([{"id": id, "title": id}]))
@@ -23,10 +22,13 @@ async fn concurrent_readers_share_one_fetch() {
     let origin = Origin::start().await;
     origin.set("/i", one("a"));
     origin.set_delay(Duration::from_millis(800));
-    let app = spawn_app(&mirror(&origin.url("/i"), "json", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/i"), "json", ""))
+        .spawn()
+        .await;
     let mut readers = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let client = TestApp::client(app.addr);
+        let client = Client::new(app.addr);
         readers.spawn(async move { client.get("/feeds/mirror", &[]).await.status });
     }
     while let Some(status) = readers.join_next().await {
@@ -41,7 +43,10 @@ async fn readers_wait_a_bounded_time_then_get_the_log() {
     let origin = Origin::start().await;
     origin.set("/i", one("a"));
     origin.set_delay(Duration::from_millis(1500));
-    let app = spawn_app(&mirror(&origin.url("/i"), "json", "wait = \"200ms\"")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/i"), "json", "wait = \"200ms\""))
+        .spawn()
+        .await;
     let started = Instant::now();
     let r = app.get("/feeds/mirror", &[]).await;
     let waited = started.elapsed();
@@ -61,7 +66,10 @@ async fn readers_wait_a_bounded_time_then_get_the_log() {
 async fn refresh_limits_fetches() {
     let origin = Origin::start().await;
     origin.set("/i", one("a"));
-    let app = spawn_app(&mirror(&origin.url("/i"), "json", "refresh = \"1h\"")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/i"), "json", "refresh = \"1h\""))
+        .spawn()
+        .await;
     for _ in 0..3 {
         assert_eq!(app.get("/feeds/mirror", &[]).await.status, 200);
     }
@@ -88,7 +96,10 @@ async fn background_interval_syncs_without_readers() {
     let origin = Origin::start().await;
     origin.set("/i", one("a"));
     let keys = "refresh = \"1h\"\ninterval = \"200ms\"";
-    let app = spawn_app(&mirror(&origin.url("/i"), "json", keys)).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/i"), "json", keys))
+        .spawn()
+        .await;
     wait_for_head(&app, "mirror", 1).await;
     origin.set("/i", Reply::json(&json!([{"id": "a"}, {"id": "b"}])));
     wait_for_head(&app, "mirror", 3).await;
@@ -100,11 +111,11 @@ async fn validators_survive_a_restart() {
     let origin = Origin::start().await;
     origin.set("/i", one("a").with_etag("\"e1\""));
     let extra = mirror(&origin.url("/i"), "json", "");
-    let app = spawn_app(&extra).await;
+    let app = TestApp::builder().toml(&extra).spawn().await;
     let mut c = Consumer::new("mirror");
     assert_eq!(c.poll(&app).await.len(), 1);
     let dir = app.stop().await;
-    let app = spawn_app_in(dir, &extra).await;
+    let app = TestApp::builder().toml(&extra).dir(dir).spawn().await;
     let hits = origin.hits();
     assert!(c.once(&app).await.is_none());
     assert_eq!(origin.hits(), hits + 1);
@@ -141,7 +152,10 @@ async fn status_readiness_and_secret_headers() {
     origin.set("/i", Reply::Status(503));
     let secret = "Bearer s3cret-token";
     let keys = format!("headers = {{ Authorization = \"{secret}\", X-Tenant = \"t1\" }}");
-    let app = spawn_app(&mirror(&origin.url("/i?key=q"), "json", &keys)).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/i?key=q"), "json", &keys))
+        .spawn()
+        .await;
     assert_eq!(app.get("/feeds/mirror", &[]).await.status, 200);
     let seen = origin.last_seen();
     assert_eq!(seen.header("authorization"), Some(secret));
@@ -186,9 +200,15 @@ async fn redirects_are_followed_within_the_limit() {
     origin.set("/items", one("a"));
     origin.set("/old", Reply::Redirect("/items".into()));
     origin.set("/loop", Reply::Redirect("/loop".into()));
-    let app = spawn_app(&mirror(&origin.url("/old"), "json", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/old"), "json", ""))
+        .spawn()
+        .await;
     assert_eq!(Consumer::new("mirror").poll(&app).await.len(), 1);
-    let app = spawn_app(&mirror(&origin.url("/loop"), "json", "max_redirects = 3")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url("/loop"), "json", "max_redirects = 3"))
+        .spawn()
+        .await;
     app.get("/feeds/mirror", &[]).await;
     let st = status(&app, "mirror").await;
     assert!(
@@ -217,7 +237,10 @@ async fn https_goes_through_rustls_and_refused_connections_fail_cleanly() {
         }
     });
     let url = format!("https://{plain_addr}/i");
-    let app = spawn_app(&mirror(&url, "json", "timeout = \"2s\"")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&url, "json", "timeout = \"2s\""))
+        .spawn()
+        .await;
     app.get("/feeds/mirror", &[]).await;
     let st = status(&app, "mirror").await;
     let err = st["last_error"].as_str().unwrap().to_ascii_lowercase();
@@ -231,7 +254,10 @@ async fn https_goes_through_rustls_and_refused_connections_fail_cleanly() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = closed.local_addr().unwrap();
     drop(closed);
-    let app = spawn_app(&mirror(&format!("http://{addr}/i"), "json", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&format!("http://{addr}/i"), "json", ""))
+        .spawn()
+        .await;
     app.get("/feeds/mirror", &[]).await;
     let st = status(&app, "mirror").await;
     assert!(
@@ -249,7 +275,10 @@ async fn host_names_resolve_through_hickory() {
     let origin = Origin::start().await;
     origin.set("/i", one("a"));
     let url = format!("http://localhost:{}/i", origin.addr.port());
-    let app = spawn_app(&mirror(&url, "json", "")).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&url, "json", ""))
+        .spawn()
+        .await;
     assert_eq!(Consumer::new("mirror").poll(&app).await.len(), 1);
     assert_eq!(
         origin.last_seen().header("host"),

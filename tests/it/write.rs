@@ -5,7 +5,7 @@ use crate::support::*;
 
 #[tokio::test]
 async fn put_delete_get_and_batches() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let r = app.put("news", "a", r#"{"title":"A","summary":"s"}"#).await;
     assert_eq!(r.status, 201);
     let v = r.json();
@@ -129,7 +129,10 @@ type Case<'a> = (
 
 #[tokio::test]
 async fn bad_input_gets_a_problem_and_changes_nothing() {
-    let app = spawn_app("max_body_bytes = 1000").await;
+    let app = TestApp::builder()
+        .toml("max_body_bytes = 1000")
+        .spawn()
+        .await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     let json = [("Content-Type", "application/json")];
     let long_id = "x".repeat(257);
@@ -278,7 +281,7 @@ async fn bad_input_gets_a_problem_and_changes_nothing() {
         "PUT /feeds/news/items/a HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{{\"title\":\"{chunk}\"}}\r\n0\r\n\r\n",
         chunk.len() + 12
     );
-    let r = raw_request(app.addr, raw.as_bytes()).await;
+    let r = raw::send(app.addr, raw.as_bytes()).await;
     assert_eq!((r.status, r.problem().as_str()), (413, "payload_too_large"));
     // 405 names what is allowed; OPTIONS answers the same.
     let r = app.req("PATCH", "/feeds/news/items/a", &[], b"").await;
@@ -300,12 +303,12 @@ async fn bad_input_gets_a_problem_and_changes_nothing() {
 /// whole time, over HTTP: every transaction exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_producers_and_an_etag_consumer() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     const PRODUCERS: usize = 10;
     const EACH: usize = 25;
     let mut tasks = vec![];
     for p in 0..PRODUCERS {
-        let client = TestApp::client(app.addr);
+        let client = Client::new(app.addr);
         tasks.push(tokio::spawn(async move {
             for i in 0..EACH {
                 let r = if i % 5 == 0 {

@@ -6,7 +6,10 @@ use super::*;
 
 #[tokio::test]
 async fn headers_trickled_slowly_are_cut_off_by_the_header_timeout() {
-    let app = spawn_app("header_read_timeout = \"500ms\"").await;
+    let app = TestApp::builder()
+        .toml("header_read_timeout = \"500ms\"")
+        .spawn()
+        .await;
     let before = stored(&app).await;
     let mut s = TcpStream::connect(app.addr).await.unwrap();
     s.write_all(b"PUT /feeds/news/items/slow HTTP/1.1\r\nHost: t\r\nX-Slow: ")
@@ -42,7 +45,7 @@ async fn headers_trickled_slowly_are_cut_off_by_the_header_timeout() {
 
 #[tokio::test]
 async fn oversized_headers_get_431() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     let before = stored(&app).await;
     let limit = Duration::from_secs(5);
@@ -79,7 +82,10 @@ async fn oversized_headers_get_431() {
 
 #[tokio::test]
 async fn a_huge_declared_body_is_refused_before_it_is_sent() {
-    let app = spawn_app("max_body_bytes = 1000").await;
+    let app = TestApp::builder()
+        .toml("max_body_bytes = 1000")
+        .spawn()
+        .await;
     let before = stored(&app).await;
     for path in ["/feeds/news/items/a", "/feeds/news/items"] {
         let method = if path.ends_with("/a") { "PUT" } else { "POST" };
@@ -89,7 +95,7 @@ async fn a_huge_declared_body_is_refused_before_it_is_sent() {
         );
         let mut s = TcpStream::connect(app.addr).await.unwrap();
         s.write_all(raw.as_bytes()).await.unwrap();
-        let r = read_one(&mut s, Duration::from_secs(5))
+        let r = raw::read_one(&mut s, Duration::from_secs(5))
             .await
             .expect("a prompt answer");
         assert_eq!((r.status, r.problem().as_str()), (413, "payload_too_large"));
@@ -99,7 +105,7 @@ async fn a_huge_declared_body_is_refused_before_it_is_sent() {
 
 #[tokio::test]
 async fn http_1_0_clients_without_host_are_served_and_closed() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let limit = Duration::from_secs(5);
     let body = br#"{"title":"Old client"}"#;
     let put = format!(
@@ -148,7 +154,7 @@ async fn served_connection(addr: SocketAddr) -> TcpStream {
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         .await
         .unwrap();
-    let r = read_one(&mut s, Duration::from_secs(5))
+    let r = raw::read_one(&mut s, Duration::from_secs(5))
         .await
         .expect("served");
     assert_eq!(r.status, 200);
@@ -157,7 +163,7 @@ async fn served_connection(addr: SocketAddr) -> TcpStream {
 
 #[tokio::test]
 async fn connections_beyond_the_cap_take_the_slot_of_an_idle_one() {
-    let app = spawn_app("max_connections = 2").await;
+    let app = TestApp::builder().toml("max_connections = 2").spawn().await;
     let before = stored(&app).await;
     let mut a = served_connection(app.addr).await;
     let b = served_connection(app.addr).await;
@@ -167,7 +173,7 @@ async fn connections_beyond_the_cap_take_the_slot_of_an_idle_one() {
     c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         .await
         .unwrap();
-    let r = read_one(&mut c, Duration::from_secs(2))
+    let r = raw::read_one(&mut c, Duration::from_secs(2))
         .await
         .expect("served at once");
     assert_eq!(r.status, 200);
@@ -183,7 +189,10 @@ async fn connections_beyond_the_cap_take_the_slot_of_an_idle_one() {
 
 #[tokio::test]
 async fn idle_connections_are_closed_after_the_header_timeout() {
-    let app = spawn_app("header_read_timeout = \"1s\"").await;
+    let app = TestApp::builder()
+        .toml("header_read_timeout = \"1s\"")
+        .spawn()
+        .await;
     let started = Instant::now();
     let mut idle = served_connection(app.addr).await;
     let mut buf = [0u8; 16];

@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn invalid_utf8_in_paths_ids_headers_and_json() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     let before = stored(&app).await;
     let json = [("Content-Type", "application/json")];
@@ -62,7 +62,7 @@ async fn invalid_utf8_in_paths_ids_headers_and_json() {
 
 #[tokio::test]
 async fn encoded_slashes_and_dot_segments_are_opaque() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let before_other = app.head("other").await;
     // In an id, `%2F` and `..` are just characters of the id.
     for (path_id, id) in [
@@ -129,7 +129,10 @@ async fn encoded_slashes_and_dot_segments_are_opaque() {
 async fn a_ten_thousand_item_batch_is_atomic_and_over_the_limit_is_413() {
     const N: usize = 10_000;
     // ~1.2 MB of JSON: over the default 1 MiB, within the raised limit.
-    let app = spawn_app("max_body_bytes = 2000000").await;
+    let app = TestApp::builder()
+        .toml("max_body_bytes = 2000000")
+        .spawn()
+        .await;
     let batch = |pad: usize| {
         let items: Vec<_> = (0..N)
             .map(|i| serde_json::json!({"id": format!("item-{i:05}"), "title": format!("{i:0pad$}")}))
@@ -150,7 +153,7 @@ async fn a_ten_thousand_item_batch_is_atomic_and_over_the_limit_is_413() {
     );
     // A reader polling the head while the batch is applied sees all or nothing.
     let watcher = {
-        let client = TestApp::client(app.addr);
+        let client = Client::new(app.addr);
         tokio::spawn(async move {
             let mut seen = std::collections::BTreeSet::new();
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -191,7 +194,7 @@ async fn a_ten_thousand_item_batch_is_atomic_and_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn deeply_nested_json_is_rejected_without_harm() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     let before = stored(&app).await;
     let depth = 100_000;
@@ -210,7 +213,7 @@ async fn deeply_nested_json_is_rejected_without_harm() {
 
 #[tokio::test]
 async fn options_answers_allow_and_changes_nothing() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     app.put("news", "a", r#"{"title":"A"}"#).await;
     let before = stored(&app).await;
     let json = [("Content-Type", "application/json")];
@@ -243,7 +246,7 @@ async fn options_answers_allow_and_changes_nothing() {
 
 #[tokio::test]
 async fn unknown_query_parameters_are_ignored() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let epoch = stored(&app).await["feeds"][0]["epoch"]
         .as_str()
         .unwrap()

@@ -15,7 +15,9 @@ async fn served(addr: SocketAddr) -> TcpStream {
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         .await
         .unwrap();
-    let r = read_one(&mut s, PROMPT).await.expect("served promptly");
+    let r = raw::read_one(&mut s, PROMPT)
+        .await
+        .expect("served promptly");
     assert_eq!(r.status, 200);
     s
 }
@@ -31,7 +33,7 @@ async fn busy(addr: SocketAddr) -> TcpStream {
 
 #[tokio::test]
 async fn idle_connections_make_room_oldest_first() {
-    let app = spawn_app("max_connections = 2").await;
+    let app = TestApp::builder().toml("max_connections = 2").spawn().await;
     let mut a = served(app.addr).await;
     tokio::time::sleep(Duration::from_millis(250)).await;
     let mut b = served(app.addr).await;
@@ -52,7 +54,10 @@ async fn idle_connections_make_room_oldest_first() {
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
             .await
             .unwrap();
-        assert_eq!(read_one(s, PROMPT).await.expect("still open").status, 200);
+        assert_eq!(
+            raw::read_one(s, PROMPT).await.expect("still open").status,
+            200
+        );
     }
     drop((b, c));
     let scrape = app.get("/metrics", &[]).await;
@@ -146,7 +151,10 @@ fn a_flood_past_the_cap_keeps_probes_answered_and_sheds_explicitly() {
 
 #[tokio::test]
 async fn a_body_that_never_arrives_times_out() {
-    let app = spawn_app("body_read_timeout = \"1s\"").await;
+    let app = TestApp::builder()
+        .toml("body_read_timeout = \"1s\"")
+        .spawn()
+        .await;
     let put = "PUT /feeds/news/items/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n";
     for (what, raw) in [
         (

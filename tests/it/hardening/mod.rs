@@ -19,7 +19,7 @@ mod origin_tricks;
 mod protocol_edges;
 mod secrets;
 
-use crate::support::{binary, origin, upstream_kit, *};
+use crate::support::*;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -65,7 +65,10 @@ async fn a_next_link_to_another_host_is_not_followed() {
         page(&elsewhere.url("/feeds/news?etag=ep0ch.1")),
     );
     let url = home.url("/feeds/news?access_token=t0k-secret");
-    let app = spawn_app(&mirror(&url, "feedgate", HEADERS)).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&url, "feedgate", HEADERS))
+        .spawn()
+        .await;
     let (head, error) = outcome(&app).await;
     assert_eq!(
         elsewhere.hits(),
@@ -104,7 +107,10 @@ async fn a_redirect_to_another_host_is_refused() {
     let items = Reply::json(&serde_json::json!([{"id": "a", "title": "A"}]));
     elsewhere.set("/items.json", items.clone());
     home.set("/moved", Reply::Redirect(elsewhere.url("/items.json?x=1")));
-    let app = spawn_app(&mirror(&home.url("/moved?k=q-secret"), "json", HEADERS)).await;
+    let app = TestApp::builder()
+        .toml(&mirror(&home.url("/moved?k=q-secret"), "json", HEADERS))
+        .spawn()
+        .await;
     let (head, error) = outcome(&app).await;
     assert_eq!(
         elsewhere.hits(),

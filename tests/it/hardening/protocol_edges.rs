@@ -8,7 +8,7 @@ const LIMIT: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn host_is_required_once_and_valid() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for (raw, why) in [
         ("GET /healthz HTTP/1.1\r\n\r\n", "no Host"),
         ("GET /feeds/news HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "two Host lines"),
@@ -43,7 +43,7 @@ async fn host_is_required_once_and_valid() {
 
 #[tokio::test]
 async fn hypers_own_errors_are_problem_documents() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     let big = format!(
         "GET /feeds/news HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
         "x".repeat(80 * 1024)
@@ -85,6 +85,6 @@ async fn hypers_own_errors_are_problem_documents() {
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
             .await
             .unwrap();
-        assert_eq!(read_one(&mut s, LIMIT).await.unwrap().status, 200);
+        assert_eq!(raw::read_one(&mut s, LIMIT).await.unwrap().status, 200);
     }
 }

@@ -57,7 +57,7 @@ async fn readyz_shows_upstream_detail_to_admins_only() {
     let origin = Origin::start().await;
     origin.set("/i", Reply::Status(503));
     let extra = format!("{}{}", credentials(), mirror(&origin.url("/i"), "json", ""));
-    let app = spawn_app(&extra).await;
+    let app = TestApp::builder().toml(&extra).spawn().await;
     let ops = [("Authorization", "Bearer t-ops-secret")];
     assert_eq!(app.get("/feeds/mirror", &ops).await.status, 200);
     for who in [
@@ -94,7 +94,7 @@ async fn readyz_shows_upstream_detail_to_admins_only() {
 
 #[tokio::test]
 async fn a_401_never_echoes_the_credential() {
-    let app = spawn_app(&credentials()).await;
+    let app = TestApp::builder().toml(&credentials()).spawn().await;
     for sent in [
         "t-reader-secret",
         "Token t-reader-secret",

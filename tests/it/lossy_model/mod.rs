@@ -84,8 +84,7 @@ fn run_case(cap: usize, steps: &[Step]) -> Result<(), TestCaseError> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let mut world = World::start(&dir, cap).await;
+        let mut world = World::start(cap).await;
         for s in steps {
             world.run(s).await?;
         }

@@ -6,9 +6,7 @@ use super::consumer::Consumer;
 use super::gen::{Step, Write};
 use super::{IDS, START_MS};
 use crate::support::{enc, Resp, TestApp};
-use feedgate::app::App;
 use feedgate::clock::{Clock, ManualClock};
-use feedgate::config::Config;
 use feedgate::store::FeedLog;
 use proptest::test_runner::TestCaseError;
 use std::collections::{BTreeMap, HashMap};
@@ -57,20 +55,17 @@ pub struct World {
 }
 
 impl World {
-    pub async fn start(dir: &tempfile::TempDir, cap: usize) -> World {
-        let toml = format!(
-            "data_dir = {:?}\nmax_second_entries = {cap}\n[feeds.news]\ntitle = \"News\"\n",
-            dir.path().join("data")
-        );
-        let config = Config::from_toml(&toml).unwrap();
+    pub async fn start(cap: usize) -> World {
         let clock = Arc::new(ManualClock::new(START_MS));
-        let app = Arc::new(App::build(config, clock.clone()).await.unwrap());
-        let store = app.store.feed("news").unwrap().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(feedgate::server::run(listener, app, std::future::pending()));
+        let app = TestApp::builder()
+            .toml(&format!("max_second_entries = {cap}"))
+            .feeds("[feeds.news]\ntitle = \"News\"\n")
+            .clock(clock.clone())
+            .spawn()
+            .await;
+        let store = app.app().store.feed("news").unwrap().clone();
         World {
-            app: TestApp::client(addr),
+            app,
             epoch: store.epoch().to_string(),
             store,
             clock,

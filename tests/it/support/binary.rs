@@ -1,5 +1,6 @@
 //! The real `feedgate` binary as a child process: started with its stderr
-//! read by a thread, ready once it logs `listening on http://ADDR`.
+//! read by a thread, ready once it logs `listening on http://ADDR`. With
+//! `TEST_LOG` set, its log lines are also copied to the test's output.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -34,8 +35,12 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
         panic!("no stderr pipe");
     };
     let (tx, rx) = std::sync::mpsc::channel();
+    let echo = super::log::enabled().then_some(child.id());
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(pid) = echo {
+                eprintln!("feedgate[{pid}]: {line}");
+            }
             let _ = tx.send(line);
         }
     });

@@ -6,7 +6,7 @@
 use crate::support::{FeedEntry, TestApp};
 use std::collections::BTreeMap;
 
-/// Extra TOML for `spawn_app`: a feed `mirror` with `upstream` = `url`, `keys`,
+/// TOML for [`TestApp::builder`]: a feed `mirror` with `upstream` = `url`, `keys`,
 /// and unless `keys` say otherwise `refresh = "0s"` (sync on every read) and
 /// `wait = "5s"`.
 pub fn mirror(url: &str, format: &str, keys: &str) -> String {

@@ -170,7 +170,7 @@ impl Checked {
 
 #[tokio::test]
 async fn every_document_shape_passes_the_validator_rules() {
-    let app = spawn_app("[feeds.bare]\n").await;
+    let app = TestApp::builder().toml("[feeds.bare]\n").spawn().await;
     let dump = std::env::var_os("FEEDGATE_DUMP_DOCS").map(std::path::PathBuf::from);
     if let Some(d) = &dump {
         std::fs::create_dir_all(d).unwrap();
@@ -240,7 +240,7 @@ async fn every_document_shape_passes_the_validator_rules() {
 /// item URL (id percent-encoded); one with either is not.
 #[tokio::test]
 async fn entries_without_link_or_content_link_to_their_item() {
-    let app = spawn_app("").await;
+    let app = TestApp::builder().spawn().await;
     for (id, payload) in [
         ("a b/ü", json!({"title": "T"})),
         ("..", json!({})),

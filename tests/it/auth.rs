@@ -315,20 +315,18 @@ fn hash_secret_command_and_loopback_warning() {
 }
 
 /// `access_token` values are redacted in the request log.
-#[test]
-fn access_tokens_are_redacted_in_logs() {
-    use std::io::{Read, Write};
+#[tokio::test]
+async fn access_tokens_are_redacted_in_logs() {
     let (_dir, cfg) = binary::config_file(&format!("[feeds.news]\n[feeds.other]\n{}", config()));
     let mut p = binary::serve(&cfg, &[("RUST_LOG", "feedgate=debug")]);
     for line in &p.startup {
         assert!(!line.contains("ERROR"), "{line}");
     }
-    let mut s = std::net::TcpStream::connect(p.addr).unwrap();
-    s.write_all(b"GET /feeds/news?access_token=t-reader&limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    let r = Client::new(p.addr)
+        .get("/feeds/news?access_token=t-reader&limit=1", &[])
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     p.term();
     p.wait_exit();
     let rest = p.all_logs();

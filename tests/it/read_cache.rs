@@ -16,12 +16,11 @@ use std::time::Duration;
 const CACHED: &str = "cached.example";
 
 async fn get_as(app: &TestApp, method: &str, host: &str, path: &str, inm: &str) -> Resp {
-    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    let mut headers = vec![("Host", host)];
     if !inm.is_empty() {
-        raw.push_str(&format!("If-None-Match: {inm}\r\n"));
+        headers.push(("If-None-Match", inm));
     }
-    raw.push_str("\r\n");
-    raw::send(app.addr, raw.as_bytes()).await
+    app.req(method, path, &headers, b"").await
 }
 
 /// The answer from memory (after a first request rendered it) and a fresh
@@ -159,11 +158,9 @@ async fn format_limit_url_and_method_variants_are_kept_apart() {
         head.header("content-length"),
         Some(get.body.len().to_string().as_str())
     );
-    let raw = format!(
-        "GET /feeds/news?limit=2 HTTP/1.1\r\nHost: {CACHED}\r\nConnection: close\r\nIf-None-Match: {inm}\r\nA-IM: feed\r\n\r\n"
-    );
-    // (A plain 200 on a feed without `im_feed`; tests/im_feed.rs has the 226.)
-    let im = raw::send(app.addr, raw.as_bytes()).await;
+    let headers = [("Host", CACHED), ("If-None-Match", &inm), ("A-IM", "feed")];
+    // (A plain 200 on a feed without `im_feed`; `im_feed.rs` has the 226.)
+    let im = app.get("/feeds/news?limit=2", &headers).await;
     assert_eq!(im.status, 200);
     assert_eq!(im.header("im"), None);
     assert_eq!(im.header("cache-control"), get.header("cache-control"));

@@ -29,8 +29,7 @@ async fn app_with(extra: &str, n: usize) -> (TestApp, String) {
 /// what a page shows, so it is never served from memory), with the host
 /// swapped back in its body and links.
 async fn as_host(app: &TestApp, host: &str, path: &str) -> Resp {
-    let raw = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    let mut r = raw::send(app.addr, raw.as_bytes()).await;
+    let mut r = app.get(path, &[("Host", host)]).await;
     let own = app.addr.to_string();
     r.body = r.text().replace(host, &own).into_bytes();
     for (_, v) in r.headers.iter_mut() {

@@ -54,7 +54,7 @@ async fn oversized_headers_get_431() {
         "PUT /feeds/news/items/a HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nX-Big: {}\r\nContent-Length: 2\r\n\r\n{{}}",
         "x".repeat(80 * 1024)
     );
-    let r = response(exchange(app.addr, big.as_bytes(), limit).await);
+    let r = raw::answer(app.addr, big.as_bytes(), limit).await;
     assert_eq!(r.status, 431, "{r:?}");
     // More header lines than the parser takes (100), each small.
     let mut many = String::from("GET /feeds/news HTTP/1.1\r\nHost: t\r\n");
@@ -62,7 +62,7 @@ async fn oversized_headers_get_431() {
         many.push_str(&format!("X-H{i}: v\r\n"));
     }
     many.push_str("\r\n");
-    let r = response(exchange(app.addr, many.as_bytes(), limit).await);
+    let r = raw::answer(app.addr, many.as_bytes(), limit).await;
     assert_eq!(r.status, 431, "{r:?}");
     // A header block just under the limit is served.
     let fits = format!(
@@ -70,7 +70,7 @@ async fn oversized_headers_get_431() {
         "x".repeat(60 * 1024)
     );
     assert_eq!(
-        response(exchange(app.addr, fits.as_bytes(), limit).await).status,
+        raw::answer(app.addr, fits.as_bytes(), limit).await.status,
         200
     );
     assert_eq!(stored(&app).await, before);
@@ -114,17 +114,15 @@ async fn http_1_0_clients_without_host_are_served_and_closed() {
         std::str::from_utf8(body).unwrap()
     );
     // No `Connection: close`: HTTP/1.0 closes after the response by default,
-    // so `exchange` (which reads to EOF) would time out if it did not.
-    let r = response(exchange(app.addr, put.as_bytes(), limit).await);
+    // so `raw::answer` (which reads to EOF) would time out if it did not.
+    let r = raw::answer(app.addr, put.as_bytes(), limit).await;
     assert_eq!((r.status, r.json()["action"].as_str()), (201, Some("add")));
-    let r = response(
-        exchange(
-            app.addr,
-            b"GET /feeds/news/items/old HTTP/1.0\r\n\r\n",
-            limit,
-        )
-        .await,
-    );
+    let r = raw::answer(
+        app.addr,
+        b"GET /feeds/news/items/old HTTP/1.0\r\n\r\n",
+        limit,
+    )
+    .await;
     assert_eq!(
         r.json(),
         serde_json::json!({"id": "old", "title": "Old client"})
@@ -135,7 +133,7 @@ async fn http_1_0_clients_without_host_are_served_and_closed() {
         .unwrap()
         .to_string();
     let raw = format!("GET /feeds/news.atom?etag={epoch}.0 HTTP/1.0\r\n\r\n");
-    let r = response(exchange(app.addr, raw.as_bytes(), limit).await);
+    let r = raw::answer(app.addr, raw.as_bytes(), limit).await;
     assert_eq!(r.status, 200);
     let feed = r.feed();
     assert_eq!((feed.atom, feed.ids()), (true, vec![("old", "add")]));

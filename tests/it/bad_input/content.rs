@@ -28,7 +28,7 @@ async fn invalid_utf8_in_paths_ids_headers_and_json() {
     assert_eq!((r.status, r.problem().as_str()), (404, "feed_not_found"));
     // Raw bytes above 0x7F in the request target are not a URI: hyper answers 400.
     let raw = b"GET /feeds/news/items/\xff\xfe HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    let r = response(exchange(app.addr, raw, Duration::from_secs(5)).await);
+    let r = raw::answer(app.addr, raw, Duration::from_secs(5)).await;
     assert_eq!(r.status, 400, "{r:?}");
     // Invalid UTF-8 in an id inside a batch, and a lone surrogate escape.
     let r = app
@@ -44,11 +44,11 @@ async fn invalid_utf8_in_paths_ids_headers_and_json() {
     assert_eq!((r.status, r.problem().as_str()), (400, "invalid_item"));
     // Invalid UTF-8 in a validator is an unusable validator: a catch-up, not an error.
     let raw = b"GET /feeds/news HTTP/1.1\r\nHost: t\r\nConnection: close\r\nIf-None-Match: \"\xff\xfe.1\"\r\n\r\n";
-    let r = response(exchange(app.addr, raw, Duration::from_secs(5)).await);
+    let r = raw::answer(app.addr, raw, Duration::from_secs(5)).await;
     assert_eq!((r.status, r.feed().sync_mode.as_str()), (200, "catchUp"));
     // ... and in a Content-Type, an unsupported one.
     let raw = b"PUT /feeds/news/items/a HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/\xffjson\r\nContent-Length: 2\r\n\r\n{}";
-    let r = response(exchange(app.addr, raw, Duration::from_secs(5)).await);
+    let r = raw::answer(app.addr, raw, Duration::from_secs(5)).await;
     assert_eq!(
         (r.status, r.problem().as_str()),
         (415, "unsupported_media_type")
@@ -235,7 +235,7 @@ async fn options_answers_allow_and_changes_nothing() {
     assert_eq!((r.status, r.problem().as_str()), (404, "not_found"));
     // The asterisk form names no resource of ours.
     let raw = b"OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    let r = response(exchange(app.addr, raw, Duration::from_secs(5)).await);
+    let r = raw::answer(app.addr, raw, Duration::from_secs(5)).await;
     assert_eq!((r.status, r.problem().as_str()), (404, "not_found"));
     assert_eq!(stored(&app).await, before);
     assert_eq!(

@@ -23,35 +23,6 @@ async fn stored(app: &TestApp) -> serde_json::Value {
     app.get("/feeds", &[]).await.json()
 }
 
-/// What a raw exchange ended in.
-#[derive(Debug)]
-enum Ending {
-    /// A complete response (the connection was then closed by the server).
-    Response(Resp),
-    /// The server closed the connection without a response.
-    Closed,
-    /// Nothing within the time limit.
-    Silent,
-}
-
-/// Send `raw`, then read until the server closes (at most `limit`).
-async fn exchange(addr: SocketAddr, raw: &[u8], limit: Duration) -> Ending {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    // The server may close before it has read everything: ignore write errors.
-    let _ = s.write_all(raw).await;
-    read_until_close(&mut s, limit).await
-}
-
-async fn read_until_close(s: &mut TcpStream, limit: Duration) -> Ending {
-    let mut buf = Vec::new();
-    match timeout(limit, s.read_to_end(&mut buf)).await {
-        Err(_) => Ending::Silent,
-        // A reset after a response still leaves the response in `buf`.
-        Ok(_) if buf.windows(4).any(|w| w == b"\r\n\r\n") => Ending::Response(Resp::parse(&buf)),
-        Ok(_) => Ending::Closed,
-    }
-}
-
 /// The whole log of `feed` as one ETag-selected page from position 0.
 async fn from_start(app: &TestApp, feed: &str) -> Feed {
     let v = stored(app).await;
@@ -73,11 +44,4 @@ async fn from_start(app: &TestApp, feed: &str) -> Feed {
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     r.feed()
-}
-
-fn response(e: Ending) -> Resp {
-    match e {
-        Ending::Response(r) => r,
-        other => panic!("expected a response, got {other:?}"),
-    }
 }

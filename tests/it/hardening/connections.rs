@@ -46,7 +46,7 @@ async fn idle_connections_make_room_oldest_first() {
         started.elapsed()
     );
     assert!(
-        closed(&mut a, PROMPT).await,
+        raw::closed(&mut a, PROMPT).await,
         "the oldest idle connection was kept"
     );
     // b and c are still served on their connections.
@@ -82,7 +82,7 @@ fn a_flood_past_the_cap_keeps_probes_answered_and_sheds_explicitly() {
         }
         let mut still_open = 0;
         for s in &mut held {
-            if !closed(s, Duration::from_millis(20)).await {
+            if !raw::closed(s, Duration::from_millis(20)).await {
                 still_open += 1;
             }
         }
@@ -91,7 +91,7 @@ fn a_flood_past_the_cap_keeps_probes_answered_and_sheds_explicitly() {
             "{still_open} connections open with max_connections = 8"
         );
         let probe = b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-        assert_eq!(answer(addr, probe, PROMPT).await.status, 200);
+        assert_eq!(raw::answer(addr, probe, PROMPT).await.status, 200);
 
         // 2. Every slot busy: probes answered, everything else an explicit 503.
         let mut puts = Vec::new();
@@ -102,7 +102,7 @@ fn a_flood_past_the_cap_keeps_probes_answered_and_sheds_explicitly() {
         for i in 0..12 {
             let started = Instant::now();
             let raw = b"GET /feeds/news HTTP/1.1\r\nHost: t\r\n\r\n";
-            let r = answer(addr, raw, PROMPT).await;
+            let r = raw::answer(addr, raw, PROMPT).await;
             assert_eq!(
                 (r.status, r.problem().as_str()),
                 (503, "overloaded"),
@@ -112,7 +112,7 @@ fn a_flood_past_the_cap_keeps_probes_answered_and_sheds_explicitly() {
             assert!(started.elapsed() < PROMPT);
             for path in ["/healthz", "/readyz"] {
                 let raw = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
-                let r = answer(addr, raw.as_bytes(), PROMPT).await;
+                let r = raw::answer(addr, raw.as_bytes(), PROMPT).await;
                 assert_eq!(r.status, 200, "{path} while full");
             }
         }
@@ -121,7 +121,7 @@ fn a_flood_past_the_cap_keeps_probes_answered_and_sheds_explicitly() {
         drop(puts);
         tokio::time::sleep(Duration::from_millis(300)).await;
         let raw = b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-        let scrape = answer(addr, raw, PROMPT).await;
+        let scrape = raw::answer(addr, raw, PROMPT).await;
         assert_eq!(scrape.status, 200);
         let text = scrape.text();
         assert_eq!(
@@ -171,7 +171,7 @@ async fn a_body_that_never_arrives_times_out() {
         ),
     ] {
         let started = Instant::now();
-        let buf = exchange(app.addr, raw.as_bytes(), Duration::from_secs(6))
+        let buf = raw::exchange(app.addr, raw.as_bytes(), Duration::from_secs(6))
             .await
             .unwrap_or_else(|| panic!("{what}: the connection is still held"));
         let took = started.elapsed();

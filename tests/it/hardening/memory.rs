@@ -12,7 +12,7 @@
 //! atomic batch is applied, ~6 KiB per item, and all sixteen ran at once).
 
 use super::*;
-use std::io::{Read, Write};
+use std::future::Future;
 
 const BUDGET_MIB: u64 = 32;
 /// The receiving pool: a quarter of the budget, at least one whole body.
@@ -21,52 +21,29 @@ const PRODUCERS: usize = 16;
 const ITEMS: usize = 2_000;
 
 /// A batch body of items `from..to` of producer `p`.
-fn batch(p: usize, items: std::ops::Range<usize>) -> Vec<u8> {
+fn batch(p: usize, items: std::ops::Range<usize>) -> String {
     let items: Vec<String> = items
         .map(|n| format!(r#"{{"id":"p{p}-{n}","title":"Item {n}"}}"#))
         .collect();
-    format!("[{}]", items.join(",")).into_bytes()
-}
-
-/// Send `head` and `body`, read the answer (the server closes).
-fn exchange(addr: SocketAddr, head: &str, body: &[u8]) -> Resp {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    Resp::parse(&out)
-}
-
-fn post(addr: SocketAddr, body: &[u8]) -> Resp {
-    let head = format!(
-        "POST /feeds/news/items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    exchange(addr, &head, body)
+    format!("[{}]", items.join(","))
 }
 
 /// Start a binary, let `load` write to it, and return how far its peak
 /// resident memory rose above its resting size (MiB).
-fn peak_above_rest(load: impl FnOnce(SocketAddr)) -> u64 {
+async fn peak_above_rest<F: Future<Output = ()>>(load: impl FnOnce(Client) -> F) -> u64 {
     let (_dir, cfg) = binary::config_file(&format!(
         "max_body_bytes = 16777216\ningest_memory_bytes = {}\n[feeds.news]\n",
         BUDGET_MIB << 20
     ));
     let p = binary::serve(&cfg, &[]);
-    let (addr, pid) = (p.addr, p.child.id());
-    assert_eq!(post(addr, br#"[{"id":"warm","title":"up"}]"#).status, 200);
+    let (c, pid) = (Client::new(p.addr), p.child.id());
+    let warm = c.batch("news", r#"[{"id":"warm","title":"up"}]"#).await;
+    assert_eq!(warm.status, 200);
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
     let resting = binary::status_kib(pid, "VmRSS:");
-    load(addr);
+    load(c.clone()).await;
     let peak = binary::status_kib(pid, "VmHWM:");
-    let feeds = exchange(
-        addr,
-        "GET /feeds HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-        b"",
-    )
-    .json();
+    let feeds = c.get("/feeds", &[]).await.json();
     assert_eq!(
         feeds["feeds"][0]["items"].as_u64(),
         Some((PRODUCERS * ITEMS) as u64 + 1)
@@ -75,21 +52,26 @@ fn peak_above_rest(load: impl FnOnce(SocketAddr)) -> u64 {
     peak.saturating_sub(resting) >> 10
 }
 
-#[test]
-fn concurrent_batches_cost_at_most_the_ingest_budget() {
-    let reference = peak_above_rest(|addr| {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_cost_at_most_the_ingest_budget() {
+    let reference = peak_above_rest(|c| async move {
         for p in 0..PRODUCERS {
             for from in (0..ITEMS).step_by(100) {
-                assert_eq!(post(addr, &batch(p, from..from + 100)).status, 200);
+                let r = c.batch("news", &batch(p, from..from + 100)).await;
+                assert_eq!(r.status, 200);
             }
         }
-    });
-    let concurrent = peak_above_rest(|addr| {
+    })
+    .await;
+    let concurrent = peak_above_rest(|c| async move {
         let producers: Vec<_> = (0..PRODUCERS)
-            .map(|p| std::thread::spawn(move || post(addr, &batch(p, 0..ITEMS))))
+            .map(|p| {
+                let c = c.clone();
+                tokio::spawn(async move { c.batch("news", &batch(p, 0..ITEMS)).await })
+            })
             .collect();
         for producer in producers {
-            let r = producer.join().unwrap();
+            let r = producer.await.unwrap();
             assert_eq!(r.status, 200, "{}", r.text());
         }
         // A 12 MiB batch, under the raised body limit but more than the
@@ -98,10 +80,11 @@ fn concurrent_batches_cost_at_most_the_ingest_budget() {
             "POST /feeds/news/items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             12 << 20
         );
-        let r = exchange(addr, &head, b"");
+        let r = raw::send(c.addr, head.as_bytes()).await;
         assert_eq!((r.status, r.problem().as_str()), (413, "payload_too_large"));
         assert!(r.text().contains("ingest_memory_bytes"), "{}", r.text());
-    });
+    })
+    .await;
     let bound = reference + BUDGET_MIB + RECEIVING_MIB;
     eprintln!(
         "peak above rest: {reference} MiB one batch of 100 at a time, {concurrent} MiB with \

@@ -21,7 +21,7 @@ async fn host_is_required_once_and_valid() {
             "a write without Host",
         ),
     ] {
-        let r = answer(app.addr, raw.as_bytes(), LIMIT).await;
+        let r = raw::answer(app.addr, raw.as_bytes(), LIMIT).await;
         assert_eq!((r.status, r.problem().as_str()), (400, "bad_request"), "{why}");
         assert_eq!(r.header("connection"), Some("close"), "{why}");
     }
@@ -34,7 +34,7 @@ async fn host_is_required_once_and_valid() {
         "GET /healthz HTTP/1.0\r\n\r\n",
     ] {
         assert_eq!(
-            answer(app.addr, raw.as_bytes(), LIMIT).await.status,
+            raw::answer(app.addr, raw.as_bytes(), LIMIT).await.status,
             200,
             "{raw}"
         );
@@ -72,7 +72,7 @@ async fn hypers_own_errors_are_problem_documents() {
             "bad_request",
         ),
     ] {
-        let r = answer(app.addr, raw.as_bytes(), LIMIT).await;
+        let r = raw::answer(app.addr, raw.as_bytes(), LIMIT).await;
         assert_eq!((r.status, r.problem().as_str()), (status, code), "{r:?}");
         let v = r.json();
         assert_eq!(v["type"], format!("urn:feedgate:problem:{code}"));

@@ -1,14 +1,26 @@
 //! [`Client`]: ordinary requests to a gateway (one started in-process or the
-//! real binary), each on a connection of its own, and the shorthands of the
-//! push API.
+//! real binary) through reqwest, and the shorthands of the push API.
+//!
+//! What goes on the wire is what the test wrote plus the client's own
+//! headers: `Host` (unless the test sends one), `Connection: close` (each
+//! request on a connection of its own, as the server sees a one-shot client),
+//! `Accept: */*` (reqwest's default, which the server takes as no
+//! preference, unless the test sends an `Accept`), and `Content-Length`
+//! (`0` on a PUT or POST without a body). Nothing is followed, decompressed
+//! or proxied. A request target the URL parser would rewrite (dot segments
+//! such as `..` or `%2E%2E`, which the id `..` becomes; characters it
+//! escapes) is written as given by [`raw::request`] instead.
 
 use super::{raw, Resp};
+use reqwest::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_LENGTH};
+use reqwest::{Method, Url};
 use std::net::SocketAddr;
 
 /// Requests to the gateway at `addr`.
 #[derive(Debug, Clone)]
 pub struct Client {
     pub addr: SocketAddr,
+    http: reqwest::Client,
 }
 
 /// Percent-encode an id for a path segment.
@@ -18,30 +30,51 @@ pub fn enc(id: &str) -> String {
 
 impl Client {
     pub fn new(addr: SocketAddr) -> Client {
-        Client { addr }
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .no_proxy()
+            .no_gzip()
+            .no_hickory_dns()
+            .build()
+            .unwrap();
+        Client { addr, http }
     }
 
+    /// `method target` with `headers` and `body`, answered in full.
     pub async fn req(
         &self,
         method: &str,
-        path: &str,
+        target: &str,
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Resp {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.addr
-        );
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
+        let url = Url::parse(&format!("http://{}{target}", self.addr)).unwrap();
+        let sent = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        if sent != target {
+            return raw::request(self.addr, method, target, headers, body).await;
         }
-        if !body.is_empty() || method == "PUT" || method == "POST" {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method.clone(), url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
-        head.push_str("\r\n");
-        let mut raw = head.into_bytes();
-        raw.extend_from_slice(body);
-        raw::send(self.addr, &raw).await
+        if !body.is_empty() {
+            request = request.body(body.to_vec());
+        } else if method == Method::PUT || method == Method::POST {
+            request = request.header(CONTENT_LENGTH, "0");
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {target}: {e:?}"));
+        Resp::read(response).await
     }
 
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Resp {

@@ -12,6 +12,26 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// The whole of `response`, body included.
+    pub async fn read(response: reqwest::Response) -> Resp {
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                (name.as_str().to_string(), value.trim().to_string())
+            })
+            .collect();
+        let body = response.bytes().await.unwrap().to_vec();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A response from the bytes of a raw exchange.
     pub fn parse(buf: &[u8]) -> Resp {
         let split = buf
             .windows(4)

@@ -290,7 +290,7 @@ async fn paging_with_next_links() {
 #[tokio::test]
 async fn a_im_feed_head_and_formats() {
     let app = app_with(2).await;
-    // A-IM: feed gets a plain 200 unless the feed sets im_feed (tests/im_feed.rs).
+    // A-IM: feed gets a plain 200 unless the feed sets im_feed (`im_feed.rs`).
     let r = app.get("/feeds/news", &[("A-IM", "feed")]).await;
     assert_eq!((r.status, r.header("im")), (200, None));
     let nm = app

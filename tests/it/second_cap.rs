@@ -1,7 +1,9 @@
 //! One second holding 50,000 transactions, read by 16 date consumers at once
 //! with `limit=1`, against the real binary: each read is bounded by the
 //! whole-second hard cap (`max_second_entries`), ends with a `next` link, and
-//! the process's peak memory (`VmHWM`) stays bounded.
+//! the process's peak memory (`VmHWM`) stays bounded. The binary is a process
+//! of its own, so the tests running beside this one in the test binary do
+//! not count.
 
 use crate::support::*;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Bad input at the HTTP layer: slow and oversized request heads, huge declared
 //! bodies, HTTP/1.0 clients, more connections than `max_connections`
-//! (the flood and the over-cap answers are in `tests/hardening`).
+//! (the flood and the over-cap answers are in `hardening`).
 
 use super::*;
 
@@ -166,7 +166,7 @@ async fn connections_beyond_the_cap_take_the_slot_of_an_idle_one() {
     let mut a = served_connection(app.addr).await;
     let b = served_connection(app.addr).await;
     // A third connection is served at once: the idle connection unused
-    // longest (a) is closed for it (tests/hardening has the whole story).
+    // longest (a) is closed for it (`hardening` has the whole story).
     let mut c = TcpStream::connect(app.addr).await.unwrap();
     c.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         .await

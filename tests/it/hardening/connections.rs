@@ -1,4 +1,4 @@
-//! Items 3 and 6: a gateway at `max_connections` stays observable and sheds
+//! A gateway at `max_connections` stays observable and sheds
 //! load explicitly (idle keep-alive connections make room, oldest first;
 //! with every slot busy, `503 overloaded` with `Retry-After`, while
 //! `/healthz` and `/readyz` still answer; counted and logged), and a body

@@ -1,6 +1,8 @@
-//! Item 5: memory on ingest is bounded by `ingest_memory_bytes`, asserted on
+//! Memory on ingest is bounded by `ingest_memory_bytes`, asserted on
 //! the real binary's peak resident memory (`VmHWM` in /proc/PID/status,
 //! reset through /proc/PID/clear_refs once the binary rests), not by timing.
+//! The binary is a process of its own, so the tests running beside this one
+//! in the test binary do not count.
 //!
 //! The store keeps memory for what it holds (sled's tree grows with the
 //! items written), so the same items are written twice, each time into a

@@ -1,4 +1,4 @@
-//! Items 1 and 2: an upstream origin that tries to get the configured
+//! An upstream origin that tries to get the configured
 //! credentials (query `access_token`, `Authorization`, a custom header) sent
 //! to a host nobody configured: through a feedgate page's `next` link, or a
 //! redirect. Both fail the sync with a clear error; the other host is never

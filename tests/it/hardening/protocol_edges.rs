@@ -1,4 +1,4 @@
-//! Item 10: RFC 9112 §3.2 (`Host`: exactly one, valid, required of
+//! RFC 9112 §3.2 (`Host`: exactly one, valid, required of
 //! HTTP/1.1) and hyper's own error answers, which come as problem
 //! documents with a stable `code` like every other error.
 

@@ -1,4 +1,4 @@
-//! Items 7, 8 and 9: credential material never comes back. `access_token`
+//! Credential material never comes back. `access_token`
 //! spelled with percent-escapes is redacted like the plain one (logs, self
 //! links); `/readyz` tells anonymous callers ready or not and counts, not
 //! each upstream's state and error; a 401 never echoes what was sent.

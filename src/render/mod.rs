@@ -21,7 +21,7 @@
 //!
 //! Validity: every document is meant to pass the W3C feed validator without
 //! an error (RFC 4287 for Atom, RSS 2.0 and its namespaces for RSS); the
-//! rules are held by `tests/validity/` over every document shape, and the
+//! rules are held by `tests/it/validity/` over every document shape, and the
 //! few warnings left are explained in docs/decisions.md.
 //!
 //! Dates: RSS `lastBuildDate` / `pubDate` are IMF-fixdates (`… GMT`, whole

@@ -1,0 +1,30 @@
+//! feedgate's integration tests, one binary: each module is one area of the
+//! gateway, tested through HTTP against a server started in-process or the
+//! real `feedgate` binary; `support` holds the harness they share.
+
+mod support;
+
+mod auth;
+mod bad_input;
+mod cache_control;
+mod cli;
+mod client_dates;
+mod consumers;
+mod cursors;
+mod documents;
+mod durability;
+mod hardening;
+mod im_feed;
+mod lifecycle;
+mod lossy_model;
+mod metrics;
+mod read;
+mod read_cache;
+mod read_caching;
+mod retention;
+mod second_cap;
+mod upstream;
+mod upstream_replica;
+mod upstream_sync;
+mod validity;
+mod write;

@@ -98,9 +98,13 @@ impl App {
                 dir: config.data_dir.display().to_string(),
                 source,
             })?;
-        let upstreams =
-            crate::upstream::Upstreams::build(&config, &store, clock.clone(), metrics.clone())
-                .map_err(|(feed, source)| AppError::Upstream { feed, source })?;
+        let upstreams = crate::upstream::Upstreams::build(
+            config.upstreams(),
+            &store,
+            clock.clone(),
+            metrics.clone(),
+        )
+        .map_err(|(feed, source)| AppError::Upstream { feed, source })?;
         let logs = feeds.iter().filter_map(|(name, info)| {
             Some((name.as_str(), store.feed(name)?.clone(), info.clone()))
         });

@@ -17,6 +17,7 @@ pub mod model;
 pub mod protocol;
 pub mod render;
 pub mod server;
+pub mod setting;
 pub mod store;
 mod sync;
 pub mod upstream;

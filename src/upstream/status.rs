@@ -2,18 +2,10 @@
 //! and `/readyz`: last sync time, last outcome, changes, failure counts and
 //! the last error's text (which never holds a header value or URL credentials).
 
-use super::sync::Report;
+use super::sync::{Changes, Report};
 use super::SyncError;
 use serde::Serialize;
 use std::time::Duration;
-
-/// Transactions one sync appended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Changes {
-    pub added: usize,
-    pub updated: usize,
-    pub deleted: usize,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncStatus {

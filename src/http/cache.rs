@@ -37,13 +37,12 @@ use crate::upstream::{Syncer, Upstreams};
 use bytes::Bytes;
 use hyper::header::HeaderMap;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 /// Every configured feed's log, presentation and ready-made answers, found
 /// with one lookup per read.
 pub struct ReadCache {
-    feeds: HashMap<String, Feed, BuildHasherDefault<Fnv>>,
+    feeds: HashMap<String, Feed>,
 }
 
 /// What a read of one feed needs.
@@ -85,29 +84,6 @@ impl ReadCache {
 
     pub fn feed(&self, name: &str) -> Option<&Feed> {
         self.feeds.get(name)
-    }
-}
-
-/// FNV-1a, for the feed map: a few-byte name hashes in a few dozen
-/// instructions instead of SipHash's hundreds. The map is built once from
-/// the config and only read, so there is nothing to flood.
-pub struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 

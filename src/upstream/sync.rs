@@ -88,7 +88,7 @@ pub(super) struct State {
     pub fingerprint: String,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
-    /// FNV-1a of the last applied body, hex.
+    /// `diff::content_hash` of the last applied body, hex.
     pub body_hash: Option<String>,
     /// Feedgate: the upstream position held, `EPOCH.SEQ`.
     pub position: Option<String>,
@@ -146,7 +146,7 @@ pub(super) async fn snapshot(
             last_modified,
         } => (body, etag, last_modified),
     };
-    let hash = format!("{:032x}", diff::fnv1a(&body));
+    let hash = format!("{:032x}", diff::content_hash(&body));
     if state.body_hash.as_deref() != Some(hash.as_str()) {
         let snap = match format {
             SourceFormat::Json => parse::json(&body, &s.config)?,

@@ -265,6 +265,11 @@ pub(crate) fn io(what: &str) -> impl Fn(std::io::Error) -> CliError + '_ {
 }
 
 /// Print `err` as `error: …` on stderr and exit with its code.
+#[allow(
+    clippy::print_stderr,
+    clippy::exit,
+    reason = "the CLI's error exit: its message is for the operator, and no store is open any more"
+)]
 pub fn exit(err: &CliError) -> ! {
     eprintln!("error: {err}");
     std::process::exit(err.exit_code())

@@ -259,7 +259,7 @@ impl Config {
         for (name, feed) in &self.feeds {
             if !crate::model::valid_feed_name(name) {
                 return Err(ConfigError::invalid(
-                    &format!("feeds.{name}"),
+                    format!("feeds.{name}"),
                     "feed names must match [a-z0-9][a-z0-9_-]{0,63}",
                 ));
             }
@@ -267,7 +267,7 @@ impl Config {
                 upstream.validate(&format!("feeds.{name}.upstream"))?;
                 if feed.seed.is_some() {
                     return Err(ConfigError::invalid(
-                        &format!("feeds.{name}.seed"),
+                        format!("feeds.{name}.seed"),
                         "an upstream feed is filled by its origin, not by a seed file",
                     ));
                 }
@@ -277,7 +277,7 @@ impl Config {
             let r = &feed.retention;
             if r.tombstones.is_some() && r.compact_after.is_none_or(|c| Some(c) > r.tombstones) {
                 return Err(ConfigError::invalid(
-                    &format!("feeds.{name}.retention.tombstones"),
+                    format!("feeds.{name}.retention.tombstones"),
                     "needs compact_after, no longer than tombstones (a dropped tombstone takes its item's older states with it)",
                 ));
             }

@@ -1,5 +1,17 @@
 //! feedgate: transaction feeds (RSS 2.0 / Atom 1.0) over conditional GET.
 
+// The library serves requests: it must not abort on a bad input or write to
+// the terminal (it logs through `tracing`). Tests may unwrap and panic.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::panic,
+        clippy::print_stdout,
+        clippy::print_stderr
+    )
+)]
+
 pub mod app;
 pub mod auth;
 pub mod background;

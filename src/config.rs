@@ -233,20 +233,6 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// Apply the `FEEDGATE_<KEY>` variables of `vars` (e.g. `FEEDGATE_LISTEN`,
-    /// `FEEDGATE_MAX_BODY_BYTES`, `FEEDGATE_SHUTDOWN_GRACE`); other variables
-    /// are skipped. `FEEDGATE_CONFIG` names the file ([`Config::load`]).
-    pub fn apply_env<K, V>(
-        &mut self,
-        vars: impl IntoIterator<Item = (K, V)>,
-    ) -> Result<(), ConfigError>
-    where
-        K: AsRef<OsStr>,
-        V: AsRef<OsStr>,
-    {
-        env::Vars::new(vars).apply(self)
-    }
-
     /// The feeds with an `upstream` table, and that table.
     pub fn upstreams(&self) -> impl Iterator<Item = (&str, &crate::upstream::UpstreamConfig)> {
         self.feeds

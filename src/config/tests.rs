@@ -78,7 +78,6 @@ fn bad_configs_name_the_key() {
 
 #[test]
 fn environment_overrides() {
-    let mut c = Config::default();
     let vars = [
         ("FEEDGATE_LISTEN", "0.0.0.0:9999"),
         ("FEEDGATE_MAX_BODY_BYTES", "2048"),
@@ -86,13 +85,12 @@ fn environment_overrides() {
         ("FEEDGATE_DATA_DIR", "/tmp/x"),
         ("HOME", "/root"),
     ];
-    c.apply_env(vars.map(|(k, v)| (k.to_string(), v.to_string())))
-        .unwrap();
+    let c = Config::load(None, vars, &Flags::default()).unwrap();
     assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], 9999)));
     assert_eq!(c.max_body_bytes, 2048);
     assert_eq!(c.shutdown_grace, Duration::from_secs(3));
     assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
-    let e = c.apply_env([("FEEDGATE_MAX_LIMIT".to_string(), "many".to_string())]);
+    let e = Config::load(None, [("FEEDGATE_MAX_LIMIT", "many")], &Flags::default());
     assert!(e.unwrap_err().to_string().contains("FEEDGATE_MAX_LIMIT"));
 }
 

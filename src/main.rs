@@ -1,5 +1,6 @@
-//! The `feedgate` binary: parse flags, load the config, start tracing, bind,
-//! and hand over to [`feedgate::server::run`].
+//! The `feedgate` binary: parse flags, start tracing, then for `serve` load
+//! the config ([`feedgate::config::Config::load`]), bind and hand over to
+//! [`feedgate::server::run`]; the operator commands run in [`feedgate::cli`].
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

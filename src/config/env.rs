@@ -1,7 +1,7 @@
 //! The environment layer: the one place that maps a `FEEDGATE_*` variable to
 //! the config key it sets. Every top-level key with a single value has one,
 //! `FEEDGATE_` + the key in capitals (`FEEDGATE_MAX_BODY_BYTES` sets
-//! `max_body_bytes`; letter case does not matter), and `FEEDGATE_CONFIG`
+//! `max_body_bytes`; the key's letter case does not matter), and `FEEDGATE_CONFIG`
 //! names the file. An unknown `FEEDGATE_` variable is logged, so a typo in a
 //! deployment shows. Flags are clap's; they only carry their value here
 //! ([`super::Flags`]).
@@ -22,9 +22,7 @@ pub fn var(key: &str) -> String {
 
 /// The key a `FEEDGATE_*` variable names (`None` for other variables).
 fn key(var: &str) -> Option<String> {
-    var.get(..PREFIX.len())
-        .filter(|p| p.eq_ignore_ascii_case(PREFIX))
-        .map(|_| var[PREFIX.len()..].to_ascii_lowercase())
+    var.strip_prefix(PREFIX).map(str::to_ascii_lowercase)
 }
 
 /// A key the environment can set, typed.
@@ -143,7 +141,8 @@ mod tests {
             key("FEEDGATE_MAX_BODY_BYTES").as_deref(),
             Some("max_body_bytes")
         );
-        assert_eq!(key("feedgate_listen").as_deref(), Some("listen"));
+        assert_eq!(key("FEEDGATE_Listen").as_deref(), Some("listen"));
+        assert_eq!(key("feedgate_listen"), None);
         assert_eq!(key("HOME"), None);
         assert_eq!(key("FEED"), None);
         assert!(known("config") && known("listen") && known("shutdown_grace"));

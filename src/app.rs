@@ -83,8 +83,9 @@ impl App {
         let metrics = Arc::new(Metrics::new(names.iter().copied()));
         let records = store.consumer_records().await.map_err(store_error)?;
         let consumers = Consumers::open(records, &names, crate::consumers::DEFAULT_CAP);
-        let upstreams = Upstreams::build(&config, store.as_ref(), clock.clone(), &metrics)
-            .map_err(|(feed, source)| AppError::Upstream { feed, source })?;
+        let upstreams =
+            Upstreams::build(config.upstreams(), store.as_ref(), clock.clone(), &metrics)
+                .map_err(|(feed, source)| AppError::Upstream { feed, source })?;
         let feeds = Registry::new(
             &config.feeds,
             |name| store.feed(name),

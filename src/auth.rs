@@ -10,8 +10,8 @@
 //! everything. With no credentials configured, every request is allowed.
 
 use crate::codec::base64_decode;
-use crate::config::{ConfigError, CredentialConfig};
 use crate::error::ApiError;
+use crate::setting::ConfigError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -22,6 +22,17 @@ pub enum Role {
     Read,
     Write,
     Admin,
+}
+
+/// One credential as configured (`[credentials.NAME]`): a bearer token
+/// and/or a password for HTTP Basic (the credential's name is the user name),
+/// stored as SHA-256 hex digests, and its role per feed (`"*"` for every feed).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialConfig {
+    pub token_sha256: Option<String>,
+    pub password_sha256: Option<String>,
+    pub roles: BTreeMap<String, Role>,
 }
 
 type Digest32 = [u8; 32];
@@ -56,21 +67,13 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 fn parse_digest(key: &str, hex: &str) -> Result<Digest32, ConfigError> {
-    let bad = || ConfigError::Invalid {
-        key: key.to_string(),
-        message:
-            "must be 64 hex digits (the SHA-256 of the secret; `feedgate hash-secret` prints it)"
-                .into(),
-    };
-    let hex = hex.trim();
-    if hex.len() != 64 {
-        return Err(bad());
-    }
     let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
-            .map_err(|_| bad())?;
-    }
+    hex::decode_to_slice(hex.trim(), &mut out).map_err(|_| {
+        ConfigError::invalid(
+            key,
+            "must be 64 hex digits (the SHA-256 of the secret; `feedgate hash-secret` prints it)",
+        )
+    })?;
     Ok(out)
 }
 
@@ -80,6 +83,9 @@ fn ct_eq(a: &Digest32, b: &Digest32) -> bool {
 }
 
 impl Auth {
+    /// The configured credentials of the feeds `feeds`, checked: digests are
+    /// 64 hex digits, each credential has a secret, roles name configured
+    /// feeds. Errors name the key.
     pub fn from_config(
         creds: &BTreeMap<String, CredentialConfig>,
         feeds: &[&str],
@@ -98,17 +104,17 @@ impl Auth {
                 .map(|h| parse_digest(&key("password_sha256"), h))
                 .transpose()?;
             if token.is_none() && password.is_none() {
-                return Err(ConfigError::Invalid {
-                    key: format!("credentials.{name}"),
-                    message: "needs token_sha256 or password_sha256".into(),
-                });
+                return Err(ConfigError::invalid(
+                    format!("credentials.{name}"),
+                    "needs token_sha256 or password_sha256",
+                ));
             }
             for feed in c.roles.keys() {
                 if feed != "*" && !feeds.contains(&feed.as_str()) {
-                    return Err(ConfigError::Invalid {
-                        key: key(&format!("roles.{feed}")),
-                        message: "names a feed that is not configured".into(),
-                    });
+                    return Err(ConfigError::invalid(
+                        key(&format!("roles.{feed}")),
+                        "names a feed that is not configured",
+                    ));
                 }
             }
             out.push(Credential {

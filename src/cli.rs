@@ -1,7 +1,13 @@
-//! The operator commands beside `serve`: `check-config`, `export`, `import`
-//! and `compact` (their clap arguments and what they do; `main` only
-//! dispatches). Configuration is loaded as `serve` loads it: the file, then
-//! `FEEDGATE_*` variables, then flags, then validated.
+//! The command line: the arguments of `serve` and of the operator commands
+//! beside it (`check-config`, `export`, `import` and `compact`), and what the
+//! operator commands do (`export` and `import` in `transfer`); `main` only
+//! dispatches. Every command loads its configuration through
+//! [`Config::load`]: the file, then `FEEDGATE_*` variables, then flags, then
+//! validated.
+//!
+//! The flags have no clap `env`: the config layer maps every variable
+//! (`config::env`), so a flag's help names its variable by hand, in clap's
+//! notation, and a unit test holds the two together.
 //!
 //! The offline commands open the store directly. sled locks its directory,
 //! so while a server runs on the same data dir they fail at once with
@@ -10,12 +16,16 @@
 //! or input (nothing was changed).
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Flags};
 use crate::store::embedded::Embedded;
-use crate::store::{Backend, Op, Outcome, StoreError};
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use crate::store::{Backend, StoreError};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+mod transfer;
+pub use transfer::{export, import, ImportReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -46,12 +56,64 @@ impl CliError {
     }
 }
 
-/// `--config`, as `serve` takes it.
+/// `--config`, as every command takes it.
 #[derive(Debug, clap::Args)]
 pub struct ConfigArg {
-    /// TOML config file (optional: without one, defaults apply and no feeds exist).
-    #[arg(long, env = "FEEDGATE_CONFIG")]
+    /// TOML config file (optional: without one, defaults apply and no feeds exist) [env: FEEDGATE_CONFIG=]
+    #[arg(long)]
     pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// [`Config::load`] with this file, the process's environment and `flags`.
+    pub fn load(&self, flags: &Flags) -> Result<Config, CliError> {
+        Ok(Config::load(
+            self.config.as_deref(),
+            std::env::vars_os(),
+            flags,
+        )?)
+    }
+}
+
+/// `feedgate serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Address to listen on (port 0 picks a free port). Overrides `listen` [env: FEEDGATE_LISTEN=]
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Directory of the embedded store. Overrides `data_dir` [env: FEEDGATE_DATA_DIR=]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn load(&self) -> Result<Config, CliError> {
+        self.config.load(&Flags {
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+        })
+    }
+}
+
+/// `--config` and `--data-dir`, as the commands that open the store take them.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Directory of the embedded store. Overrides `data_dir` [env: FEEDGATE_DATA_DIR=]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    pub fn load(&self) -> Result<Config, CliError> {
+        self.config.load(&Flags {
+            data_dir: self.data_dir.clone(),
+            ..Flags::default()
+        })
+    }
 }
 
 /// `feedgate check-config`.
@@ -67,10 +129,7 @@ pub struct ExportArgs {
     /// The feed whose current items are written.
     pub feed: String,
     #[command(flatten)]
-    pub config: ConfigArg,
-    /// Directory of the embedded store. Overrides `data_dir`.
-    #[arg(long, env = "FEEDGATE_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    pub store: StoreArgs,
 }
 
 /// `feedgate import`.
@@ -81,10 +140,7 @@ pub struct ImportArgs {
     /// NDJSON file to read; `-` or none: standard input.
     pub file: Option<PathBuf>,
     #[command(flatten)]
-    pub config: ConfigArg,
-    /// Directory of the embedded store. Overrides `data_dir`.
-    #[arg(long, env = "FEEDGATE_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    pub store: StoreArgs,
 }
 
 /// `feedgate compact`.
@@ -93,34 +149,14 @@ pub struct CompactArgs {
     /// Compact only this feed (default: every feed with a retention policy).
     pub feed: Option<String>,
     #[command(flatten)]
-    pub config: ConfigArg,
-    /// Directory of the embedded store. Overrides `data_dir`.
-    #[arg(long, env = "FEEDGATE_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-}
-
-/// Load and validate the configuration like `serve` does.
-pub fn load_config(file: Option<&Path>, data_dir: Option<PathBuf>) -> Result<Config, CliError> {
-    let mut config = match file {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
-    config.apply_env(std::env::vars())?;
-    if let Some(dir) = data_dir {
-        config.data_dir = dir;
-    }
-    config.validate()?;
-    let names: Vec<&str> = config.feeds.keys().map(String::as_str).collect();
-    crate::auth::Auth::from_config(&config.credentials, &names)?;
-    Ok(config)
+    pub store: StoreArgs,
 }
 
 /// `check-config`: validate and describe the configuration.
 pub fn check_config(args: &CheckConfigArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let config = load_config(args.config.config.as_deref(), None)?;
-    let source = args
-        .config
-        .config
+    let config = args.config.load(&Flags::default())?;
+    let source = config
+        .file
         .as_ref()
         .map_or("defaults".to_string(), |p| p.display().to_string());
     let mut text = format!(
@@ -142,141 +178,6 @@ pub fn check_config(args: &CheckConfigArgs, out: &mut impl Write) -> Result<(), 
     out.write_all(text.as_bytes()).map_err(io("stdout"))
 }
 
-/// `export`: the feed's current items, one JSON object per line, by id.
-/// Returns the number of items written.
-pub fn export(args: &ExportArgs, out: &mut impl Write) -> Result<usize, CliError> {
-    let config = load_config(args.config.config.as_deref(), args.data_dir.clone())?;
-    known_feed(&config, &args.feed)?;
-    if !config.data_dir.exists() {
-        return Err(CliError::Invalid(format!(
-            "there is no store in {}",
-            config.data_dir.display()
-        )));
-    }
-    let store = open(&config, std::slice::from_ref(&args.feed))?;
-    let dir = config.data_dir.display().to_string();
-    let log = store
-        .feed(&args.feed)
-        .ok_or_else(|| CliError::Invalid(format!("no feed named {:?}", args.feed)))?;
-    let items = runtime()?
-        .block_on(log.items())
-        .map_err(|source| CliError::Store {
-            dir: dir.clone(),
-            source,
-        })?;
-    let mut w = std::io::BufWriter::new(out);
-    for (id, state) in &items {
-        let line = crate::ingest::item_json(id, &state.payload).to_string();
-        w.write_all(line.as_bytes()).map_err(io("stdout"))?;
-        w.write_all(b"\n").map_err(io("stdout"))?;
-    }
-    w.flush().map_err(io("stdout"))?;
-    Ok(items.len())
-}
-
-/// What an import did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ImportReport {
-    pub add: usize,
-    pub update: usize,
-    pub delete: usize,
-    pub unchanged: usize,
-    /// The feed's head after the import, `EPOCH.SEQ`.
-    pub etag: String,
-}
-
-/// `import`: NDJSON items (the push API's batch elements, one per line;
-/// blank lines are skipped) applied as one atomic batch. Any invalid line
-/// rejects the whole input, naming the line; nothing is applied.
-pub fn import(args: &ImportArgs, input: impl BufRead) -> Result<ImportReport, CliError> {
-    let config = load_config(args.config.config.as_deref(), args.data_dir.clone())?;
-    let feed = known_feed(&config, &args.feed)?;
-    if feed.upstream.is_some() {
-        return Err(CliError::Invalid(format!(
-            "feed {:?} is derived from an upstream origin and cannot be written",
-            args.feed
-        )));
-    }
-    let (ops, lines) = parse_ndjson(input)?;
-    let store = open(&config, std::slice::from_ref(&args.feed))?;
-    let dir = config.data_dir.display().to_string();
-    let Some(log) = store.feed(&args.feed) else {
-        return Err(CliError::Invalid(format!("no feed named {:?}", args.feed)));
-    };
-    let done = runtime()?
-        .block_on(log.append(&ops))
-        .map_err(|source| match source {
-            StoreError::ItemNotFound(id) => {
-                let line = ops
-                    .iter()
-                    .zip(&lines)
-                    .find(|(op, _)| matches!(op, Op::Delete { id: d } if *d == id))
-                    .map_or(0, |(_, n)| *n);
-                CliError::Invalid(format!(
-                    "line {line}: cannot delete {id:?}: there is no such item (nothing was imported)"
-                ))
-            }
-            source => CliError::Store { dir, source },
-        })?;
-    let mut report = ImportReport {
-        etag: format!("{}.{}", log.epoch(), done.head),
-        ..ImportReport::default()
-    };
-    for a in &done.applied {
-        match a.outcome {
-            Outcome::Add => report.add += 1,
-            Outcome::Update => report.update += 1,
-            Outcome::Delete => report.delete += 1,
-            Outcome::Unchanged => report.unchanged += 1,
-        }
-    }
-    Ok(report)
-}
-
-/// The ops of an NDJSON input, with the line number of each.
-fn parse_ndjson(input: impl BufRead) -> Result<(Vec<Op>, Vec<usize>), CliError> {
-    let (mut ops, mut lines) = (Vec::new(), Vec::new());
-    for (i, line) in input.lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => CliError::Invalid(format!("line {n}: not UTF-8")),
-            _ => io("the input")(e),
-        })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |m: &str| CliError::Invalid(format!("line {n}: {}", without_position(m)));
-        // One JSON value per line (with the column where it breaks), then
-        // checked as one element of a batch.
-        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&line) {
-            let column = e.column();
-            return Err(bad(&format!("column {column}: {e}")));
-        }
-        if !line.trim_start().starts_with('{') {
-            return Err(bad("expected a JSON object (an item)"));
-        }
-        let mut parsed =
-            crate::ingest::parse_batch(format!("[{line}]").as_bytes()).map_err(|e| {
-                let m = e.to_string();
-                bad(m.strip_prefix("element 0: ").unwrap_or(&m))
-            })?;
-        match (parsed.pop(), parsed.is_empty()) {
-            (Some(op), true) => ops.push(op),
-            _ => return Err(bad("expected a JSON object (an item)")),
-        }
-        lines.push(n);
-    }
-    Ok((ops, lines))
-}
-
-/// A serde_json message without its ` at line L column C` suffix.
-fn without_position(m: &str) -> &str {
-    match m.rsplit_once(" at line ") {
-        Some((head, tail)) if tail.contains(" column ") => head,
-        _ => m,
-    }
-}
-
 /// What `compact` did to one feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactLine {
@@ -287,7 +188,7 @@ pub struct CompactLine {
 /// `compact`: run a whole compaction pass now on `FEED`, or on every feed
 /// with a retention policy.
 pub fn compact(args: &CompactArgs) -> Result<Vec<CompactLine>, CliError> {
-    let config = load_config(args.config.config.as_deref(), args.data_dir.clone())?;
+    let config = args.store.load()?;
     if let Some(name) = &args.feed {
         if !known_feed(&config, name)?.retention.policy().is_active() {
             return Err(CliError::Invalid(format!(
@@ -334,7 +235,7 @@ pub fn compact(args: &CompactArgs) -> Result<Vec<CompactLine>, CliError> {
         .collect())
 }
 
-fn known_feed<'a>(
+pub(crate) fn known_feed<'a>(
     config: &'a Config,
     name: &str,
 ) -> Result<&'a crate::config::FeedConfig, CliError> {
@@ -345,7 +246,7 @@ fn known_feed<'a>(
     })
 }
 
-fn open(config: &Config, feeds: &[String]) -> Result<Embedded, CliError> {
+pub(crate) fn open(config: &Config, feeds: &[String]) -> Result<Embedded, CliError> {
     let dir = config.data_dir.display().to_string();
     Embedded::open(&config.data_dir, feeds, Arc::new(SystemClock)).map_err(|source| {
         if source.to_string().contains("could not acquire lock") {
@@ -356,14 +257,14 @@ fn open(config: &Config, feeds: &[String]) -> Result<Embedded, CliError> {
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(io("cannot start the async runtime"))
 }
 
-fn io(what: &str) -> impl Fn(std::io::Error) -> CliError + '_ {
+pub(crate) fn io(what: &str) -> impl Fn(std::io::Error) -> CliError + '_ {
     move |source| CliError::Io {
         what: what.to_string(),
         source,
@@ -371,7 +272,49 @@ fn io(what: &str) -> impl Fn(std::io::Error) -> CliError + '_ {
 }
 
 /// Print `err` as `error: …` on stderr and exit with its code.
+#[allow(
+    clippy::print_stderr,
+    clippy::exit,
+    reason = "the CLI's error exit: its message is for the operator, and no store is open any more"
+)]
 pub fn exit(err: &CliError) -> ! {
     eprintln!("error: {err}");
     std::process::exit(err.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::env;
+    use clap::Args;
+
+    /// Every flag sets the config key of its name, and its help names the
+    /// variable that sets the same key ([`crate::config::env`]), as clap's
+    /// `env` would.
+    #[test]
+    fn flags_name_their_variable() {
+        let commands = [
+            ServeArgs::augment_args(clap::Command::new("serve")),
+            CheckConfigArgs::augment_args(clap::Command::new("check-config")),
+            ExportArgs::augment_args(clap::Command::new("export")),
+            ImportArgs::augment_args(clap::Command::new("import")),
+            CompactArgs::augment_args(clap::Command::new("compact")),
+        ];
+        let mut flags = 0;
+        for cmd in commands {
+            for arg in cmd.get_arguments().filter(|a| a.get_long().is_some()) {
+                let key = arg.get_id().as_str();
+                assert!(env::known(key), "--{key} sets no config key");
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                let named = format!("[env: {}=]", env::var(key));
+                assert!(
+                    help.ends_with(&named),
+                    "{}: --{key}: {help}",
+                    cmd.get_name()
+                );
+                flags += 1;
+            }
+        }
+        assert_eq!(flags, 10);
+    }
 }

@@ -1,6 +1,7 @@
 //! Time as the store and the protocol see it: milliseconds since the Unix
 //! epoch, behind a trait so tests can hold the clock still or move it.
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -51,6 +52,21 @@ pub(crate) fn imf_date(ms: u64) -> String {
     const YEAR_10000_MS: u64 = 253_402_300_800_000;
     let ms = if ms < YEAR_10000_MS { ms } else { 0 };
     httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_millis(ms))
+}
+
+/// A stamp (ms since the Unix epoch) as a UTC date-time. Stamps beyond
+/// chrono's range (never produced by a real clock) fall back to the epoch.
+pub(crate) fn utc(ms: u64) -> DateTime<Utc> {
+    i64::try_from(ms)
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .unwrap_or_default()
+}
+
+/// A stamp as RFC 3339 in UTC with milliseconds (`2024-05-01T12:00:00.250Z`):
+/// the documents' sync stamps and the operations endpoints' times.
+pub(crate) fn rfc3339_ms(ms: u64) -> String {
+    utc(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

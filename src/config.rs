@@ -1,25 +1,25 @@
 //! Configuration: typed structs read from TOML, then overridden by
-//! `FEEDGATE_*` environment variables and command-line flags (the binary
-//! applies those), validated once at start with messages that name the key.
+//! `FEEDGATE_*` environment variables (`env`, the one place that maps a
+//! variable to its key) and by command-line flags ([`Flags`]), validated once
+//! at start with messages that name the key. [`Config::load`] does all of it,
+//! for `feedgate serve` and the operator commands alike.
+//!
+//! Each section owns its types: credentials are `auth`'s, the `upstream`
+//! table is `upstream::config`'s; what they share ([`ConfigError`], duration
+//! values) is the leaf `crate::setting`.
 
+use crate::auth::CredentialConfig;
+use crate::setting::{duration, opt_duration};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("invalid config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("invalid config: `{key}`: {message}")]
-    Invalid { key: String, message: String },
-}
+pub use crate::setting::ConfigError;
+
+pub mod env;
 
 /// The whole configuration. Every field has a default, so no file is needed.
 #[derive(Debug, Clone, Deserialize)]
@@ -66,17 +66,9 @@ pub struct Config {
     pub feeds: BTreeMap<String, FeedConfig>,
     /// Credentials by name; none configured means no authorization.
     pub credentials: BTreeMap<String, CredentialConfig>,
-}
-
-/// One credential: a bearer token and/or a password for HTTP Basic (the
-/// credential's name is the user name), stored as SHA-256 hex digests, and
-/// its role per feed (`"*"` for every feed).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CredentialConfig {
-    pub token_sha256: Option<String>,
-    pub password_sha256: Option<String>,
-    pub roles: BTreeMap<String, crate::auth::Role>,
+    /// The file this was read from (`None`: no file, defaults).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -100,6 +92,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             feeds: BTreeMap::new(),
             credentials: BTreeMap::new(),
+            file: None,
         }
     }
 }
@@ -163,7 +156,58 @@ impl RetentionConfig {
     }
 }
 
+/// The values given on the command line: they win over the environment and
+/// the file. (`--config` is not here: it says where the file is.)
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Flags {
+    fn apply(&self, config: &mut Config) {
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = &self.data_dir {
+            config.data_dir.clone_from(dir);
+        }
+    }
+}
+
 impl Config {
+    /// The configuration as every command uses it: the defaults, then the
+    /// TOML `file` (else the one `FEEDGATE_CONFIG` names, else none), then
+    /// the `FEEDGATE_*` variables of `env`, then `flags`; validated,
+    /// credentials included. Unknown `FEEDGATE_` variables are logged.
+    ///
+    /// `env` is the process environment (`std::env::vars_os()`) in the
+    /// binary; tests pass their own.
+    pub fn load<K, V>(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (K, V)>,
+        flags: &Flags,
+    ) -> Result<Config, ConfigError>
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        let vars = env::Vars::new(env);
+        let file = file.map(Path::to_path_buf).or_else(|| vars.config_file());
+        let mut config = match &file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        vars.apply(&mut config)?;
+        flags.apply(&mut config);
+        config.validate()?;
+        let feeds: Vec<&str> = config.feeds.keys().map(String::as_str).collect();
+        crate::auth::Auth::from_config(&config.credentials, &feeds)?;
+        Ok(config)
+    }
+
     /// Read a TOML file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -181,6 +225,7 @@ impl Config {
                 *seed = base.join(&*seed);
             }
         }
+        config.file = Some(path.to_path_buf());
         Ok(config)
     }
 
@@ -188,72 +233,27 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    /// Apply `FEEDGATE_<KEY>` overrides for the top-level keys (e.g.
-    /// `FEEDGATE_LISTEN`, `FEEDGATE_MAX_BODY_BYTES`, `FEEDGATE_SHUTDOWN_GRACE`).
-    /// `FEEDGATE_CONFIG` names the file and is handled by the binary.
-    pub fn apply_env<I>(&mut self, vars: I) -> Result<(), ConfigError>
-    where
-        I: IntoIterator<Item = (String, String)>,
-    {
-        for (name, value) in vars {
-            let Some(key) = name.strip_prefix("FEEDGATE_") else {
-                continue;
-            };
-            let key = key.to_ascii_lowercase();
-            let bad = |message: String| ConfigError::Invalid {
-                key: name.clone(),
-                message,
-            };
-            let number = || {
-                value
-                    .trim()
-                    .parse::<usize>()
-                    .map_err(|e| bad(e.to_string()))
-            };
-            let duration =
-                || parse_duration(&value).ok_or_else(|| bad(format!("invalid duration {value:?}")));
-            match key.as_str() {
-                "config" => {}
-                "listen" => self.listen = value.trim().parse().map_err(|e| bad(format!("{e}")))?,
-                "data_dir" => self.data_dir = PathBuf::from(&value),
-                "base_url" => self.base_url = Some(value.trim().to_string()),
-                "default_limit" => self.default_limit = number()?,
-                "max_limit" => self.max_limit = number()?,
-                "max_page_bytes" => self.max_page_bytes = number()?,
-                "max_second_entries" => self.max_second_entries = number()?,
-                "max_second_bytes" => self.max_second_bytes = number()?,
-                "max_body_bytes" => self.max_body_bytes = number()?,
-                "page_cache_bytes" => self.page_cache_bytes = number()?,
-                "store_cache_bytes" => self.store_cache_bytes = number()?,
-                "max_connections" => self.max_connections = number()?,
-                "header_read_timeout" => self.header_read_timeout = duration()?,
-                "body_read_timeout" => self.body_read_timeout = duration()?,
-                "ingest_memory_bytes" => self.ingest_memory_bytes = number()?,
-                "shutdown_grace" => self.shutdown_grace = duration()?,
-                _ => tracing::warn!(variable = %name, "unknown FEEDGATE_ variable ignored"),
-            }
-        }
-        Ok(())
+    /// The feeds with an `upstream` table, and that table.
+    pub fn upstreams(&self) -> impl Iterator<Item = (&str, &crate::upstream::UpstreamConfig)> {
+        self.feeds
+            .iter()
+            .filter_map(|(name, feed)| Some((name.as_str(), feed.upstream.as_ref()?)))
     }
 
     /// Check what serde cannot: names, ranges, URLs.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, message: &str| ConfigError::Invalid {
-            key: key.to_string(),
-            message: message.to_string(),
-        };
         for (name, feed) in &self.feeds {
             if !crate::model::valid_feed_name(name) {
-                return Err(invalid(
-                    &format!("feeds.{name}"),
+                return Err(ConfigError::invalid(
+                    format!("feeds.{name}"),
                     "feed names must match [a-z0-9][a-z0-9_-]{0,63}",
                 ));
             }
             if let Some(upstream) = &feed.upstream {
                 upstream.validate(&format!("feeds.{name}.upstream"))?;
                 if feed.seed.is_some() {
-                    return Err(invalid(
-                        &format!("feeds.{name}.seed"),
+                    return Err(ConfigError::invalid(
+                        format!("feeds.{name}.seed"),
                         "an upstream feed is filled by its origin, not by a seed file",
                     ));
                 }
@@ -262,14 +262,17 @@ impl Config {
         for (name, feed) in &self.feeds {
             let r = &feed.retention;
             if r.tombstones.is_some() && r.compact_after.is_none_or(|c| Some(c) > r.tombstones) {
-                return Err(invalid(
-                    &format!("feeds.{name}.retention.tombstones"),
+                return Err(ConfigError::invalid(
+                    format!("feeds.{name}.retention.tombstones"),
                     "needs compact_after, no longer than tombstones (a dropped tombstone takes its item's older states with it)",
                 ));
             }
         }
         if self.default_limit == 0 || self.default_limit > self.max_limit {
-            return Err(invalid("default_limit", "must be between 1 and max_limit"));
+            return Err(ConfigError::invalid(
+                "default_limit",
+                "must be between 1 and max_limit",
+            ));
         }
         for (key, v) in [
             ("max_page_bytes", self.max_page_bytes),
@@ -280,7 +283,7 @@ impl Config {
             ("ingest_memory_bytes", self.ingest_memory_bytes),
         ] {
             if v == 0 {
-                return Err(invalid(key, "must be greater than 0"));
+                return Err(ConfigError::invalid(key, "must be greater than 0"));
             }
         }
         if let Some(url) = &self.base_url {
@@ -288,51 +291,13 @@ impl Config {
                 && !url.ends_with('/')
                 && !url.contains(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>');
             if !ok {
-                return Err(invalid(
+                return Err(ConfigError::invalid(
                     "base_url",
                     "must be an http(s) URL without a trailing slash",
                 ));
             }
         }
         Ok(())
-    }
-}
-
-/// Parse durations written as `250ms`, `5s`, `2m`, `1h` (or a bare number of seconds).
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    match unit.trim() {
-        "ms" => Some(Duration::from_millis(n)),
-        "" | "s" => Some(Duration::from_secs(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs),
-        "h" => n.checked_mul(3600).map(Duration::from_secs),
-        "d" => n.checked_mul(86_400).map(Duration::from_secs),
-        _ => None,
-    }
-}
-
-/// `#[serde(with = …)]` for a duration key (also used by `upstream::config`).
-pub(crate) mod duration {
-    use serde::{de::Error, Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        super::parse_duration(&s)
-            .ok_or_else(|| D::Error::custom(format!("invalid duration {s:?} (try \"10s\")")))
-    }
-}
-
-/// `#[serde(with = …)]` for an optional duration key.
-pub(crate) mod opt_duration {
-    use serde::Deserializer;
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        super::duration::deserialize(d).map(Some)
     }
 }
 

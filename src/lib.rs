@@ -40,6 +40,18 @@
 //! through [`feed::Feed::append`]: the store acknowledges it once durable,
 //! and it becomes visible to readers in seq order.
 
+// The library serves requests: it must not abort on a bad input or write to
+// the terminal (it logs through `tracing`). Tests may unwrap and panic.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::panic,
+        clippy::print_stdout,
+        clippy::print_stderr
+    )
+)]
+
 pub mod app;
 pub mod auth;
 pub mod background;
@@ -58,6 +70,7 @@ pub mod model;
 pub mod protocol;
 pub mod render;
 pub mod server;
+pub mod setting;
 pub mod store;
 mod sync;
 pub mod upstream;

@@ -1,13 +1,12 @@
-//! The `feedgate` binary: parse flags, load the config, start tracing, bind,
-//! and hand over to [`feedgate::server::run`].
+//! The `feedgate` binary: parse flags, start tracing, then for `serve` load
+//! the config ([`feedgate::config::Config::load`]), bind and hand over to
+//! [`feedgate::server::run`]; the operator commands run in [`feedgate::cli`].
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use feedgate::app::App;
+use feedgate::cli::ServeArgs;
 use feedgate::clock::SystemClock;
-use feedgate::config::Config;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// mimalloc rather than glibc's malloc: per-thread heaps without arena lock
@@ -46,19 +45,6 @@ enum Command {
     /// Run a compaction pass now, per the feeds' `retention` settings. Needs the
     /// store, so not while a server runs on it.
     Compact(feedgate::cli::CompactArgs),
-}
-
-#[derive(clap::Args)]
-struct ServeArgs {
-    /// TOML config file (optional: without one, defaults apply and no feeds exist).
-    #[arg(long, env = "FEEDGATE_CONFIG")]
-    config: Option<PathBuf>,
-    /// Address to listen on (port 0 picks a free port). Overrides `listen`.
-    #[arg(long, env = "FEEDGATE_LISTEN")]
-    listen: Option<SocketAddr>,
-    /// Directory of the embedded store. Overrides `data_dir`.
-    #[arg(long, env = "FEEDGATE_DATA_DIR")]
-    data_dir: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -126,17 +112,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
-    config.apply_env(std::env::vars())?;
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
-    }
+    let config = args.load()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -15,10 +15,11 @@
 //! or a write is an atomic add or two; request counters are keyed by a `Copy` label
 //! set of static strings, so they allocate only the first time a
 //! route/status pair is seen.
+//!
+//! By file: this one holds the registry, the write, sync and scrape-time
+//! series; `requests` the HTTP edge's counters, `reads` a feed's read series,
+//! `limits` the series of load shed by the protective limits.
 
-use crate::protocol::Plan;
-use crate::render::Format;
-use crate::store::{Appended, Outcome};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -28,31 +29,19 @@ use prometheus_client::registry::Registry;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
-use std::time::Instant;
 
 mod limits;
+mod reads;
+mod requests;
+mod writes;
 pub use limits::{Limits, Rejection};
+pub use reads::FeedReads;
+use reads::{page_histogram, ReadLabels};
+use requests::Requests;
+pub use writes::FeedWrites;
 
 /// The `Content-Type` of a scrape.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
-
-/// Upper bounds of the entries-per-page histogram.
-const PAGE_BUCKETS: [f64; 11] = [
-    0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
-];
-
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: &'static str,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReadLabels {
-    feed: String,
-    format: &'static str,
-    outcome: &'static str,
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FeedLabel {
@@ -80,97 +69,6 @@ struct ConsumerLabels {
 type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
-/// One feed's write series: every write path times its append through
-/// [`FeedWrites::timed`] (the time includes the durable flush).
-#[derive(Clone, Debug)]
-pub struct FeedWrites {
-    /// By action: add, update, delete.
-    appended: [Counter; 3],
-    append_seconds: Histogram,
-}
-
-impl FeedWrites {
-    /// Series of a feed `/metrics` does not show (tests).
-    pub fn detached() -> FeedWrites {
-        FeedWrites {
-            appended: Default::default(),
-            append_seconds: latency_histogram(),
-        }
-    }
-
-    /// Await `append`, then record its time and its transactions by action.
-    pub async fn timed<E>(
-        &self,
-        append: impl std::future::Future<Output = Result<Appended, E>>,
-    ) -> Result<Appended, E> {
-        let started = Instant::now();
-        let result = append.await;
-        self.append_seconds.observe(started.elapsed().as_secs_f64());
-        if let Ok(done) = &result {
-            for a in &done.applied {
-                match a.outcome {
-                    Outcome::Add => self.appended[0].inc(),
-                    Outcome::Update => self.appended[1].inc(),
-                    Outcome::Delete => self.appended[2].inc(),
-                    Outcome::Unchanged => 0,
-                };
-            }
-        }
-        result
-    }
-}
-
-/// One feed's read series. The read path holds a clone per feed
-/// (`http::ReadCache`), so recording a read is an atomic add or two, with
-/// no lookup by name.
-#[derive(Clone, Debug)]
-pub struct FeedReads {
-    /// `[format][outcome]`: format rss, atom; outcome not_modified, page.
-    reads: [[Counter; 2]; 2],
-    page_entries: Histogram,
-}
-
-impl FeedReads {
-    /// Series of a feed `/metrics` does not show (none: every configured feed has its own).
-    pub fn detached() -> FeedReads {
-        FeedReads {
-            reads: Default::default(),
-            page_entries: page_histogram(),
-        }
-    }
-
-    /// One read decided: 304 or a page (and its number of entries).
-    pub fn plan(&self, format: Format, plan: &Plan) {
-        match plan {
-            Plan::NotModified { .. } => self.outcome(format, None),
-            Plan::Page(page) => self.outcome(format, Some(page.entries.len())),
-        }
-    }
-
-    /// One read answered with a page of `entries` entries rendered before
-    /// (the read path's page cache: no [`Plan`] at hand).
-    pub fn page(&self, format: Format, entries: usize) {
-        self.outcome(format, Some(entries));
-    }
-
-    /// A 304 (`None`) or a page of so many entries.
-    fn outcome(&self, format: Format, page_entries: Option<usize>) {
-        let f = match format {
-            Format::Rss => 0,
-            Format::Atom => 1,
-        };
-        match page_entries {
-            None => {
-                self.reads[f][0].inc();
-            }
-            Some(n) => {
-                self.reads[f][1].inc();
-                self.page_entries.observe(n as f64);
-            }
-        }
-    }
-}
-
 /// One feed's series, created at start.
 struct FeedSeries {
     reads: FeedReads,
@@ -188,28 +86,9 @@ pub struct ConsumerLag<'a> {
     pub seconds: f64,
 }
 
-/// The `route` labels and statuses whose request counters are kept at hand
-/// ([`Metrics::request`]'s fast path); others go through the family.
-const HOT_ROUTES: [&str; 9] = [
-    "feed",
-    "item",
-    "items",
-    "feeds",
-    "consumers",
-    "healthz",
-    "readyz",
-    "metrics",
-    "unknown",
-];
-const HOT_STATUSES: [u16; 8] = [200, 201, 226, 304, 400, 401, 403, 404];
-
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    /// Handles into `requests`, filled on first use (so a series still
-    /// appears only once counted): a poll costs an atomic add, not a
-    /// lock and a hash of its labels.
-    hot_requests: [[std::sync::OnceLock<Counter>; HOT_STATUSES.len()]; HOT_ROUTES.len()],
+    requests: Requests,
     feeds: HashMap<String, FeedSeries>,
     syncs: Family<SyncLabels, Counter>,
     store_bytes: Gauge,
@@ -222,10 +101,6 @@ pub struct Metrics {
     pub limits: Limits,
 }
 
-fn page_histogram() -> Histogram {
-    Histogram::new(PAGE_BUCKETS)
-}
-
 fn latency_histogram() -> Histogram {
     // 0.25 ms .. ~4 s.
     Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
@@ -235,7 +110,7 @@ impl Metrics {
     /// The registry with every series of `feeds` created (at zero).
     pub fn new<'a>(feeds: impl IntoIterator<Item = &'a str>) -> Metrics {
         let mut registry = Registry::with_prefix("feedgate");
-        let requests = Family::<RequestLabels, Counter>::default();
+        let requests = Requests::register(&mut registry);
         let reads = Family::<ReadLabels, Counter>::default();
         let pages: HistogramFamily<FeedLabel> = Family::new_with_constructor(page_histogram);
         let appended = Family::<ActionLabels, Counter>::default();
@@ -245,11 +120,6 @@ impl Metrics {
         let consumers = Family::<FeedLabel, Gauge>::default();
         let lag_transactions = Family::<ConsumerLabels, Gauge>::default();
         let lag_seconds = Family::<ConsumerLabels, FloatGauge>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests answered, by route and status",
-            requests.clone(),
-        );
         registry.register(
             "feed_reads",
             "Feed reads, by feed, format (rss, atom) and outcome (not_modified: a 304; page: a 200 or 226)",
@@ -299,13 +169,6 @@ impl Metrics {
         let feeds = feeds
             .into_iter()
             .map(|feed| {
-                let read = |format, outcome| {
-                    reads.get_or_create_owned(&ReadLabels {
-                        feed: feed.to_string(),
-                        format,
-                        outcome,
-                    })
-                };
                 let action = |action| {
                     appended.get_or_create_owned(&ActionLabels {
                         feed: feed.to_string(),
@@ -316,13 +179,7 @@ impl Metrics {
                     feed: feed.to_string(),
                 };
                 let series = FeedSeries {
-                    reads: FeedReads {
-                        reads: [
-                            [read("rss", "not_modified"), read("rss", "page")],
-                            [read("atom", "not_modified"), read("atom", "page")],
-                        ],
-                        page_entries: pages.get_or_create_owned(&label),
-                    },
+                    reads: FeedReads::new(feed, &reads, pages.get_or_create_owned(&label)),
                     appended: [action("add"), action("update"), action("delete")],
                     append_seconds: latency.get_or_create_owned(&label),
                 };
@@ -332,7 +189,6 @@ impl Metrics {
         Metrics {
             registry,
             requests,
-            hot_requests: Default::default(),
             feeds,
             syncs,
             store_bytes,
@@ -346,17 +202,7 @@ impl Metrics {
 
     /// One HTTP request answered (`route` is a fixed label, e.g. `feed`).
     pub fn request(&self, route: &'static str, status: u16) {
-        let labels = RequestLabels { route, status };
-        let hot = HOT_ROUTES.iter().position(|r| *r == route).and_then(|r| {
-            let s = HOT_STATUSES.iter().position(|s| *s == status)?;
-            Some(&self.hot_requests[r][s])
-        });
-        match hot {
-            Some(slot) => slot
-                .get_or_init(|| self.requests.get_or_create_owned(&labels))
-                .inc(),
-            None => self.requests.get_or_create(&labels).inc(),
-        };
+        self.requests.record(route, status);
     }
 
     /// The read series of `feed`, for the read path to hold.

@@ -78,7 +78,6 @@ fn bad_configs_name_the_key() {
 
 #[test]
 fn environment_overrides() {
-    let mut c = Config::default();
     let vars = [
         ("FEEDGATE_LISTEN", "0.0.0.0:9999"),
         ("FEEDGATE_MAX_BODY_BYTES", "2048"),
@@ -86,24 +85,111 @@ fn environment_overrides() {
         ("FEEDGATE_DATA_DIR", "/tmp/x"),
         ("HOME", "/root"),
     ];
-    c.apply_env(vars.map(|(k, v)| (k.to_string(), v.to_string())))
-        .unwrap();
+    let c = Config::load(None, vars, &Flags::default()).unwrap();
     assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], 9999)));
     assert_eq!(c.max_body_bytes, 2048);
     assert_eq!(c.shutdown_grace, Duration::from_secs(3));
     assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
-    let e = c.apply_env([("FEEDGATE_MAX_LIMIT".to_string(), "many".to_string())]);
+    let e = Config::load(None, [("FEEDGATE_MAX_LIMIT", "many")], &Flags::default());
     assert!(e.unwrap_err().to_string().contains("FEEDGATE_MAX_LIMIT"));
 }
 
+/// A config file in a temporary directory.
+fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("feedgate.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+const NO_ENV: [(&str, &str); 0] = [];
+
 #[test]
-fn durations() {
-    assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-    assert_eq!(parse_duration("5s"), Some(Duration::from_secs(5)));
-    assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
-    assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-    assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-    assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
-    assert_eq!(parse_duration("x"), None);
-    assert_eq!(parse_duration("5w"), None);
+fn load_layers_flags_over_environment_over_file_over_defaults() {
+    let (_dir, path) = file(
+        "listen = \"127.0.0.1:1\"\ndata_dir = \"from-file\"\nmax_body_bytes = 100\ndefault_limit = 7\n",
+    );
+    let env = [
+        ("FEEDGATE_LISTEN", "127.0.0.1:2"),
+        ("FEEDGATE_DATA_DIR", "from-env"),
+        ("FEEDGATE_MAX_BODY_BYTES", "200"),
+        ("HOME", "/root"),
+    ];
+    let flags = Flags {
+        listen: None,
+        data_dir: Some(PathBuf::from("from-flag")),
+    };
+    let c = Config::load(Some(&path), env, &flags).unwrap();
+    // A flag beats the environment, which beats the file, which beats the defaults.
+    assert_eq!(c.data_dir, PathBuf::from("from-flag"));
+    assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 2)));
+    assert_eq!(c.max_body_bytes, 200);
+    assert_eq!(c.default_limit, 7);
+    assert_eq!(c.max_limit, Config::default().max_limit);
+    assert_eq!(c.file.as_deref(), Some(path.as_path()));
+    // Without the variables, the file's values stand.
+    let c = Config::load(Some(&path), NO_ENV, &Flags::default()).unwrap();
+    assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 1)));
+    assert_eq!(c.data_dir, PathBuf::from("from-file"));
+    // And a flag beats the file without any variable.
+    let flags = Flags {
+        listen: Some(SocketAddr::from(([127, 0, 0, 1], 3))),
+        data_dir: None,
+    };
+    let c = Config::load(Some(&path), NO_ENV, &flags).unwrap();
+    assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 3)));
+    assert_eq!(c.data_dir, PathBuf::from("from-file"));
+}
+
+#[test]
+fn load_finds_the_file_by_flag_else_by_feedgate_config() {
+    let (_a, by_env) = file("default_limit = 3\n");
+    let (_b, by_flag) = file("default_limit = 4\n");
+    let env = [("FEEDGATE_CONFIG", by_env.as_os_str())];
+    let c = Config::load(None, env, &Flags::default()).unwrap();
+    assert_eq!(
+        (c.default_limit, c.file.as_deref()),
+        (3, Some(by_env.as_path()))
+    );
+    let c = Config::load(Some(&by_flag), env, &Flags::default()).unwrap();
+    assert_eq!(
+        (c.default_limit, c.file.as_deref()),
+        (4, Some(by_flag.as_path()))
+    );
+    let c = Config::load(None, NO_ENV, &Flags::default()).unwrap();
+    assert_eq!((c.default_limit, c.file), (100, None));
+}
+
+#[test]
+fn load_validates_what_the_layers_make() {
+    let (_dir, path) = file("max_limit = 50\n");
+    // Each layer alone is fine; together default_limit > max_limit.
+    let e = Config::load(
+        Some(&path),
+        [("FEEDGATE_DEFAULT_LIMIT", "60")],
+        &Flags::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("default_limit"), "{e}");
+    let e = Config::load(
+        Some(&path),
+        [("FEEDGATE_LISTEN", "nowhere")],
+        &Flags::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("FEEDGATE_LISTEN"), "{e}");
+    // Credentials are checked as the server checks them.
+    let (_dir, path) = file("[feeds.news]\n[credentials.app]\ntoken_sha256 = \"abc\"\n");
+    let e = Config::load(Some(&path), NO_ENV, &Flags::default()).unwrap_err();
+    assert!(
+        e.to_string().contains("credentials.app.token_sha256"),
+        "{e}"
+    );
+    let e = Config::load(
+        Some(Path::new("/nonexistent/feedgate.toml")),
+        NO_ENV,
+        &Flags::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, ConfigError::Read { .. }), "{e}");
 }

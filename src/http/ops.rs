@@ -138,7 +138,7 @@ pub async fn consumers(app: &App, name: &str) -> Result<Res, ApiError> {
                 "name": r.name,
                 "position": format!("{}.{}", r.epoch, r.position),
                 "last_poll": http_date(r.polled_ms),
-                "last_poll_rfc3339": rfc3339(r.polled_ms),
+                "last_poll_rfc3339": crate::clock::rfc3339_ms(r.polled_ms),
                 "lag_transactions": r.lag_transactions,
                 "lag_seconds": r.lag_ms as f64 / 1000.0,
             })
@@ -152,13 +152,4 @@ pub async fn consumers(app: &App, name: &str) -> Result<Res, ApiError> {
             "consumers": consumers,
         }),
     ))
-}
-
-/// RFC 3339 in UTC with milliseconds.
-fn rfc3339(ms: u64) -> String {
-    i64::try_from(ms)
-        .ok()
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
 }

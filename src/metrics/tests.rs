@@ -1,6 +1,7 @@
 use super::*;
 use crate::model::{Action, Entry};
-use crate::protocol::Page;
+use crate::protocol::{Page, Plan};
+use crate::render::Format;
 
 fn line<'a>(text: &'a str, series: &str) -> Option<&'a str> {
     text.lines()

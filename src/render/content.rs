@@ -2,6 +2,8 @@
 //! type), so both formats treat content the same way. This file owns only the
 //! classification; `rss.rs` and `atom.rs` decide what each kind becomes.
 
+use super::uri::token;
+
 /// What a payload's content is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind<'a> {
@@ -56,13 +58,6 @@ pub(crate) fn kind(content_type: Option<&str>) -> Kind<'_> {
     } else {
         Kind::Mime(ct, MimeClass::Binary)
     }
-}
-
-/// RFC 9110 `token`.
-fn token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
 
 #[cfg(test)]

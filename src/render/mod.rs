@@ -41,6 +41,8 @@ mod test_support;
 #[cfg(test)]
 mod tests_atom;
 #[cfg(test)]
+mod tests_atom_entries;
+#[cfg(test)]
 mod tests_rss;
 mod uri;
 mod xml;

@@ -1,9 +1,9 @@
 //! Fixtures and strict-parsing helpers shared by the render tests
-//! (`tests_rss.rs`, `tests_atom.rs`).
+//! (`tests_rss.rs`, `tests_atom.rs`, `tests_atom_entries.rs`).
 
 use roxmltree::Node;
 
-use super::{Document, SyncMode};
+use super::{render, Document, Format, SyncMode};
 use crate::model::{Action, Enclosure, Entry, Payload};
 
 pub const FEED_URL: &str = "http://gw.example/feeds/news";
@@ -81,6 +81,28 @@ pub fn mixed_entries() -> Vec<Entry> {
         entry(6, &long_id(), Action::Update, T0 + 1_000, Some(nasty)),
         entry(7, "gone", Action::Delete, T0 + 2_500, None),
     ]
+}
+
+/// `n` adds, `id-1` to `id-n`, at seq 1 to `n`.
+pub fn numbered_entries(n: u64) -> Vec<Entry> {
+    (1..=n)
+        .map(|i| {
+            entry(
+                i,
+                &format!("id-{i}"),
+                Action::Add,
+                T0 + i,
+                Some(payload(&format!("t{i}"))),
+            )
+        })
+        .collect()
+}
+
+/// The Atom rendering of `doc`, and what `atom_syndication` parses of it.
+pub fn atom(doc: &Document<'_>) -> (Vec<u8>, atom_syndication::Feed) {
+    let body = render(Format::Atom, doc);
+    let feed = atom_syndication::Feed::read_from(&body[..]).expect("atom crate parses the body");
+    (body, feed)
 }
 
 /// A delta document over `entries` with a next page.

@@ -287,17 +287,7 @@ fn carriage_returns_reach_parsers_as_line_feeds() {
 
 #[test]
 fn a_hundred_entry_page_keeps_seq_order() {
-    let entries: Vec<_> = (1..=100)
-        .map(|i| {
-            entry(
-                i,
-                &format!("id-{i}"),
-                Action::Add,
-                T0 + i,
-                Some(payload(&format!("t{i}"))),
-            )
-        })
-        .collect();
+    let entries = numbered_entries(100);
     let (body, ch) = rss(&doc(&entries));
     let x = strict(&body);
     let guids: Vec<String> = kids(kid(x.root_element(), "", "channel"), "", "item")

@@ -103,8 +103,8 @@ pub fn item_url(feed_url: &str, id: &str) -> String {
     out
 }
 
-/// RFC 9110 `token`.
-fn token(s: &str) -> bool {
+/// RFC 9110 `token` (also what `content.rs` checks a MIME type's parts with).
+pub(super) fn token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset};
 
 /// Is `c` allowed in an XML 1.0 document (`Char` production)? Surrogates
 /// cannot occur in a `str`, so only C0 controls other than TAB/LF/CR and
@@ -116,21 +116,8 @@ fn escape_with(s: &str, map: impl Fn(char) -> Option<&'static str>) -> Cow<'_, s
 
 pub(crate) use crate::codec::base64;
 
-/// A stamp (ms since the Unix epoch) as a UTC date-time. Stamps beyond
-/// chrono's range (never produced by a real clock) fall back to the epoch.
-pub(crate) fn utc(ms: u64) -> DateTime<Utc> {
-    i64::try_from(ms)
-        .ok()
-        .and_then(DateTime::from_timestamp_millis)
-        .unwrap_or_default()
-}
-
-pub(crate) use crate::clock::imf_date;
-
-/// RFC 3339 in UTC with milliseconds (`2024-05-01T12:00:00.250Z`).
-pub(crate) fn rfc3339_ms(ms: u64) -> String {
-    utc(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+use crate::clock::utc;
+pub(crate) use crate::clock::{imf_date, rfc3339_ms};
 
 /// A stamp as the offset date-time `atom_syndication` wants, keeping ms.
 pub(crate) fn fixed(ms: u64) -> DateTime<FixedOffset> {

@@ -173,27 +173,13 @@ fn same_origin_redirects(configured: &Url, max: usize) -> reqwest::redirect::Pol
 }
 
 /// A redirect out of the configured origin (its origin, no path or query).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to another origin ({0})")]
 struct ForeignRedirect(String);
 
-impl std::fmt::Display for ForeignRedirect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "redirect to another origin ({})", self.0)
-    }
-}
-
-impl std::error::Error for ForeignRedirect {}
-
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("too many redirects (max_redirects = {0})")]
 struct TooManyRedirects(usize);
-
-impl std::fmt::Display for TooManyRedirects {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "too many redirects (max_redirects = {})", self.0)
-    }
-}
-
-impl std::error::Error for TooManyRedirects {}
 
 /// Whether `url` is on `configured`'s origin (scheme, host, port).
 pub fn same_origin(configured: &Url, url: &Url) -> bool {

@@ -4,7 +4,7 @@
 //! unknown keys rejected, and [`UpstreamConfig::validate`] for what serde
 //! cannot check, with errors that name the key.
 
-use crate::config::ConfigError;
+use crate::setting::ConfigError;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -45,18 +45,18 @@ pub struct UpstreamConfig {
     pub format: SourceFormat,
     /// A consumer read syncs first when the last sync ended longer ago than
     /// this; `"0s"` syncs on every read (still one fetch for concurrent reads).
-    #[serde(default = "d_refresh", with = "crate::config::duration")]
+    #[serde(default = "d_refresh", with = "crate::setting::duration")]
     pub refresh: Duration,
     /// How long a consumer read waits for a sync before it is answered from the log.
-    #[serde(default = "d_wait", with = "crate::config::duration")]
+    #[serde(default = "d_wait", with = "crate::setting::duration")]
     pub wait: Duration,
     /// Optional background sync interval (also syncs once at start).
-    #[serde(default, with = "crate::config::opt_duration")]
+    #[serde(default, with = "crate::setting::opt_duration")]
     pub interval: Option<Duration>,
     /// Limit of one whole request, body included.
-    #[serde(default = "d_timeout", with = "crate::config::duration")]
+    #[serde(default = "d_timeout", with = "crate::setting::duration")]
     pub timeout: Duration,
-    #[serde(default = "d_connect", with = "crate::config::duration")]
+    #[serde(default = "d_connect", with = "crate::setting::duration")]
     pub connect_timeout: Duration,
     /// Largest response body (after gzip decoding).
     #[serde(default = "d_max_bytes")]
@@ -170,10 +170,8 @@ fn d_pages() -> usize {
 impl UpstreamConfig {
     /// Check what serde cannot; `key` is the table's path (`feeds.NAME.upstream`).
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        let invalid = |field: &str, message: String| ConfigError::Invalid {
-            key: format!("{key}.{field}"),
-            message,
-        };
+        let invalid =
+            |field: &str, message: String| ConfigError::invalid(format!("{key}.{field}"), message);
         let url = reqwest::Url::parse(&self.url).map_err(|e| invalid("url", e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(invalid("url", "must be an http or https URL".into()));

@@ -2,12 +2,13 @@
 //! (add), changed → put (update), missing → delete, unchanged → nothing, and
 //! the mass-delete guard. Pure: plain data in, plain data out.
 //!
-//! Items compare by id and by a 128-bit FNV-1a hash of the payload's
-//! canonical JSON (the `Payload` serialisation has a fixed field order), so
-//! the feed's current state is held as `id → hash`, not as payloads.
+//! Items compare by id and by a 128-bit hash (SHA-256, truncated) of the
+//! payload's canonical JSON (the `Payload` serialisation has a fixed field
+//! order), so the feed's current state is held as `id → hash`, not as payloads.
 
 use crate::model::Payload;
 use crate::store::Op;
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
 /// An origin's current items, as parsed.
@@ -87,20 +88,20 @@ pub fn guard(d: &Diff, items: usize, ratio: f64) -> Result<(), Refused> {
     Ok(())
 }
 
-/// 128-bit FNV-1a of the payload's canonical JSON.
+/// [`content_hash`] of the payload's canonical JSON.
 pub fn payload_hash(p: &Payload) -> u128 {
     // Serialising plain strings and numbers cannot fail.
-    fnv1a(&serde_json::to_vec(p).unwrap_or_default())
+    content_hash(&serde_json::to_vec(p).unwrap_or_default())
 }
 
-/// 128-bit FNV-1a: stable across builds and platforms (unlike std's hasher),
-/// so hashes may be stored.
-pub fn fnv1a(bytes: &[u8]) -> u128 {
-    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
-    const PRIME: u128 = 0x0000000001000000000000000000013B;
-    bytes
-        .iter()
-        .fold(OFFSET, |h, b| (h ^ u128::from(*b)).wrapping_mul(PRIME))
+/// The first 128 bits of the SHA-256 of `bytes`: stable across builds and
+/// platforms (unlike std's hasher), so hashes may be stored (an origin's last
+/// body, `sync::State`).
+pub fn content_hash(bytes: &[u8]) -> u128 {
+    let digest = Sha256::digest(bytes);
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
 }
 
 #[cfg(test)]
@@ -194,8 +195,8 @@ mod tests {
 
     #[test]
     fn hashes_are_stable_and_canonical() {
-        assert_eq!(fnv1a(b""), 0x6c62272e07bb014262b821756295c58d);
-        assert_eq!(fnv1a(b"a"), 0xd228cb696f1a8caf78912b704e4a8964);
+        assert_eq!(content_hash(b""), 0xe3b0c44298fc1c149afbf4c8996fb924);
+        assert_eq!(content_hash(b"abc"), 0xba7816bf8f01cfea414140de5dae2223);
         let a: Payload = serde_json::from_str(r#"{"summary":"s","title":"t"}"#).unwrap();
         let b: Payload = serde_json::from_str(r#"{"title":"t","summary":"s"}"#).unwrap();
         assert_eq!(payload_hash(&a), payload_hash(&b));

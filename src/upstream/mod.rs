@@ -9,10 +9,10 @@
 //!
 //! The rest, by file: `config` (the `upstream` table), `client` (HTTP),
 //! `parse` (json/rss/atom → current items), `diff` (items → ops, the
-//! mass-delete guard; pure), `sync` (one sync of a json/rss/atom origin, the
-//! persisted sync state), `feedgate` (one sync of a feedgate origin, page by
-//! page through its ETags), `status` (what operators see). A failed sync
-//! changes nothing.
+//! mass-delete guard; pure), `sync` (one sync of a json/rss/atom origin, and
+//! what every sync shares: its report, the persisted sync state, diff and
+//! apply), `feedgate` (one sync of a feedgate origin, page by page through
+//! its ETags), `status` (what operators see). A failed sync changes nothing.
 
 mod client;
 mod config;
@@ -25,11 +25,10 @@ mod sync;
 pub use client::redact;
 pub use config::{FieldMap, Headers, SourceFormat, UpstreamConfig};
 pub use diff::{Diff, Refused, Snapshot};
-pub use status::{Changes, SyncStatus};
-pub use sync::Report;
+pub use status::SyncStatus;
+pub use sync::{Changes, Report};
 
 use crate::clock::Clock;
-use crate::config::Config;
 use crate::metrics::{FeedWrites, Metrics};
 use crate::store::{Backend, LogRef, StoreError};
 use crate::sync::lock;
@@ -85,21 +84,22 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// A syncer for every feed of `config` that has an `upstream`.
-    pub fn build(
-        config: &Config,
+    /// A syncer for every upstream feed (`Config::upstreams`: name and
+    /// `upstream` table) that `store` holds.
+    pub fn build<'a>(
+        feeds: impl IntoIterator<Item = (&'a str, &'a UpstreamConfig)>,
         store: &dyn Backend,
         clock: Arc<dyn Clock>,
         metrics: &Arc<Metrics>,
     ) -> Result<Upstreams, (String, SyncError)> {
         let mut syncers = HashMap::new();
-        for (name, feed) in &config.feeds {
-            let (Some(up), Some(log)) = (&feed.upstream, store.feed(name)) else {
+        for (name, up) in feeds {
+            let Some(log) = store.feed(name) else {
                 continue;
             };
             let syncer = Syncer::new(name, up.clone(), log, clock.clone(), metrics.clone())
-                .map_err(|e| (name.clone(), e))?;
-            syncers.insert(name.clone(), Arc::new(syncer));
+                .map_err(|e| (name.to_string(), e))?;
+            syncers.insert(name.to_string(), Arc::new(syncer));
         }
         Ok(Upstreams {
             syncers,
@@ -261,10 +261,20 @@ impl Syncer {
             // Ends the flight even if the sync panics, so the feed can sync again.
             let _end = FlightEnd { syncer: &me, id };
             let started = Instant::now();
-            let result = sync::run(&me).await;
+            let result = me.sync_once().await;
             me.record(result, started.elapsed());
         });
         id
+    }
+
+    /// One sync, by the origin's format: a feedgate feed page by page
+    /// through its ETags, anything else as a snapshot.
+    async fn sync_once(&self) -> Result<Report, SyncError> {
+        let mut state = sync::State::load(self.log.as_ref(), &self.config.fingerprint()).await?;
+        match self.config.format {
+            SourceFormat::Feedgate => feedgate::sync(self, &mut state).await,
+            format => sync::snapshot(self, format, &mut state).await,
+        }
     }
 
     fn record(&self, result: Result<Report, SyncError>, took: Duration) {

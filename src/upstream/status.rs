@@ -2,18 +2,11 @@
 //! and `/readyz`: last sync time, last outcome, changes, failure counts and
 //! the last error's text (which never holds a header value or URL credentials).
 
-use super::sync::Report;
+use super::sync::{Changes, Report};
 use super::SyncError;
+use crate::clock::rfc3339_ms;
 use serde::Serialize;
 use std::time::Duration;
-
-/// Transactions one sync appended.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Changes {
-    pub added: usize,
-    pub updated: usize,
-    pub deleted: usize,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncStatus {
@@ -72,7 +65,7 @@ impl SyncStatus {
     }
 
     pub(super) fn succeeded(&mut self, r: &Report, now_ms: u64, took: Duration) {
-        let at = rfc3339(now_ms);
+        let at = Some(rfc3339_ms(now_ms));
         self.syncs += 1;
         self.state = "ok";
         self.last_sync = at.clone();
@@ -99,7 +92,7 @@ impl SyncStatus {
         self.failures += 1;
         self.consecutive_failures += 1;
         self.state = "failing";
-        self.last_sync = rfc3339(now_ms);
+        self.last_sync = Some(rfc3339_ms(now_ms));
         self.last_outcome = Some(match e {
             SyncError::Refused(_) => "refused",
             _ => "failed",
@@ -112,9 +105,4 @@ impl SyncStatus {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn rfc3339(ms: u64) -> Option<String> {
-    let t = chrono::DateTime::from_timestamp_millis(i64::try_from(ms).ok()?)?;
-    Some(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }

@@ -1,9 +1,12 @@
-//! One sync of an upstream feed, and the sync state it persists.
+//! One sync of a `json`, `rss` or `atom` origin, and what every kind of sync
+//! shares: the [`Report`] of what it did, the state it persists and the
+//! diff-and-apply step ([`apply_snapshot`]) that `feedgate` resyncs use too.
 //!
-//! For `json`, `rss` and `atom` origins: a conditional GET with the origin's
-//! own validators (a 304 costs no parse and no diff; so does a body whose
-//! hash equals the last applied one), then parse → diff → mass-delete guard →
-//! one atomic append. `feedgate` origins go to [`super::feedgate`].
+//! A snapshot sync is a conditional GET with the origin's own validators (a
+//! 304 costs no parse and no diff; so does a body whose hash equals the last
+//! applied one), then parse → diff → mass-delete guard → one atomic append.
+//! A `feedgate` origin syncs page by page instead (`feedgate.rs`;
+//! `Syncer::sync_once` chooses by format).
 //!
 //! The state (origin validators, body hash, feedgate position, and the
 //! fingerprint of the config they belong to) lives in the feed's own sled
@@ -14,11 +17,18 @@
 use super::client::{Conditional, Fetched};
 use super::config::SourceFormat;
 use super::diff::{self, Snapshot};
-use super::status::Changes;
-use super::{feedgate, parse, SyncError, Syncer};
+use super::{parse, SyncError, Syncer};
 use crate::store::{Appended, Log, Outcome};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// Transactions one sync appended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    pub added: usize,
+    pub updated: usize,
+    pub deleted: usize,
+}
 
 /// What one successful sync did.
 #[derive(Debug, Clone, Default)]
@@ -78,7 +88,7 @@ pub(super) struct State {
     pub fingerprint: String,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
-    /// FNV-1a of the last applied body, hex.
+    /// `diff::content_hash` of the last applied body, hex.
     pub body_hash: Option<String>,
     /// Feedgate: the upstream position held, `EPOCH.SEQ`.
     pub position: Option<String>,
@@ -109,16 +119,8 @@ impl State {
     }
 }
 
-/// One sync of `s`'s feed.
-pub(super) async fn run(s: &Syncer) -> Result<Report, SyncError> {
-    let mut state = State::load(s.log.as_ref(), &s.config.fingerprint()).await?;
-    match s.config.format {
-        SourceFormat::Feedgate => feedgate::sync(s, &mut state).await,
-        format => snapshot(s, format, &mut state).await,
-    }
-}
-
-async fn snapshot(
+/// One sync of a json, rss or atom origin: its whole current document.
+pub(super) async fn snapshot(
     s: &Syncer,
     format: SourceFormat,
     state: &mut State,
@@ -145,7 +147,7 @@ async fn snapshot(
             last_modified,
         } => (body, etag, last_modified),
     };
-    let hash = format!("{:032x}", diff::fnv1a(&body));
+    let hash = format!("{:032x}", diff::content_hash(&body));
     if state.body_hash.as_deref() != Some(hash.as_str()) {
         let snap = match format {
             SourceFormat::Json => parse::json(&body, &s.config)?,

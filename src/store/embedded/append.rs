@@ -24,59 +24,17 @@
 
 use super::codec;
 use super::keys::{chunk_key, item_key, second_key, LIVE};
+use super::writer::{Pending, Tail, Writer};
+use super::{CHUNK_BYTES, CHUNK_TXNS};
 use super::spill::{self, Spilled};
 use super::visibility::Publish;
 use super::{Appended, Applied, FeedLog, ItemState, Op, Outcome, Published, StoreError};
-use super::{CHUNK_BYTES, CHUNK_TXNS};
 use crate::model::{Action, Payload};
 use crate::sync::lock;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
-/// What one append gets back from its group: its outcomes.
-type Decided = Result<Vec<Applied>, StoreError>;
-
-/// An append waiting for its group.
-pub(super) struct Pending {
-    ops: Vec<Op>,
-    reply: oneshot::Sender<Decided>,
-}
-
-impl Pending {
-    /// An append of `ops` and where its answer arrives.
-    pub(super) fn new(ops: Vec<Op>) -> (Pending, oneshot::Receiver<Decided>) {
-        let (reply, answer) = oneshot::channel();
-        (Pending { ops, reply }, answer)
-    }
-}
-
-/// Writer-side state, guarded by the writer lock.
-pub(super) struct Writer {
-    pub(super) head: u64,
-    pub(super) last_stamp: u64,
-    pub(super) live: u64,
-    /// The newest chunk, while it is small enough to take the next group's
-    /// transactions (`append.rs`); `None`: the next group starts a chunk.
-    pub(super) tail: Option<Tail>,
-    /// The version of the next value stored in pieces (`spill.rs`).
-    pub(super) spill: u64,
-}
-
-/// A copy of the newest chunk as stored.
-pub(super) struct Tail {
-    /// The seq its key names.
-    pub(super) key: u64,
-    pub(super) bytes: Vec<u8>,
-    pub(super) count: usize,
-}
-
-impl Tail {
-    /// Can this chunk take more transactions?
-    pub(super) fn open(&self) -> bool {
-        self.count < CHUNK_TXNS && self.bytes.len() < CHUNK_BYTES
-    }
-}
 
 /// A transaction to write, borrowing from the queued ops.
 struct TxnRef<'a> {

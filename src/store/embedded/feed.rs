@@ -1,7 +1,7 @@
 //! One feed's log in its sled tree: opening (epoch), item states and the
 //! read side ([`LogView`]); appending is in `append.rs`.
 
-use super::append::{Pending, Tail, Writer};
+use super::writer::{Pending, Tail, Writer};
 use super::codec::{self, Record};
 use super::durability::Durability;
 use super::keys::{

@@ -37,6 +37,7 @@ mod log;
 mod read;
 mod spill;
 mod visibility;
+mod writer;
 
 pub use feed::FeedLog;
 

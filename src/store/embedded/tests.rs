@@ -57,7 +57,7 @@ async fn reopening_keeps_epoch_head_and_items() {
 
 #[tokio::test]
 async fn a_group_decides_each_append_on_its_own_and_writes_one_batch() {
-    use super::append::Pending;
+    use super::writer::Pending;
     let store = Embedded::temporary(&feeds(), Arc::new(ManualClock::new(5_000))).unwrap();
     let log = store.log("news");
     log.append(&[put("x", "0")]).await.unwrap();

@@ -26,8 +26,8 @@ pub(crate) mod conformance;
 mod types;
 
 pub use types::{
-    Appended, Applied, CompactReport, ConsumerRecord, ItemState, Op, Outcome, Published, Retention,
-    StoreError, COMPACT_STEP,
+    Appended, Applied, CompactReport, ConsumerRecord, Examined, ItemState, Op, Outcome, Published,
+    Retention, StoreError, Verdict, COMPACT_STEP,
 };
 
 use crate::protocol::LogView;

@@ -126,6 +126,65 @@ impl Retention {
     }
 }
 
+/// What compaction does with one transaction: the rule every backend
+/// applies (the module docs of `embedded/compact.rs` say why).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Keep,
+    /// A superseded state: removed.
+    Superseded,
+    /// An old delete: removed with its incarnation's `add` (when that is
+    /// older), its item's record if it is the latest, and it raises the
+    /// dropped mark.
+    Tombstone,
+}
+
+/// A transaction as compaction examines it.
+#[derive(Debug, Clone, Copy)]
+pub struct Examined {
+    pub seq: u64,
+    pub stamp: u64,
+    /// The seq of its incarnation's `add` (0: unknown, an older layout).
+    pub born: u64,
+    pub delete: bool,
+    /// The item's latest record: its live state's seq, its tombstone's
+    /// seq, or 0 once the tombstone is gone.
+    pub latest: u64,
+}
+
+impl Retention {
+    /// The verdict on `t` in a log whose head is `head` (never examined:
+    /// the head is the log's high-water mark) at `now_ms`.
+    ///
+    /// A delete ends an incarnation: whether it is the item's latest state
+    /// or was followed by a re-add, removing it hides a deletion, so it goes
+    /// only under the tombstone retention, with its incarnation's `add`,
+    /// and raises the dropped mark; never a tombstone of the current second
+    /// (a catch-up stops before it). Any other state goes once superseded
+    /// and eligible (old enough, or behind the newest `keep_latest`), unless
+    /// it is its incarnation's `add`; all of an incarnation whose tombstone
+    /// is gone goes.
+    pub fn verdict(&self, t: Examined, head: u64, now_ms: u64) -> Verdict {
+        if t.delete {
+            let old = Self::older(t.stamp, self.tombstones, now_ms);
+            return if old && t.stamp / 1000 < now_ms / 1000 {
+                Verdict::Tombstone
+            } else {
+                Verdict::Keep
+            };
+        }
+        let eligible = Self::older(t.stamp, self.compact_after, now_ms)
+            || self
+                .keep_latest
+                .is_some_and(|k| t.seq.saturating_add(k) <= head);
+        if t.latest != t.seq && ((eligible && t.born != t.seq) || t.latest == 0) {
+            Verdict::Superseded
+        } else {
+            Verdict::Keep
+        }
+    }
+}
+
 /// What a compaction pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompactReport {
@@ -145,4 +204,61 @@ pub struct ConsumerRecord {
     pub position: u64,
     /// Last poll, ms since the Unix epoch.
     pub polled_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+    const NOW: u64 = 10 * 3_600_000 + 500;
+
+    fn t(seq: u64, stamp: u64, born: u64, delete: bool, latest: u64) -> Examined {
+        Examined {
+            seq,
+            stamp,
+            born,
+            delete,
+            latest,
+        }
+    }
+
+    #[test]
+    fn the_compaction_rule() {
+        let p = Retention {
+            compact_after: Some(HOUR),
+            tombstones: Some(HOUR),
+            keep_latest: None,
+        };
+        // A superseded update goes once old; its incarnation's add stays.
+        assert_eq!(p.verdict(t(2, 0, 1, false, 5), 9, NOW), Verdict::Superseded);
+        assert_eq!(p.verdict(t(1, 0, 1, false, 5), 9, NOW), Verdict::Keep);
+        assert_eq!(p.verdict(t(2, NOW - 1, 1, false, 5), 9, NOW), Verdict::Keep);
+        // The latest state stays; all of an incarnation whose tombstone is gone goes.
+        assert_eq!(p.verdict(t(5, 0, 1, false, 5), 9, NOW), Verdict::Keep);
+        assert_eq!(
+            p.verdict(t(1, NOW, 1, false, 0), 9, NOW),
+            Verdict::Superseded
+        );
+        // An old tombstone goes, never one of the current second.
+        assert_eq!(p.verdict(t(6, 0, 1, true, 6), 9, NOW), Verdict::Tombstone);
+        let now_second = Retention {
+            tombstones: Some(Duration::ZERO),
+            ..p.clone()
+        };
+        assert_eq!(
+            now_second.verdict(t(6, NOW - 100, 1, true, 6), 9, NOW),
+            Verdict::Keep
+        );
+        // keep_latest counts back from the head.
+        let keep = Retention {
+            keep_latest: Some(3),
+            ..Retention::default()
+        };
+        assert_eq!(
+            keep.verdict(t(6, NOW, 1, false, 8), 9, NOW),
+            Verdict::Superseded
+        );
+        assert_eq!(keep.verdict(t(7, NOW, 1, false, 8), 9, NOW), Verdict::Keep);
+    }
 }

@@ -24,17 +24,16 @@
 
 use super::codec;
 use super::keys::{chunk_key, item_key, second_key, LIVE};
-use super::writer::{Pending, Tail, Writer};
-use super::{CHUNK_BYTES, CHUNK_TXNS};
 use super::spill::{self, Spilled};
 use super::visibility::Publish;
+use super::writer::{Pending, Tail, Writer};
 use super::{Appended, Applied, FeedLog, ItemState, Op, Outcome, Published, StoreError};
+use super::{CHUNK_BYTES, CHUNK_TXNS};
 use crate::model::{Action, Payload};
 use crate::sync::lock;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
-
 
 /// A transaction to write, borrowing from the queued ops.
 struct TxnRef<'a> {

@@ -29,6 +29,7 @@ use super::keys::{chunk_key, item_key, u64_of, DROPPED, DROPPED_STAMP};
 use super::spill::{self, Spilled};
 use super::{CompactReport, FeedLog, Retention, StoreError};
 use crate::model::Action;
+use crate::store::{Examined, Verdict};
 use crate::sync::lock;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -124,19 +125,20 @@ impl FeedLog {
                     Some(Record::Tomb(seq)) => seq,
                     None => 0,
                 };
-                let eligible = Retention::older(e.stamp, policy.compact_after, now_ms)
-                    || policy
-                        .keep_latest
-                        .is_some_and(|k| e.seq.saturating_add(k) <= head);
-                if t.action == Action::Delete {
-                    // A delete ends an incarnation: whether it is the item's latest
-                    // state or was followed by a re-add, removing it hides a
-                    // deletion, so it goes only under the tombstone retention, with
-                    // its incarnation's `add`, and raises the dropped mark. Never a
-                    // tombstone of the current second (a catch-up stops before it).
-                    if Retention::older(e.stamp, policy.tombstones, now_ms)
-                        && e.stamp / 1000 < now_ms / 1000
-                    {
+                let examined = Examined {
+                    seq: e.seq,
+                    stamp: e.stamp,
+                    born: t.born,
+                    delete: t.action == Action::Delete,
+                    latest,
+                };
+                match policy.verdict(examined, head, now_ms) {
+                    Verdict::Keep => {}
+                    Verdict::Superseded => {
+                        doomed.add(key, &chunk, e.seq);
+                        report.removed += 1;
+                    }
+                    Verdict::Tombstone => {
                         doomed.add(key, &chunk, e.seq);
                         if latest == e.seq {
                             // A tombstone record: never spilled.
@@ -151,11 +153,6 @@ impl FeedLog {
                         dropped = (e.seq, e.stamp);
                         report.tombstones_dropped += 1;
                     }
-                } else if latest != e.seq && ((eligible && t.born != e.seq) || latest == 0) {
-                    // Superseded and not its incarnation's `add` (latest == 0: the
-                    // incarnation's tombstone is gone, the whole incarnation goes).
-                    doomed.add(key, &chunk, e.seq);
-                    report.removed += 1;
                 }
             }
         }

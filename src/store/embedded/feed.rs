@@ -1,7 +1,6 @@
 //! One feed's log in its sled tree: opening (epoch), item states and the
 //! read side ([`LogView`]); appending is in `append.rs`.
 
-use super::writer::{Pending, Tail, Writer};
 use super::codec::{self, Record};
 use super::durability::Durability;
 use super::keys::{
@@ -10,6 +9,7 @@ use super::keys::{
 };
 use super::spill::{self, Spilled};
 use super::visibility::Visibility;
+use super::writer::{Pending, Tail, Writer};
 use super::{ItemState, Published, Retention, StoreError};
 use crate::clock::Clock;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,7 +4,8 @@
 use super::{MemoryLog, Record, State};
 use crate::model::{Action, Txn};
 use crate::store::{
-    Appended, Applied, CompactReport, ItemState, Op, Outcome, Retention, StoreError,
+    Appended, Applied, CompactReport, Examined, ItemState, Op, Outcome, Retention, StoreError,
+    Verdict,
 };
 use std::collections::HashMap;
 
@@ -125,14 +126,20 @@ impl MemoryLog {
                 Some(Record::Tomb(seq)) => *seq,
                 None => 0,
             };
-            let eligible = Retention::older(t.stamp, policy.compact_after, now_ms)
-                || policy
-                    .keep_latest
-                    .is_some_and(|k| t.seq.saturating_add(k) <= head);
-            if t.action == Action::Delete {
-                if Retention::older(t.stamp, policy.tombstones, now_ms)
-                    && t.stamp / 1000 < now_ms / 1000
-                {
+            let examined = Examined {
+                seq: t.seq,
+                stamp: t.stamp,
+                born: t.born,
+                delete: t.action == Action::Delete,
+                latest,
+            };
+            match policy.verdict(examined, head, now_ms) {
+                Verdict::Keep => {}
+                Verdict::Superseded => {
+                    doomed.push((t.seq, None));
+                    report.removed += 1;
+                }
+                Verdict::Tombstone => {
                     doomed.push((t.seq, (latest == t.seq).then(|| t.id.clone())));
                     if t.born > 0 && t.born < t.seq && s.txns.contains_key(&t.born) {
                         doomed.push((t.born, None));
@@ -141,9 +148,6 @@ impl MemoryLog {
                     dropped = (t.seq, t.stamp);
                     report.tombstones_dropped += 1;
                 }
-            } else if latest != t.seq && ((eligible && t.born != t.seq) || latest == 0) {
-                doomed.push((t.seq, None));
-                report.removed += 1;
             }
         }
         if dropped.0 > s.dropped {

@@ -186,7 +186,7 @@ impl FeedLog {
         Ok(out)
     }
 
-    /// The upstream sync state (opaque bytes owned by `crate::upstream`).
+    /// The upstream sync state (opaque bytes owned by the `upstream` module).
     pub(super) fn upstream_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.tree.get(UPSTREAM)?.map(|v| v.to_vec()))
     }

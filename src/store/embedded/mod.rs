@@ -6,7 +6,7 @@
 //! - `m:format`, `m:epoch`, `m:created`, `m:live`: the layout version, the
 //!   epoch token, its creation stamp, the number of live items;
 //!   `m:upstream`: an upstream feed's sync state (origin validators,
-//!   upstream position), owned by `crate::upstream`;
+//!   upstream position), owned by the `upstream` module;
 //! - `c` + seq (u64 big-endian): a chunk of up to 64 transactions and
 //!   24 KiB (`append.rs`), the first of them `seq` (binary, `codec.rs`). One
 //!   key per chunk rather than per transaction: sled keeps an in-memory page

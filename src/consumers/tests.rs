@@ -42,6 +42,11 @@ async fn store_with_three(dir: &std::path::Path) -> (Embedded, Arc<ManualClock>)
     (store, clock)
 }
 
+/// The consumers' names, in the report's order.
+fn names_of(rows: Vec<Report>) -> Vec<String> {
+    rows.into_iter().map(|r| r.name).collect()
+}
+
 async fn consumers(store: &Embedded, cap: usize) -> Consumers {
     Consumers::open(store.consumer_records().await.unwrap(), &["news"], cap)
 }
@@ -189,13 +194,7 @@ async fn beyond_the_cap_the_least_recently_polled_is_evicted_and_deleted() {
     c.persist(&store).await.unwrap();
     c.record(log, "a", Cursor::Seq(2), &page(2), T0 + 3);
     c.record(log, "c", Cursor::Seq(1), &page(1), T0 + 4);
-    let names: Vec<_> = c
-        .report(log)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names = names_of(c.report(log).await.unwrap());
     assert_eq!(names, ["a", "c"]);
     c.persist(&store).await.unwrap();
     let stored: Vec<String> = store
@@ -209,13 +208,7 @@ async fn beyond_the_cap_the_least_recently_polled_is_evicted_and_deleted() {
     assert!(stored.contains(&"c".to_string()));
     // Reopening with a smaller cap keeps the most recent.
     let c = consumers(&store, 1).await;
-    let names: Vec<_> = c
-        .report(log)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names = names_of(c.report(log).await.unwrap());
     assert_eq!(names, ["c"]);
 }
 
@@ -230,13 +223,7 @@ async fn at_a_large_cap_one_percent_makes_room() {
         c.record(log, &format!("c{i:03}"), Cursor::Seq(1), &page(1), T0 + i);
     }
     c.record(log, "new", Cursor::Seq(1), &page(1), T0 + 1_000);
-    let names: Vec<_> = c
-        .report(log)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names = names_of(c.report(log).await.unwrap());
     assert_eq!(names.len(), 199);
     assert!(!names.iter().any(|n| n == "c000" || n == "c001"));
     assert!(names.iter().any(|n| n == "c002") && names.iter().any(|n| n == "new"));

@@ -291,3 +291,27 @@ async fn two_processes_concurrent_appenders_and_consumers_switching_between_them
         "spans a second boundary"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_configured_with_a_postgres_url_keeps_its_feeds_there() {
+    let Some(server) = server() else { return };
+    let url = server.database().await;
+    let config = |url: &str| {
+        let text = format!("store = \"{url}\"\n[feeds.news]\n[feeds.other]\n");
+        crate::config::Config::from_toml(&text).unwrap()
+    };
+    let clock = Arc::new(SystemClock);
+    let app = crate::app::App::build(config(&url), clock.clone())
+        .await
+        .unwrap();
+    let news = app.feed("news").unwrap();
+    news.append(&[put("a", "1")]).await.unwrap();
+    // A second process on the same database sees the write and the epoch.
+    let other = crate::app::App::build(config(&url), clock).await.unwrap();
+    let log = other.feed("news").unwrap().log();
+    assert_eq!(log.epoch(), news.log().epoch());
+    assert_eq!(log.head_at_least(1).await.unwrap(), 1);
+    let a = log.item("a").await.unwrap().unwrap();
+    assert_eq!((a.seq, a.payload.title.as_deref()), (1, Some("1")));
+    assert_eq!(other.feed("other").unwrap().log().head(), 0);
+}

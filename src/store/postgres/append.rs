@@ -15,6 +15,10 @@
 //! commits. It is acknowledged after the commit, which is durable
 //! (`synchronous_commit`), and takes the committed row into the view.
 //!
+//! Within one process a feed's appends take turns (a mutex), so at most one
+//! of its pooled connections waits for the row lock and reads are not
+//! starved of connections by queued writers.
+//!
 //! Commit order is seq order: the row lock is held until the commit, so the
 //! next writer's seqs start after the last committed head, and a reader
 //! that sees head `h` sees every seq up to `h`. A future dropped before the
@@ -161,6 +165,7 @@ impl PgLog {
         let mut ids: Vec<&str> = ops.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
+        let _turn = self.writer.lock().await;
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
         let lock = format!("SELECT {COLUMNS} FROM feedgate_feeds WHERE id = $1 FOR NO KEY UPDATE");

@@ -44,6 +44,7 @@ impl PgLog {
         budget: usize,
         report: &mut CompactReport,
     ) -> Result<Option<u64>, StoreError> {
+        let _turn = self.writer.lock().await;
         let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await?;
         let lock = format!("SELECT {COLUMNS} FROM feedgate_feeds WHERE id = $1 FOR NO KEY UPDATE");

@@ -33,6 +33,10 @@ pub struct PgLog {
     /// later second closed.
     pub(super) wake: Arc<Notify>,
     pub(super) retention: Mutex<Retention>,
+    /// This process's turn to take the feed's row lock (appends and
+    /// compaction steps): one of its connections at most waits for the
+    /// lock, the others stay free for reads.
+    pub(super) writer: tokio::sync::Mutex<()>,
     /// Tests hold this to keep appends between their stamp and their
     /// commit (each append waits for a read guard just before committing).
     #[cfg(test)]
@@ -83,6 +87,7 @@ impl PgLog {
             view: View::default(),
             wake,
             retention: Mutex::new(Retention::default()),
+            writer: tokio::sync::Mutex::new(()),
             #[cfg(test)]
             hold: tokio::sync::RwLock::new(()),
         };

@@ -10,6 +10,7 @@ use crate::consumers::Consumers;
 use crate::feed::{Feed, Registry};
 use crate::ingest::Budget;
 use crate::metrics::Metrics;
+use crate::store::postgres::Postgres;
 use crate::store::{embedded::Embedded, Backend, StoreError};
 use crate::upstream::Upstreams;
 use std::sync::Arc;
@@ -47,18 +48,30 @@ pub struct App {
 }
 
 impl App {
-    /// Validate the config, open the embedded store in its data directory
-    /// and seed empty feeds.
+    /// Validate the config, open the store (PostgreSQL when `store` is set,
+    /// else the embedded store in its data directory) and seed empty feeds.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
         config.validate()?;
         let names: Vec<String> = config.feeds.keys().cloned().collect();
-        let cache_bytes = u64::try_from(config.store_cache_bytes).unwrap_or(u64::MAX);
-        let store = Embedded::open_with_cache(&config.data_dir, &names, clock.clone(), cache_bytes)
-            .map_err(|source| AppError::Store {
-                dir: config.data_dir.display().to_string(),
-                source,
-            })?;
-        Self::with_store(config, clock, Arc::new(store)).await
+        let store: Arc<dyn Backend> = match &config.store {
+            Some(url) => Arc::new(Postgres::open(url, &names, clock.clone()).await.map_err(
+                |source| AppError::Store {
+                    dir: config.store_name(),
+                    source,
+                },
+            )?),
+            None => {
+                let cache_bytes = u64::try_from(config.store_cache_bytes).unwrap_or(u64::MAX);
+                let store =
+                    Embedded::open_with_cache(&config.data_dir, &names, clock.clone(), cache_bytes)
+                        .map_err(|source| AppError::Store {
+                            dir: config.store_name(),
+                            source,
+                        })?;
+                Arc::new(store)
+            }
+        };
+        Self::with_store(config, clock, store).await
     }
 
     /// [`App::build`] over a store already open (with a log for each
@@ -70,7 +83,7 @@ impl App {
     ) -> Result<App, AppError> {
         config.validate()?;
         let store_error = |source| AppError::Store {
-            dir: config.data_dir.display().to_string(),
+            dir: config.store_name(),
             source,
         };
         for (name, f) in &config.feeds {

@@ -108,11 +108,20 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// The configuration, for a command on the embedded store (`export`,
+    /// `import`, `compact` do not open a PostgreSQL store yet).
     pub fn load(&self) -> Result<Config, CliError> {
-        self.config.load(&Flags {
+        let config = self.config.load(&Flags {
             data_dir: self.data_dir.clone(),
             ..Flags::default()
-        })
+        })?;
+        if config.store.is_some() {
+            return Err(CliError::Invalid(format!(
+                "this command works on the embedded store only, and `store` names {}",
+                config.store_name()
+            )));
+        }
+        Ok(config)
     }
 }
 
@@ -159,8 +168,12 @@ pub fn check_config(args: &CheckConfigArgs, out: &mut impl Write) -> Result<(), 
         .file
         .as_ref()
         .map_or("defaults".to_string(), |p| p.display().to_string());
+    let store = match &config.store {
+        Some(_) => format!("postgres {}", config.store_name()),
+        None => format!("embedded {}", config.data_dir.display()),
+    };
     let mut text = format!(
-        "config {source}: ok\nlisten {}\ndata_dir {}\ncredentials {}\nfeeds {}\n",
+        "config {source}: ok\nlisten {}\ndata_dir {}\nstore {store}\ncredentials {}\nfeeds {}\n",
         config.listen,
         config.data_dir.display(),
         config.credentials.len(),

@@ -27,8 +27,12 @@ pub mod env;
 pub struct Config {
     /// Address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Directory of the embedded sled store.
+    /// Directory of the embedded sled store (the default store).
     pub data_dir: PathBuf,
+    /// `postgres://…`: keep the logs in that PostgreSQL database instead
+    /// (several processes may share it; PROTOCOL §10). Unset: the embedded
+    /// store in `data_dir`.
+    pub store: Option<String>,
     /// Public base URL (`https://feeds.example.org`) used in links; by default
     /// `http://` + the request's Host.
     pub base_url: Option<String>,
@@ -76,6 +80,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./feedgate-data"),
+            store: None,
             base_url: None,
             default_limit: 100,
             max_limit: 1000,
@@ -233,6 +238,15 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
+    /// Where the store is, for messages: the PostgreSQL URL without its
+    /// password, or the embedded store's data directory.
+    pub fn store_name(&self) -> String {
+        match &self.store {
+            Some(url) => crate::store::postgres::describe(url),
+            None => self.data_dir.display().to_string(),
+        }
+    }
+
     /// The feeds with an `upstream` table, and that table.
     pub fn upstreams(&self) -> impl Iterator<Item = (&str, &crate::upstream::UpstreamConfig)> {
         self.feeds
@@ -285,6 +299,10 @@ impl Config {
             if v == 0 {
                 return Err(ConfigError::invalid(key, "must be greater than 0"));
             }
+        }
+        if let Some(url) = &self.store {
+            crate::store::postgres::parse_url(url)
+                .map_err(|why| ConfigError::invalid("store", why))?;
         }
         if let Some(url) = &self.base_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))

@@ -7,7 +7,7 @@
 //! | [`model`] | items, payloads, transactions, entries; name and id rules |
 //! | [`cursor`] | reading validators (ETag lists, dates, `lastMod`) and choosing the cursor |
 //! | [`protocol`] | 304 or page, page bounds, one entry per item, Last-Modified, and the read outcome the edge writes out: pure |
-//! | [`store`] | the storage boundary ([`store::Log`], [`store::Backend`]) and its backends: `embedded` (sled, the default) and `memory`; the conformance suite both run |
+//! | [`store`] | the storage boundary ([`store::Log`], [`store::Backend`]) and its backends: `embedded` (sled, the default), `postgres` (shared by several processes) and `memory`; the conformance suite they all run |
 //! | [`feed`] | the feed registry: one [`feed::Feed`] per configured feed (log, presentation, ready-made answers, metric series, upstream) |
 //! | [`render`] | RSS 2.0 and Atom 1.0 documents, always well-formed XML |
 //! | [`ingest`] | push API JSON into validated operations, and the memory budget of writes |

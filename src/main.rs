@@ -132,7 +132,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
         let feeds: Vec<&str> = app.feeds().iter().map(|f| f.name()).collect();
-        tracing::info!(data_dir = %app.config().data_dir.display(), ?feeds, "listening on http://{addr}");
+        tracing::info!(store = %app.config().store_name(), ?feeds, "listening on http://{addr}");
         feedgate::server::run(listener, app, feedgate::server::shutdown_signal()).await?;
         Ok(())
     })

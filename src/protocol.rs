@@ -80,7 +80,9 @@ pub trait LogView: Sync {
         max_bytes: usize,
     ) -> Result<Vec<Txn>, Self::Error>;
     /// The first seq stamped in Unix second `sec` or later, if any is stored.
-    /// May name a seq beyond [`LogView::head`] (written, not yet visible).
+    /// May name a seq beyond [`LogView::head`] (written, not yet visible),
+    /// which callers take as nothing (they cap at the head): a store may
+    /// answer `None` for a second after its head's.
     async fn first_seq_from_second(&self, sec: u64) -> Result<Option<u64>, Self::Error>;
 }
 

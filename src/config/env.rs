@@ -40,6 +40,7 @@ fn slot<'a>(c: &'a mut Config, key: &str) -> Option<Slot<'a>> {
         "listen" => Slot::Address(&mut c.listen),
         "data_dir" => Slot::Path(&mut c.data_dir),
         "base_url" => Slot::Text(&mut c.base_url),
+        "store" => Slot::Text(&mut c.store),
         "default_limit" => Slot::Count(&mut c.default_limit),
         "max_limit" => Slot::Count(&mut c.max_limit),
         "max_page_bytes" => Slot::Count(&mut c.max_page_bytes),

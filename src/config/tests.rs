@@ -94,6 +94,27 @@ fn environment_overrides() {
     assert!(e.unwrap_err().to_string().contains("FEEDGATE_MAX_LIMIT"));
 }
 
+#[test]
+fn the_store_is_embedded_unless_a_postgres_url_is_given() {
+    let c = Config::load(None, [("HOME", "/root")], &Flags::default()).unwrap();
+    assert_eq!(
+        (c.store.as_deref(), c.store_name()),
+        (None, "./feedgate-data".into())
+    );
+    let url = "postgres://feedgate:secret@db.example:5433/feeds?connect_timeout=5";
+    let c = Config::load(None, [("FEEDGATE_STORE", url)], &Flags::default()).unwrap();
+    assert_eq!(c.store.as_deref(), Some(url));
+    // Messages name it without the password.
+    assert_eq!(c.store_name(), "postgres://feedgate@db.example:5433/feeds");
+    let c = Config::from_toml(&format!("store = \"{url}\"")).unwrap();
+    c.validate().unwrap();
+    for bad in ["mysql://x/y", "postgres://x/y?no_such_option=1"] {
+        let c = Config::from_toml(&format!("store = \"{bad}\"")).unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("store"), "{bad}: {e}");
+    }
+}
+
 /// A config file in a temporary directory.
 fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();

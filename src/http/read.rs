@@ -43,7 +43,13 @@ pub async fn feed_response(
     let q = Query::parse(req.uri().query().unwrap_or(""));
     let headers = ReadHeaders::of(req.headers());
     let now = app.clock().now_ms();
-    let read = FeedRead::new(app, feed, req, suffix, &q, &headers, now)?;
+    let mut read = FeedRead::new(app, feed, req, suffix, &q, &headers, now)?;
+    if let Some(seq) = read.beyond {
+        // Another process sharing the store may have handed out `seq`.
+        if feed.log().head_at_least(seq).await? >= seq {
+            read = FeedRead::new(app, feed, req, suffix, &q, &headers, now)?;
+        }
+    }
     let consumer = crate::consumers::identify(who, q.consumer.as_deref(), headers.from);
     let cursor = read.request.cursor;
     let log = feed.log();

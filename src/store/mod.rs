@@ -9,9 +9,10 @@
 //!   size, readiness and the final flush.
 //!
 //! Backends: [`embedded`] (sled, the default: one process, one data
-//! directory; the only code that names sled) and [`memory`] (a plain
-//! in-memory log, for tests and throw-away runs). Both run the same
-//! conformance suite (`conformance.rs`), which a further backend runs too.
+//! directory; the only code that names sled), [`postgres`] (PostgreSQL,
+//! `store = "postgres://…"`: any number of processes share one database)
+//! and [`memory`] (a plain in-memory log, for tests and throw-away runs).
+//! All run the same conformance suite (`conformance.rs`).
 //!
 //! The methods a network database would wait on are `async`; the protocol
 //! core stays pure: it decides over what [`LogView`] returns and does no I/O
@@ -19,6 +20,7 @@
 
 pub mod embedded;
 pub mod memory;
+pub mod postgres;
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -54,6 +56,15 @@ pub trait Log: LogView<Error = StoreError> + Send + Sync {
     /// transactions, so what was read under one value is exact while it is
     /// current (the read path's page cache keys on it).
     fn compactions(&self) -> u64;
+    /// The visible head, brought up to at least `seq` first if the store
+    /// holds it: a store shared by several processes ([`postgres`]) re-reads
+    /// its head when `seq` is beyond what this process has seen, so that a
+    /// position another process handed out is never taken for one beyond
+    /// the head. A store of one process knows its head: the default.
+    async fn head_at_least(&self, seq: u64) -> Result<u64, StoreError> {
+        let _ = seq;
+        Ok(self.head())
+    }
 
     /// Apply `ops` atomically (all or none) as consecutive transactions and
     /// return once they are durable and visible. A delete of an unknown

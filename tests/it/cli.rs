@@ -25,6 +25,7 @@ fn feedgate(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Out {
         .env_remove("FEEDGATE_CONFIG")
         .env_remove("FEEDGATE_DATA_DIR")
         .env_remove("FEEDGATE_LISTEN")
+        .env_remove("FEEDGATE_STORE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -290,6 +291,35 @@ fn check_config_summarises_a_good_config_and_names_the_bad_key() {
     let out = run(&["check-config"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("config defaults: ok"), "{}", out.stdout);
+}
+
+#[test]
+fn check_config_names_the_store_and_store_commands_refuse_a_postgres_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), "");
+    let out = run(&["check-config", "--config", &config]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("\nstore embedded "), "{}", out.stdout);
+    let url = (
+        "FEEDGATE_STORE",
+        "postgres://feedgate:s3cret@db.example/feeds",
+    );
+    let out = feedgate(&["check-config", "--config", &config], b"", &[url]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("\nstore postgres postgres://feedgate@db.example:5432/feeds\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
+    let out = feedgate(&["export", "news", "--config", &config], b"", &[url]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("embedded store only"), "{}", out.stderr);
+    let bad = ("FEEDGATE_STORE", "mysql://db.example/feeds");
+    let out = feedgate(&["check-config", "--config", &config], b"", &[bad]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("store"), "{}", out.stderr);
 }
 
 #[tokio::test]

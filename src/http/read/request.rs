@@ -35,6 +35,11 @@ pub struct FeedRead<'r> {
     /// The feed's compaction generation, read before the log is: a page
     /// rendered for this read is exact while it lasts.
     pub generation: u64,
+    /// A position of this epoch beyond the head the validators name (the
+    /// cursor is then a catch-up): with a store shared by several
+    /// processes, another one may have handed it out
+    /// ([`crate::store::Log::head_at_least`]).
+    pub beyond: Option<u64>,
 }
 
 impl<'r> FeedRead<'r> {
@@ -68,6 +73,15 @@ impl<'r> FeedRead<'r> {
         let log = feed.log();
         let head = log.head();
         let cursor = cursor::resolve(&validators, log.epoch(), head, now_ms / 1000);
+        let beyond = match cursor {
+            cursor::Cursor::CatchUp => {
+                match cursor::resolve(&validators, log.epoch(), u64::MAX, now_ms / 1000) {
+                    cursor::Cursor::Seq(p) if p > head => Some(p),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         let generation = log.compactions();
         let slot = protocol::page_slot(cursor, head, log.dropped());
         let key = slot.map(|after| PageKey {
@@ -96,6 +110,7 @@ impl<'r> FeedRead<'r> {
             request,
             key,
             generation,
+            beyond,
         })
     }
 

@@ -118,7 +118,7 @@ async fn snapshots(log: &dyn Log) -> Vec<BTreeMap<String, String>> {
 pub(super) async fn superseded_states_go_and_every_left_behind_consumer_converges(open: Open) {
     for seed in [3, 17, 99, 12345] {
         let clock = Arc::new(ManualClock::new(T0));
-        let store = open(&feeds(), clock.clone());
+        let store = open(&feeds(), clock.clone()).await;
         let log = store.feed("news").unwrap();
         let log = log.as_ref();
         let state = workload(log, &clock, seed, 120).await;
@@ -154,7 +154,7 @@ pub(super) async fn superseded_states_go_and_every_left_behind_consumer_converge
 pub(super) async fn random_workloads_with_tombstone_drops_converge_from_every_position(open: Open) {
     for seed in [5, 8, 21, 77, 1000] {
         let clock = Arc::new(ManualClock::new(T0));
-        let store = open(&feeds(), clock.clone());
+        let store = open(&feeds(), clock.clone()).await;
         let log = store.feed("news").unwrap();
         let log = log.as_ref();
         let state = workload(log, &clock, seed, 150).await;
@@ -208,7 +208,7 @@ pub(super) async fn random_workloads_with_tombstone_drops_converge_from_every_po
 
 pub(super) async fn dropped_tombstones_send_older_positions_to_a_catch_up(open: Open) {
     let clock = Arc::new(ManualClock::new(T0));
-    let store = open(&feeds(), clock.clone());
+    let store = open(&feeds(), clock.clone()).await;
     let log = store.feed("news").unwrap();
     let log = log.as_ref();
     log.append(&[put("a", "1"), put("b", "1"), put("c", "1")])
@@ -251,7 +251,7 @@ pub(super) async fn dropped_tombstones_send_older_positions_to_a_catch_up(open: 
 
 pub(super) async fn steps_are_bounded_and_nothing_happens_without_a_policy(open: Open) {
     let clock = Arc::new(ManualClock::new(T0));
-    let store = open(&feeds(), clock.clone());
+    let store = open(&feeds(), clock.clone()).await;
     let log = store.feed("news").unwrap();
     let log = log.as_ref();
     for i in 0..50 {

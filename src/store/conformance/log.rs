@@ -15,7 +15,7 @@ fn outcomes(a: &Appended) -> Vec<(Outcome, u64)> {
 }
 
 pub(super) async fn actions_and_gap_free_seqs(open: Open) {
-    let store = open(&feeds(), Arc::new(ManualClock::new(5_000)));
+    let store = open(&feeds(), Arc::new(ManualClock::new(5_000))).await;
     let log = store.feed("news").unwrap();
     let a = log.append(&[put("a", "1")]).await.unwrap();
     assert_eq!((outcomes(&a), a.head), (vec![(Outcome::Add, 1)], 1));
@@ -38,7 +38,7 @@ pub(super) async fn actions_and_gap_free_seqs(open: Open) {
 }
 
 pub(super) async fn batches_are_atomic_and_rejected_ones_leave_no_trace(open: Open) {
-    let store = open(&feeds(), Arc::new(ManualClock::new(5_000)));
+    let store = open(&feeds(), Arc::new(ManualClock::new(5_000))).await;
     let log = store.feed("news").unwrap();
     log.append(&[put("a", "1")]).await.unwrap();
     let err = log
@@ -76,7 +76,7 @@ pub(super) async fn batches_are_atomic_and_rejected_ones_leave_no_trace(open: Op
 
 pub(super) async fn stamps_never_go_back_and_seconds_are_indexed(open: Open) {
     let clock = Arc::new(ManualClock::new(10_500));
-    let store = open(&feeds(), clock.clone());
+    let store = open(&feeds(), clock.clone()).await;
     let log = store.feed("news").unwrap();
     log.append(&[put("a", "1")]).await.unwrap(); // 1 @ 10.5s
     clock.set(9_000); // the wall clock steps back
@@ -98,7 +98,7 @@ pub(super) async fn stamps_never_go_back_and_seconds_are_indexed(open: Open) {
 }
 
 pub(super) async fn concurrent_producers_and_a_polling_consumer(open: Open) {
-    let store = open(&feeds(), Arc::new(SystemClock));
+    let store = open(&feeds(), Arc::new(SystemClock)).await;
     const PRODUCERS: usize = 8;
     const EACH: usize = 40;
     let mut tasks = vec![];
@@ -168,7 +168,7 @@ pub(super) async fn concurrent_producers_and_a_polling_consumer(open: Open) {
 }
 
 pub(super) async fn scans_honour_limits_and_ranges(open: Open) {
-    let store = open(&feeds(), Arc::new(ManualClock::new(5_000)));
+    let store = open(&feeds(), Arc::new(ManualClock::new(5_000))).await;
     let log = store.feed("news").unwrap();
     for i in 0..10 {
         log.append(&[put(&format!("i{i}"), "x")]).await.unwrap();

@@ -1,6 +1,9 @@
 //! The storage conformance suite: what every backend must do, written once
 //! over the [`Backend`] and [`Log`] traits and run for each backend. A new
-//! backend runs it by adding one line to [`suite!`]'s invocation at the end.
+//! backend runs it by adding its opener to [`suite!`]'s invocation at the end.
+//! The PostgreSQL run opens a fresh database of a throw-away server per
+//! store (`postgres::testing`), and is skipped, visibly, on a machine
+//! without PostgreSQL.
 //!
 //! - `log.rs`: appends (actions, gap-free seqs, atomic batches, stamps and
 //!   the seconds index), reads under concurrent writers;
@@ -15,10 +18,15 @@ mod records;
 use super::{Backend, Op};
 use crate::clock::Clock;
 use crate::model::Payload;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+/// A store being opened.
+pub(crate) type Opening = Pin<Box<dyn Future<Output = Arc<dyn Backend>> + Send>>;
+
 /// Opens a fresh, empty store with a log for each of the feeds.
-pub(crate) type Open = fn(&[String], Arc<dyn Clock>) -> Arc<dyn Backend>;
+pub(crate) type Open = fn(&[String], Arc<dyn Clock>) -> Opening;
 
 /// A PUT of an item with just a title.
 pub(crate) fn put(id: &str, title: &str) -> Op {
@@ -40,15 +48,34 @@ pub(crate) fn feeds() -> Vec<String> {
     vec!["news".into(), "other".into()]
 }
 
-fn embedded(feeds: &[String], clock: Arc<dyn Clock>) -> Arc<dyn Backend> {
-    match super::embedded::Embedded::temporary(feeds, clock) {
+fn embedded(feeds: &[String], clock: Arc<dyn Clock>) -> Opening {
+    let store: Arc<dyn Backend> = match super::embedded::Embedded::temporary(feeds, clock) {
         Ok(store) => Arc::new(store),
         Err(e) => panic!("cannot open a temporary sled store: {e}"),
-    }
+    };
+    Box::pin(std::future::ready(store))
 }
 
-fn memory(feeds: &[String], clock: Arc<dyn Clock>) -> Arc<dyn Backend> {
-    Arc::new(super::memory::Memory::new(feeds, clock))
+fn memory(feeds: &[String], clock: Arc<dyn Clock>) -> Opening {
+    let store: Arc<dyn Backend> = Arc::new(super::memory::Memory::new(feeds, clock));
+    Box::pin(std::future::ready(store))
+}
+
+fn postgres(feeds: &[String], clock: Arc<dyn Clock>) -> Opening {
+    let feeds = feeds.to_vec();
+    Box::pin(async move {
+        let server = super::postgres::testing::server().expect("skipped without PostgreSQL");
+        let url = server.database().await;
+        match super::postgres::Postgres::open(&url, &feeds, clock).await {
+            Ok(store) => Arc::new(store) as Arc<dyn Backend>,
+            Err(e) => panic!("cannot open a PostgreSQL store at {url}: {e}"),
+        }
+    })
+}
+
+/// Whether `backend` cannot run here (PostgreSQL without its binaries).
+fn skipped(backend: &str) -> bool {
+    backend == "postgres" && super::postgres::testing::server().is_none()
 }
 
 /// For each backend, a module with one test per suite function.
@@ -61,6 +88,9 @@ macro_rules! suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $test() {
+                    if super::skipped(stringify!($backend)) {
+                        return;
+                    }
                     super::$module::$test(super::$backend).await
                 }
             )+
@@ -68,7 +98,7 @@ macro_rules! suite {
     };
 }
 
-suite!([embedded, memory] [
+suite!([embedded, memory, postgres] [
     log::actions_and_gap_free_seqs,
     log::batches_are_atomic_and_rejected_ones_leave_no_trace,
     log::stamps_never_go_back_and_seconds_are_indexed,

@@ -7,7 +7,7 @@ use crate::store::ConsumerRecord;
 use std::sync::Arc;
 
 pub(super) async fn items_are_the_current_states_in_id_order(open: Open) {
-    let store = open(&feeds(), Arc::new(ManualClock::new(5_000)));
+    let store = open(&feeds(), Arc::new(ManualClock::new(5_000))).await;
     let log = store.feed("news").unwrap();
     log.append(&[put("b", "1"), put("a", "1"), put("c", "1")])
         .await
@@ -36,7 +36,7 @@ pub(super) async fn items_are_the_current_states_in_id_order(open: Open) {
 }
 
 pub(super) async fn upstream_state_is_kept_per_feed(open: Open) {
-    let store = open(&feeds(), Arc::new(ManualClock::new(5_000)));
+    let store = open(&feeds(), Arc::new(ManualClock::new(5_000))).await;
     let (news, other) = (store.feed("news").unwrap(), store.feed("other").unwrap());
     assert_eq!(news.upstream_state().await.unwrap(), None);
     news.set_upstream_state(b"one").await.unwrap();
@@ -61,7 +61,7 @@ fn record(feed: &str, name: &str, position: u64) -> ConsumerRecord {
 }
 
 pub(super) async fn consumer_records_are_replaced_and_removed(open: Open) {
-    let store = open(&feeds(), Arc::new(ManualClock::new(5_000)));
+    let store = open(&feeds(), Arc::new(ManualClock::new(5_000))).await;
     assert!(store.consumer_records().await.unwrap().is_empty());
     let first = [
         record("news", "a", 1),

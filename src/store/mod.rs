@@ -18,8 +18,10 @@
 //! core stays pure: it decides over what [`LogView`] returns and does no I/O
 //! of its own.
 
+pub mod dump;
 pub mod embedded;
 pub mod memory;
+pub mod migrate;
 pub mod postgres;
 
 #[cfg(test)]
@@ -27,6 +29,7 @@ pub(crate) mod conformance;
 
 mod types;
 
+pub use dump::{FeedDump, ItemRecord};
 pub use types::{
     Appended, Applied, CompactReport, ConsumerRecord, Examined, ItemState, Op, Outcome, Published,
     Retention, StoreError, Verdict, COMPACT_STEP,

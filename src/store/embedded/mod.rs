@@ -31,6 +31,7 @@ mod append;
 mod codec;
 mod compact;
 mod durability;
+mod export;
 mod feed;
 mod keys;
 mod log;
@@ -103,7 +104,7 @@ impl Embedded {
         feeds: &[String],
         clock: Arc<dyn Clock>,
     ) -> Result<Embedded, StoreError> {
-        Self::with_config(config().path(path), Some(path), feeds, clock)
+        Self::with_config(config().path(path), Some(path), Some(feeds), clock)
     }
 
     /// [`Embedded::open`] with sled's page cache (1 GiB by default) limited to
@@ -115,18 +116,18 @@ impl Embedded {
         cache_bytes: u64,
     ) -> Result<Embedded, StoreError> {
         let config = config().path(path).cache_capacity(cache_bytes);
-        Self::with_config(config, Some(path), feeds, clock)
+        Self::with_config(config, Some(path), Some(feeds), clock)
     }
 
     /// A throw-away store in memory (tests).
     pub fn temporary(feeds: &[String], clock: Arc<dyn Clock>) -> Result<Embedded, StoreError> {
-        Self::with_config(config().temporary(true), None, feeds, clock)
+        Self::with_config(config().temporary(true), None, Some(feeds), clock)
     }
 
     fn with_config(
         config: sled::Config,
         path: Option<&Path>,
-        feeds: &[String],
+        feeds: Option<&[String]>,
         clock: Arc<dyn Clock>,
     ) -> Result<Embedded, StoreError> {
         let db = config.open().map_err(|e| match e {
@@ -144,6 +145,20 @@ impl Embedded {
             None => None,
         };
         let durability = Arc::new(Durability::new(db.clone(), log_file));
+        // `None`: every feed the store holds.
+        let stored: Vec<String>;
+        let feeds = match feeds {
+            Some(feeds) => feeds,
+            None => {
+                stored = db
+                    .tree_names()
+                    .iter()
+                    .filter_map(|t| t.strip_prefix(b"feed/"))
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .collect();
+                &stored
+            }
+        };
         let mut logs = HashMap::with_capacity(feeds.len());
         for name in feeds {
             let tree = db.open_tree(format!("feed/{name}"))?;

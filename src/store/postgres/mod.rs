@@ -49,6 +49,7 @@
 mod append;
 mod compact;
 mod feed;
+mod import;
 mod listen;
 mod log;
 mod schema;
@@ -59,6 +60,7 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use import::{Import, Occupied};
 pub use log::PgLog;
 pub use schema::{Migration, MIGRATIONS};
 

@@ -1,6 +1,7 @@
 //! The command line: the arguments of `serve` and of the operator commands
-//! beside it (`check-config`, `export`, `import` and `compact`), and what the
-//! operator commands do (`export` and `import` in `transfer`); `main` only
+//! beside it (`check-config`, `export`, `import`, `compact`, `migrate` and
+//! `migrate-schema`), and what the operator commands do (`export` and
+//! `import` in `transfer`, the migrations in `migrate`); `main` only
 //! dispatches. Every command loads its configuration through
 //! [`Config::load`]: the file, then `FEEDGATE_*` variables, then flags, then
 //! validated.
@@ -9,22 +10,26 @@
 //! (`config::env`), so a flag's help names its variable by hand, in clap's
 //! notation, and a unit test holds the two together.
 //!
-//! The offline commands open the store directly. sled locks its directory,
-//! so while a server runs on the same data dir they fail at once with
-//! [`CliError::StoreBusy`] instead of waiting. Exit codes: 0 done, 1 the
+//! The offline commands open the configured store directly, embedded or
+//! PostgreSQL. sled locks its directory, so while a server runs on the same
+//! data dir they fail at once with [`CliError::StoreBusy`] instead of
+//! waiting; a PostgreSQL store is shared, so they run beside servers. Exit codes: 0 done, 1 the
 //! store or an I/O operation failed (also: in use), 2 invalid configuration
 //! or input (nothing was changed).
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, Flags};
 use crate::store::embedded::Embedded;
+use crate::store::postgres::Postgres;
 use crate::store::{Backend, StoreError};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod migrate;
 mod transfer;
+pub use migrate::{migrate, migrate_schema, MigrateArgs, MigrateSchemaArgs};
 pub use transfer::{export, import, ImportReport};
 
 #[derive(Debug, thiserror::Error)]
@@ -108,20 +113,13 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The configuration, for a command on the embedded store (`export`,
-    /// `import`, `compact` do not open a PostgreSQL store yet).
+    /// The configuration: the embedded store in `data_dir`, or the
+    /// PostgreSQL database `store` names.
     pub fn load(&self) -> Result<Config, CliError> {
-        let config = self.config.load(&Flags {
+        self.config.load(&Flags {
             data_dir: self.data_dir.clone(),
             ..Flags::default()
-        })?;
-        if config.store.is_some() {
-            return Err(CliError::Invalid(format!(
-                "this command works on the embedded store only, and `store` names {}",
-                config.store_name()
-            )));
-        }
-        Ok(config)
+        })
     }
 }
 
@@ -188,6 +186,9 @@ pub fn check_config(args: &CheckConfigArgs, out: &mut impl Write) -> Result<(), 
         let title = feed.title.as_deref().unwrap_or(name);
         text.push_str(&format!("  {name}\t{kind}\t{title:?}\n"));
     }
+    if let Some(url) = &config.store {
+        text.push_str(&migrate::pending_line(url));
+    }
     out.write_all(text.as_bytes()).map_err(io("stdout"))
 }
 
@@ -209,15 +210,11 @@ pub fn compact(args: &CompactArgs) -> Result<Vec<CompactLine>, CliError> {
             )));
         }
     }
-    if !config.data_dir.exists() {
-        return Err(CliError::Invalid(format!(
-            "there is no store in {}",
-            config.data_dir.display()
-        )));
-    }
+    existing(&config)?;
     let names: Vec<String> = config.feeds.keys().cloned().collect();
-    let store = open(&config, &names)?;
-    let dir = config.data_dir.display().to_string();
+    let rt = runtime()?;
+    let store = rt.block_on(open(&config, &names))?;
+    let dir = config.store_name();
     let err = |source| CliError::Store {
         dir: dir.clone(),
         source,
@@ -228,7 +225,6 @@ pub fn compact(args: &CompactArgs) -> Result<Vec<CompactLine>, CliError> {
         }
     }
     let now = SystemClock.now_ms();
-    let rt = runtime()?;
     let done: Vec<(String, crate::store::CompactReport)> = match &args.feed {
         Some(name) => match store.feed(name) {
             Some(log) => {
@@ -238,7 +234,7 @@ pub fn compact(args: &CompactArgs) -> Result<Vec<CompactLine>, CliError> {
             None => Vec::new(),
         },
         None => rt
-            .block_on(crate::store::compact_all(&store, now))
+            .block_on(crate::store::compact_all(store.as_ref(), now))
             .map_err(err)?,
     };
     rt.block_on(store.flush()).map_err(err)?;
@@ -259,15 +255,37 @@ pub(crate) fn known_feed<'a>(
     })
 }
 
-pub(crate) fn open(config: &Config, feeds: &[String]) -> Result<Embedded, CliError> {
-    let dir = config.data_dir.display().to_string();
-    Embedded::open(&config.data_dir, feeds, Arc::new(SystemClock)).map_err(|source| {
-        if source.to_string().contains("could not acquire lock") {
-            CliError::StoreBusy { dir }
-        } else {
-            CliError::Store { dir, source }
-        }
-    })
+/// Open the configured store with a log for each of `feeds`: PostgreSQL
+/// when `store` is set (its schema migrated, as `serve` does), else the
+/// embedded store, failing at once if a server holds it.
+pub(crate) async fn open(config: &Config, feeds: &[String]) -> Result<Arc<dyn Backend>, CliError> {
+    let dir = config.store_name();
+    let clock = Arc::new(SystemClock);
+    match &config.store {
+        Some(url) => match Postgres::open(url, feeds, clock).await {
+            Ok(store) => Ok(Arc::new(store)),
+            Err(source) => Err(CliError::Store { dir, source }),
+        },
+        None => match Embedded::open(&config.data_dir, feeds, clock) {
+            Ok(store) => Ok(Arc::new(store)),
+            Err(source) if source.to_string().contains("could not acquire lock") => {
+                Err(CliError::StoreBusy { dir })
+            }
+            Err(source) => Err(CliError::Store { dir, source }),
+        },
+    }
+}
+
+/// Fails unless the configured store exists: an embedded one must have its
+/// data directory (a database is created by whoever opens it first).
+pub(crate) fn existing(config: &Config) -> Result<(), CliError> {
+    if config.store.is_none() && !config.data_dir.exists() {
+        return Err(CliError::Invalid(format!(
+            "there is no store in {}",
+            config.data_dir.display()
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

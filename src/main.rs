@@ -45,6 +45,13 @@ enum Command {
     /// Run a compaction pass now, per the feeds' `retention` settings. Needs the
     /// store, so not while a server runs on it.
     Compact(feedgate::cli::CompactArgs),
+    /// Copy an embedded store (its data directory) into an empty PostgreSQL
+    /// database: epochs, seqs, dates and consumer records kept, so consumers
+    /// notice nothing. Exits 2, writing nothing, if the database is not empty.
+    Migrate(feedgate::cli::MigrateArgs),
+    /// Apply the PostgreSQL schema's pending migrations (`store` must name the
+    /// database); `--dry-run` only names them.
+    MigrateSchema(feedgate::cli::MigrateSchemaArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -96,6 +103,16 @@ fn main() -> anyhow::Result<()> {
                     d.feed, d.report.examined, d.report.removed, d.report.tombstones_dropped
                 );
             }
+            Ok(())
+        }
+        Command::Migrate(args) => {
+            feedgate::cli::migrate(&args, &mut std::io::stdout().lock())
+                .unwrap_or_else(|e| feedgate::cli::exit(&e));
+            Ok(())
+        }
+        Command::MigrateSchema(args) => {
+            feedgate::cli::migrate_schema(&args, &mut std::io::stdout().lock())
+                .unwrap_or_else(|e| feedgate::cli::exit(&e));
             Ok(())
         }
         Command::HashSecret => {

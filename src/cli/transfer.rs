@@ -1,8 +1,9 @@
 //! `export` and `import`: a feed's current items out as NDJSON (one push-API
 //! item per line, by id), and NDJSON items in as one atomic batch.
+//! Both open the configured store, embedded or PostgreSQL.
 
-use super::{io, known_feed, open, runtime, CliError, ExportArgs, ImportArgs};
-use crate::store::{Backend, Op, Outcome, StoreError};
+use super::{existing, io, known_feed, open, runtime, CliError, ExportArgs, ImportArgs};
+use crate::store::{Op, Outcome, StoreError};
 use std::io::{BufRead, Write};
 
 /// `export`: the feed's current items, one JSON object per line, by id.
@@ -10,23 +11,17 @@ use std::io::{BufRead, Write};
 pub fn export(args: &ExportArgs, out: &mut impl Write) -> Result<usize, CliError> {
     let config = args.store.load()?;
     known_feed(&config, &args.feed)?;
-    if !config.data_dir.exists() {
-        return Err(CliError::Invalid(format!(
-            "there is no store in {}",
-            config.data_dir.display()
-        )));
-    }
-    let store = open(&config, std::slice::from_ref(&args.feed))?;
-    let dir = config.data_dir.display().to_string();
+    existing(&config)?;
+    let rt = runtime()?;
+    let store = rt.block_on(open(&config, std::slice::from_ref(&args.feed)))?;
+    let dir = config.store_name();
     let log = store
         .feed(&args.feed)
         .ok_or_else(|| CliError::Invalid(format!("no feed named {:?}", args.feed)))?;
-    let items = runtime()?
-        .block_on(log.items())
-        .map_err(|source| CliError::Store {
-            dir: dir.clone(),
-            source,
-        })?;
+    let items = rt.block_on(log.items()).map_err(|source| CliError::Store {
+        dir: dir.clone(),
+        source,
+    })?;
     let mut w = std::io::BufWriter::new(out);
     for (id, state) in &items {
         let line = crate::ingest::item_json(id, &state.payload).to_string();
@@ -61,12 +56,13 @@ pub fn import(args: &ImportArgs, input: impl BufRead) -> Result<ImportReport, Cl
         )));
     }
     let (ops, lines) = parse_ndjson(input)?;
-    let store = open(&config, std::slice::from_ref(&args.feed))?;
-    let dir = config.data_dir.display().to_string();
+    let rt = runtime()?;
+    let store = rt.block_on(open(&config, std::slice::from_ref(&args.feed)))?;
+    let dir = config.store_name();
     let Some(log) = store.feed(&args.feed) else {
         return Err(CliError::Invalid(format!("no feed named {:?}", args.feed)));
     };
-    let done = runtime()?
+    let done = rt
         .block_on(log.append(&ops))
         .map_err(|source| match source {
             StoreError::ItemNotFound(id) => {

@@ -1,5 +1,5 @@
 //! Operations endpoints: `/healthz` (process alive), `/readyz` (store open and
-//! writable), `/metrics` (Prometheus text), `GET /feeds` (the feeds with head
+//! writable, and the store's own conditions, `Backend::health`), `/metrics` (Prometheus text), `GET /feeds` (the feeds with head
 //! position and counts), `GET /feeds/{feed}/consumers` (the consumer report).
 
 use super::{feed, http_date, json, Res};
@@ -29,6 +29,10 @@ pub async fn readyz(app: &App, detail: impl Fn(&str) -> bool) -> Res {
     match app.store().check_writable().await {
         Ok(()) => {
             let mut body = json!({"status": "ready"});
+            // Degraded but ready (e.g. PostgreSQL notifications reconnecting).
+            for (key, state) in app.store().health() {
+                body[key] = state.into();
+            }
             let upstreams = app.upstreams().statuses();
             if !upstreams.is_empty() {
                 let failing = upstreams

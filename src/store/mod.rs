@@ -135,6 +135,12 @@ pub trait Backend: Send + Sync {
     async fn size_on_disk(&self) -> Result<u64, StoreError>;
     /// Can the store take writes? (`/readyz`)
     async fn check_writable(&self) -> Result<(), StoreError>;
+    /// Conditions that leave the store ready but are worth showing in
+    /// `/readyz`, as (key, state): e.g. PostgreSQL's notification
+    /// connection. None by default.
+    fn health(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
     /// Make everything written so far durable (shutdown).
     async fn flush(&self) -> Result<(), StoreError>;
 }

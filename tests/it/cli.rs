@@ -294,7 +294,7 @@ fn check_config_summarises_a_good_config_and_names_the_bad_key() {
 }
 
 #[test]
-fn check_config_names_the_store_and_store_commands_refuse_a_postgres_one() {
+fn check_config_names_the_store_and_store_commands_open_a_postgres_one() {
     let dir = tempfile::tempdir().unwrap();
     let config = config_for(dir.path(), "");
     let out = run(&["check-config", "--config", &config]);
@@ -313,9 +313,19 @@ fn check_config_names_the_store_and_store_commands_refuse_a_postgres_one() {
         out.stdout
     );
     assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
+    // Its schema cannot be read (no such host): said, and still a good config.
+    assert!(out.stdout.contains("\nschema unknown ("), "{}", out.stdout);
+    // The offline commands open the database (here: cannot), naming it
+    // without its password.
     let out = feedgate(&["export", "news", "--config", &config], b"", &[url]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("embedded store only"), "{}", out.stderr);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("store in postgres://feedgate@db.example:5432/feeds: "),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("s3cret"), "{}", out.stderr);
     let bad = ("FEEDGATE_STORE", "mysql://db.example/feeds");
     let out = feedgate(&["check-config", "--config", &config], b"", &[bad]);
     assert_eq!(out.code, 2);
@@ -401,6 +411,8 @@ fn every_command_has_help() {
             &["<FEED>", "[FILE]", "--config", "--data-dir"][..],
         ),
         ("compact", &["[FEED]", "--config", "--data-dir"][..]),
+        ("migrate", &["--from <DATA_DIR>", "--to <URL>"][..]),
+        ("migrate-schema", &["--config", "--dry-run"][..]),
     ] {
         let out = run(&[cmd, "--help"]);
         assert_eq!(out.code, 0, "{cmd}");
@@ -413,7 +425,14 @@ fn every_command_has_help() {
         }
     }
     let out = run(&["--help"]);
-    for cmd in ["check-config", "export", "import", "compact"] {
+    for cmd in [
+        "check-config",
+        "export",
+        "import",
+        "compact",
+        "migrate",
+        "migrate-schema",
+    ] {
         assert!(out.stdout.contains(cmd), "{}", out.stdout);
     }
 }

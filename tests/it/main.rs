@@ -18,6 +18,7 @@ mod im_feed;
 mod lifecycle;
 mod lossy_model;
 mod metrics;
+mod migrate;
 mod read;
 mod read_cache;
 mod read_caching;

@@ -140,6 +140,18 @@ pub async fn pending_migrations(url: &str) -> Result<Vec<Migration>, StoreError>
     pending
 }
 
+/// Apply the migrations pending on the database at `url` (as a start
+/// does); returns those applied.
+pub async fn migrate_schema(url: &str) -> Result<Vec<Migration>, StoreError> {
+    let config = parse_url(url).map_err(backend_error)?;
+    let (mut client, conn) = config.connect(tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(conn);
+    let applied = schema::migrate(&mut client).await;
+    drop(client);
+    let _ = driver.await;
+    applied
+}
+
 /// What the process's background tasks share with the store.
 pub(super) struct Shared {
     pool: Pool,
@@ -353,6 +365,17 @@ impl Backend for Postgres {
             ));
         }
         Ok(())
+    }
+
+    /// The notification connection: `listening`, or `reconnecting` while
+    /// heads are re-read every tick instead (`listen.rs` logs both turns).
+    fn health(&self) -> Vec<(&'static str, String)> {
+        let state = if self.listening() {
+            "listening"
+        } else {
+            "reconnecting"
+        };
+        vec![("notifications", state.to_string())]
     }
 
     /// Nothing to do: every write is acknowledged after its commit.

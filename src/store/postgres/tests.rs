@@ -106,10 +106,12 @@ async fn a_lost_notification_connection_falls_back_to_re_reading_heads() {
         .await
         .unwrap();
     assert_eq!(cut, 2);
-    eventually("B notices", || !b.listening()).await;
+    // (`/readyz` shows what `health` says.)
+    let said = |state: &str| b.health() == [("notifications", state.to_string())];
+    eventually("B notices", || !b.listening() && said("reconnecting")).await;
     la.append(&[put("x", "1")]).await.unwrap();
     eventually("B re-reads the head", || lb.head() == 1).await;
-    eventually("B listens again", || b.listening()).await;
+    eventually("B listens again", || b.listening() && said("listening")).await;
     eventually("A listens again", || a.listening()).await;
     la.append(&[put("x", "2")]).await.unwrap();
     eventually("B is notified again", || lb.head() == 2).await;

@@ -93,7 +93,9 @@ async fn a_migrated_data_dir_is_served_from_postgres_as_before() {
         return;
     };
     let url = server.database().await;
-    let (dir, config) = config_file("[feeds.news]\ntitle = \"News\"\n[feeds.other]\n");
+    let (dir, config) = config_file(
+        "[feeds.news]\ntitle = \"News\"\n[feeds.news.retention]\nkeep_latest = 1\n[feeds.other]\n",
+    );
     let data = dir.path().join("d");
     let store = [("FEEDGATE_STORE", url.as_str())];
 
@@ -146,6 +148,36 @@ async fn a_migrated_data_dir_is_served_from_postgres_as_before() {
     let out = feedgate(&["export", "news", "--config", &config], &store);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, exported.stdout);
+    let line = b"{\"id\": \"n\", \"title\": \"N\"}\n";
+    let file = dir.path().join("items.ndjson");
+    std::fs::write(&file, line).unwrap();
+    let out = feedgate(
+        &[
+            "import",
+            "news",
+            file.to_str().unwrap(),
+            "--config",
+            &config,
+        ],
+        &store,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("add 1,") && out.stdout.contains(".5"),
+        "{}",
+        out.stdout
+    );
+    let out = feedgate(&["compact", "--config", &config], &store);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("news: examined "), "{}", out.stdout);
+    let c = Client::new(p.addr);
+    let item = c.get("/feeds/news/items/n", &[]).await;
+    assert_eq!(
+        item.status,
+        200,
+        "the server sees the import: {}",
+        item.text()
+    );
     p.kill();
 
     // Into a database that is not empty: refused, exit 2, nothing written.

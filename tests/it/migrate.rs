@@ -9,7 +9,6 @@
 //! PostgreSQL binaries the test says so on stderr and passes.
 
 #[path = "../../src/store/postgres/testing.rs"]
-#[allow(dead_code)]
 mod pg;
 
 use crate::support::binary::{config_file, serve, Proc};

@@ -225,3 +225,41 @@ async fn a_migrated_data_dir_is_served_from_postgres_as_before() {
     let out = feedgate(&["migrate-schema", "--config", &config], &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
+
+#[test]
+fn migrate_refuses_a_missing_store_or_a_url_that_is_not_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing");
+    let out = feedgate(
+        &[
+            "migrate",
+            "--from",
+            missing.to_str().unwrap(),
+            "--to",
+            "postgres://u@127.0.0.1:1/db",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("there is no store in"),
+        "{}",
+        out.stderr
+    );
+    let out = feedgate(
+        &[
+            "migrate",
+            "--from",
+            dir.path().to_str().unwrap(),
+            "--to",
+            "mysql://db/x",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--to: must be a postgres:// URL"),
+        "{}",
+        out.stderr
+    );
+}

@@ -1,0 +1,430 @@
+"""Several feedgate processes on one PostgreSQL (PROTOCOL §10), with real processes and clients.
+
+Three `feedgate serve` processes share one database (`store = "postgres://…"`, the same feeds).
+Two producers write to all of them at random (single PUTs and batch POSTs, every transaction with
+a unique title); three consumers switch process at random between polls: an ETag consumer
+(`If-None-Match`), a date consumer (`If-Modified-Since` from `Last-Modified`) and a next-link
+walker (query form `?etag=…&limit=…`, following `next` links, rewritten to whichever process it
+asks next). Mid-run processes are SIGKILLed and restarted on the same database; whoever was
+talking to one moves to another.
+
+At the end the whole log is read one transaction per page and checked:
+- seqs run 1…head without a gap; every acknowledged write is there at the seqs its ack gave
+  (a batch contiguous), with its items and titles; a write cut off by a kill is all there or
+  not at all; nothing else is there;
+- every page every consumer received is exactly the one-entry-per-item collapse of the log
+  range it covers (nothing skipped, nothing invented), the ranges chain from 0 to the head, and
+  each consumer's items equal the log's final state;
+- the same query-form page (`?etag=E.n&limit=k`, RSS and Atom) has the same bytes and the same
+  `ETag`, `Last-Modified` and `Cache-Control` on every process.
+
+`FEEDGATE_SCALE_KILLS` sets the number of kills (default 2); `FEEDGATE_SCALE_SEED` the seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import threading
+import time
+import urllib.parse
+
+from conftest import FEEDS, FeedgateServer
+from fgclient import assert_etag_header, parse_feed, split_etag, wait_next_second
+from test_crash import Conn
+
+KILLS = int(os.environ.get("FEEDGATE_SCALE_KILLS", "2"))
+SEED = int(os.environ.get("FEEDGATE_SCALE_SEED", str(random.randrange(1 << 30))))
+PROCESSES = 3
+PRODUCERS = 2
+IDS_PER_PRODUCER = 8
+LIMIT = 7
+FEED = "news"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+# --------------------------------------------------------------------------- the cluster
+
+
+class Cluster:
+    """The processes, by index. Clients pick one at random for each request, dead or alive, as
+    behind a load balancer that has not noticed yet: a dead one refuses the connection (or drops
+    it mid-request), and the client moves on to another pick."""
+
+    def __init__(self, root, store: str, n: int):
+        self.root, self.store = root, store
+        self.lock = threading.Lock()
+        self.servers = [self._start(i) for i in range(n)]
+
+    def _start(self, i: int) -> FeedgateServer:
+        return FeedgateServer(self.root / f"p{i}", FEEDS, {"store": self.store}).start()
+
+    def pick(self, rng: random.Random) -> tuple[int, str]:
+        with self.lock:
+            i = rng.randrange(len(self.servers))
+            return i, self.servers[i].base
+
+    def kill_and_restart(self, i: int, pause: float) -> None:
+        with self.lock:
+            server = self.servers[i]
+        server.proc.kill()
+        server.proc.wait()
+        server._join_pumps()
+        time.sleep(pause)
+        restarted = self._start(i)
+        with self.lock:
+            self.servers[i] = restarted
+
+    def bases(self) -> list[str]:
+        with self.lock:
+            return [s.base for s in self.servers]
+
+    def shutdown(self) -> None:
+        for s in self.servers:
+            if s.proc.poll() is None:
+                s.shutdown()
+
+
+# --------------------------------------------------------------------------- producers
+
+
+@dataclasses.dataclass
+class Write:
+    kind: str  # put | batch
+    ops: list[tuple[str, str]]  # (id, title)
+    process: int
+    ack: dict | None = None  # None: the outcome is unknown (the process died)
+
+
+class Producer(threading.Thread):
+    def __init__(self, n: int, cluster: Cluster, rng: random.Random, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.n, self.cluster, self.rng, self.stop = n, cluster, rng, stop
+        self.ids = [f"p{n}-{k}" for k in range(IDS_PER_PRODUCER)]
+        self.writes: list[Write] = []
+        self.errors: list[str] = []
+        self.count = self.failovers = 0
+
+    def title(self) -> str:
+        self.count += 1
+        return f"p{self.n}-w{self.count}"
+
+    def write_once(self) -> None:
+        i, base = self.cluster.pick(self.rng)
+        if self.rng.random() < 0.4:
+            ops = [(self.rng.choice(self.ids), self.title()) for _ in range(self.rng.randint(2, 6))]
+            w = Write("batch", ops, i)
+            body = [{"id": item, "title": t} for item, t in ops]
+            method, path = "POST", f"/feeds/{FEED}/items"
+        else:
+            ops = [(self.rng.choice(self.ids), self.title())]
+            w = Write("put", ops, i)
+            body = {"title": ops[0][1]}
+            method, path = "PUT", f"/feeds/{FEED}/items/{urllib.parse.quote(ops[0][0], safe='')}"
+        self.writes.append(w)
+        conn = Conn(base)
+        try:
+            status, _, data = conn.request(method, path, json.dumps(body).encode())
+        except ConnectionError:
+            self.failovers += 1
+            return  # a dead process: the outcome is unknown (refused: nothing was written)
+        finally:
+            conn.close()
+        if status not in (200, 201):
+            self.errors.append(f"{w}: {status} {data[:300]!r}")
+            return
+        w.ack = json.loads(data)
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set() and not self.errors:
+                self.write_once()
+                time.sleep(self.rng.uniform(0, 0.01))
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.errors.append(repr(e))
+
+
+# --------------------------------------------------------------------------- consumers
+
+
+@dataclasses.dataclass
+class Page:
+    held: int
+    new: int
+    entries: list[tuple[str, str, int, str]]  # (id, action, tick, title)
+    process: int
+    url: str
+
+
+class Consumer(threading.Thread):
+    """`kind`: etag (If-None-Match), date (If-Modified-Since) or walker (?etag= and next links).
+    Each poll goes to a process picked at random; a dead one is a failover to another."""
+
+    def __init__(self, kind: str, cluster: Cluster, rng: random.Random, epoch: str):
+        super().__init__(daemon=True)
+        self.kind, self.cluster, self.rng, self.epoch = kind, cluster, rng, epoch
+        self.seq = 0
+        self.last_modified: str | None = None
+        self.next_query: str | None = None
+        self.pages: list[Page] = []
+        self.polls = self.switches = self.failovers = self.not_modified = 0
+        self.last_process: int | None = None
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+
+    def request(self) -> tuple[str, dict]:
+        path, headers = f"/feeds/{FEED}?limit={LIMIT}", {}
+        if self.kind == "etag":
+            headers["If-None-Match"] = f'"{self.epoch}.{self.seq}"'
+        elif self.kind == "date":
+            if self.last_modified:
+                headers["If-Modified-Since"] = self.last_modified
+        else:
+            query = self.next_query or f"etag={self.epoch}.{self.seq}&limit={LIMIT}"
+            path = f"/feeds/{FEED}?{query}"
+        return path, headers
+
+    def poll(self) -> int:
+        i, base = self.cluster.pick(self.rng)
+        path, headers = self.request()
+        conn = Conn(base)
+        try:
+            status, h, body = conn.request("GET", path, headers=headers)
+        except ConnectionError:
+            self.failovers += 1
+            return 0
+        finally:
+            conn.close()
+        self.polls += 1
+        if self.last_process is not None and i != self.last_process:
+            self.switches += 1
+        self.last_process = i
+        where = f"{self.kind} consumer, process {i}, GET {path} {headers}"
+        assert status in (200, 304), f"{where}: {status} {body[:300]!r}"
+        epoch, seq = assert_etag_header(h.get("etag"))
+        assert epoch == self.epoch, f"{where}: epoch {epoch}, not {self.epoch}"
+        if status == 304:
+            self.not_modified += 1
+            if self.kind != "date":
+                assert seq == self.seq, f"{where}: 304 with ETag {seq}, position {self.seq}"
+            return 304
+        doc = parse_feed(body)
+        assert doc.etag == f"{epoch}.{seq}", f"{where}: body etag {doc.etag}, header {seq}"
+        assert seq >= self.seq, f"{where}: went back from {self.seq} to {seq}"
+        self.pages.append(Page(self.seq, seq, [(e.id, e.action, e.tick, e.title) for e in doc.entries],
+                               i, f"{base}{path}"))
+        self.seq = seq
+        self.last_modified = h.get("last-modified")
+        assert self.last_modified, f"{where}: no Last-Modified"
+        self.next_query = None
+        if self.kind == "walker" and doc.next_href:
+            nxt = urllib.parse.urlsplit(doc.next_href)
+            assert nxt.path == f"/feeds/{FEED}", doc.next_href
+            assert urllib.parse.parse_qs(nxt.query).get("etag") == [doc.etag], doc.next_href
+            self.next_query = nxt.query
+        return 200
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                if self.poll() != 200:
+                    time.sleep(self.rng.uniform(0.005, 0.03))
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.errors.append(repr(e))
+
+    def catch_up(self, head: int) -> None:
+        """Poll until at the head (a date consumer waits for the head's second to close)."""
+        deadline = time.monotonic() + 30
+        while self.seq < head:
+            assert time.monotonic() < deadline, f"{self.kind} consumer stalled at {self.seq}, head {head}"
+            if self.poll() != 200:
+                time.sleep(0.05)
+        assert self.seq == head, (self.kind, self.seq, head)
+        assert self.poll() == 304, f"{self.kind} consumer at the head did not get a 304"
+
+
+# --------------------------------------------------------------------------- checks
+
+
+@dataclasses.dataclass(frozen=True)
+class Txn:
+    id: str
+    title: str
+
+
+def read_log(base: str, epoch: str, head: int) -> dict[int, Txn]:
+    """Every transaction, one ETag-selected page each."""
+    log: dict[int, Txn] = {}
+    conn = Conn(base)
+    try:
+        for seq in range(1, head + 1):
+            status, _, body = conn.request("GET", f"/feeds/{FEED}?etag={epoch}.{seq - 1}&limit=1")
+            assert status == 200, (seq, status, body[:300])
+            doc = parse_feed(body)
+            assert [e.tick for e in doc.entries] == [seq], (seq, doc.entries)
+            log[seq] = Txn(doc.entries[0].id, doc.entries[0].title)
+    finally:
+        conn.close()
+    return log
+
+
+def collapse(log: dict[int, Txn], held: int, new: int) -> list[tuple[str, str, int, str]]:
+    """PROTOCOL §3: one entry per item, its last state in (held, new], ordered by seq; `add`
+    when the position `held` did not hold the item (there are no deletes here)."""
+    existed = {log[s].id for s in range(1, held + 1)}
+    last: dict[str, int] = {}
+    for s in range(held + 1, new + 1):
+        last[log[s].id] = s
+    return [(item, "update" if item in existed else "add", s, log[s].title)
+            for item, s in sorted(last.items(), key=lambda kv: kv[1])]
+
+
+def check_writes(log: dict[int, Txn], writes: list[Write]) -> tuple[int, int]:
+    """Acknowledged writes are in the log where their acks say; unknown ones all or nothing;
+    nothing else is. Returns (acknowledged transactions, unknown writes that made it)."""
+    by_title = {t.title: s for s, t in log.items()}
+    assert len(by_title) == len(log), "a title appears twice in the log"
+    accounted: set[int] = set()
+    acked = landed = 0
+    for w in writes:
+        if w.ack is not None:
+            acks = w.ack["items"] if w.kind == "batch" else [w.ack]
+            assert len(acks) == len(w.ops), w
+            seqs = [a["seq"] for a in acks]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"batch not contiguous: {w}"
+            for (item, title), seq in zip(w.ops, seqs):
+                assert log.get(seq) == Txn(item, title), f"acked {item} {title} at {seq}, log has {log.get(seq)}"
+                accounted.add(seq)
+            acked += len(seqs)
+        else:
+            seqs = [by_title.get(title) for _, title in w.ops]
+            if seqs[0] is None:
+                assert seqs == [None] * len(seqs), f"part of an unknown write landed: {w} {seqs}"
+                continue
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"unknown write split: {w} {seqs}"
+            for (item, title), seq in zip(w.ops, seqs):
+                assert log[seq] == Txn(item, title), (w, seq, log[seq])
+                accounted.add(seq)
+            landed += 1
+    assert accounted == set(log), f"transactions nobody wrote: {sorted(set(log) - accounted)[:10]}"
+    return acked, landed
+
+
+def check_consumer(c: Consumer, log: dict[int, Txn], head: int) -> None:
+    held = 0
+    for p in c.pages:
+        assert p.held == held, (c.kind, p)
+        assert p.entries == collapse(log, p.held, p.new), (
+            f"{c.kind} consumer: page ({p.held}, {p.new}] from {p.url} is not the log's range:\n"
+            f"  got      {p.entries}\n  expected {collapse(log, p.held, p.new)}")
+        held = p.new
+    assert held == head, (c.kind, held, head)
+
+
+def compare_pages(bases: list[str], epoch: str, head: int, rng: random.Random) -> int:
+    """The same query-form page from every process, asked with the same `Host` as through a
+    load balancer: same bytes and validators. Returns the number of pages compared."""
+    starts = sorted({0, head - LIMIT, head - 1, *rng.sample(range(head), min(12, head))})
+    compared = 0
+    for n in starts:
+        for fmt in ("rss", "atom"):
+            path = f"/feeds/{FEED}?etag={epoch}.{n}&limit={LIMIT}&format={fmt}"
+            answers = []
+            for base in bases:
+                conn = Conn(base)
+                try:
+                    # As through a load balancer: the same Host (links are built from it).
+                    status, h, body = conn.request("GET", path, headers={"Host": "feeds.example"})
+                finally:
+                    conn.close()
+                assert status == 200, (base, path, status)
+                answers.append((body, h.get("etag"), h.get("last-modified"), h.get("cache-control")))
+            assert all(a == answers[0] for a in answers), f"{path} differs between processes:\n" + \
+                "\n".join(f"  {b}: {a[1:]} {len(a[0])} bytes" for b, a in zip(bases, answers))
+            full = n + LIMIT < head
+            assert (answers[0][3] == IMMUTABLE) == full, (path, answers[0][3])
+            compared += 1
+    return compared
+
+
+# --------------------------------------------------------------------------- the test
+
+
+def test_processes_on_one_database_lose_nothing_across_switches_and_kills(postgres, tmp_path, capsys):
+    rng = random.Random(SEED)
+    started = time.monotonic()
+    cluster = Cluster(tmp_path, postgres.database(), PROCESSES)
+    stop = threading.Event()
+    producers: list[Producer] = []
+    consumers: list[Consumer] = []
+    try:
+        # A first write names the epoch, the same on every process.
+        conn = Conn(cluster.servers[0].base)
+        try:
+            status, _, data = conn.request("PUT", f"/feeds/{FEED}/items/seed", json.dumps({"title": "seed"}).encode())
+        finally:
+            conn.close()
+        assert status == 201, data
+        epoch, _ = split_etag(json.loads(data)["etag"])
+        seed_write = Write("put", [("seed", "seed")], 0, json.loads(data))
+        producers = [Producer(n, cluster, random.Random(rng.random()), stop) for n in range(PRODUCERS)]
+        consumers = [Consumer(kind, cluster, random.Random(rng.random()), epoch)
+                     for kind in ("etag", "date", "walker")]
+        for t in (*producers, *consumers):
+            t.start()
+        victims = []
+        for k in range(KILLS):
+            time.sleep(rng.uniform(1.5, 2.5))
+            victim = rng.randrange(PROCESSES)
+            victims.append(victim)
+            cluster.kill_and_restart(victim, pause=rng.uniform(0.1, 0.6))
+        time.sleep(rng.uniform(1.0, 2.0))
+        stop.set()
+        for p in producers:
+            p.join(timeout=30)
+        for c in consumers:
+            c.stop.set()
+            c.join(timeout=30)
+        for t in (*producers, *consumers):
+            assert not t.is_alive(), f"{t} did not stop"
+            assert not t.errors, t.errors
+
+        heads = set()
+        for base in cluster.bases():
+            conn = Conn(base)
+            try:
+                status, h, _ = conn.request("GET", f"/feeds/{FEED}", headers={"If-None-Match": "*"})
+            finally:
+                conn.close()
+            assert status == 304
+            heads.add(assert_etag_header(h["etag"]))
+        assert len(heads) == 1, f"processes disagree on the head: {heads}"
+        (_, head), = heads
+        wait_next_second()
+        for c in consumers:
+            c.catch_up(head)
+        log = read_log(cluster.bases()[rng.randrange(PROCESSES)], epoch, head)
+        writes = [seed_write] + [w for p in producers for w in p.writes]
+        acked, landed = check_writes(log, writes)
+        for c in consumers:
+            check_consumer(c, log, head)
+        wait_next_second()
+        compared = compare_pages(cluster.bases(), epoch, head, rng)
+    finally:
+        stop.set()
+        for c in consumers:
+            c.stop.set()
+        cluster.shutdown()
+    unknown = sum(1 for w in writes if w.ack is None)
+    with capsys.disabled():
+        print(f"\nscale-out: seed {SEED}, {PROCESSES} processes on PostgreSQL, {len(victims)} SIGKILLs "
+              f"(processes {victims}) and restarts; {len(writes)} writes "
+              f"({sum(w.kind == 'batch' for w in writes)} batches, "
+              f"{sum(p.failovers for p in producers)} to a dead process), {acked} acknowledged "
+              f"transactions, {unknown} writes cut off by a kill ({landed} of them landed); "
+              f"head {head}; {compared} pages identical on every process; {time.monotonic() - started:.1f}s")
+        for c in consumers:
+            print(f"  {c.kind} consumer: {c.polls} polls ({len(c.pages)} pages, {c.not_modified} 304s), "
+                  f"{c.switches} process switches, {c.failovers} failovers from a dead process")

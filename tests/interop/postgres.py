@@ -2,7 +2,8 @@
 postgresql package (the newest `/usr/lib/postgresql/*/bin`, or `$FEEDGATE_TEST_PG_BIN`), run as
 the `postgres` user when the suite runs as root (PostgreSQL refuses root), in a temporary
 directory that user owns, on a free loopback port. `PgServer.database()` creates a fresh, empty
-database and returns its `postgres://` URL; `stop()` stops the server and removes the directory.
+database and returns its `postgres://` URL; `halt()` and `start()` stop and restart the server
+on the same port and data (an outage); `stop()` stops it and removes the directory.
 
 Settings are the defaults that matter to feedgate (`synchronous_commit` on, docs/deploying.md),
 with `fsync` off only because the directory is thrown away and the machine is shared.
@@ -60,14 +61,22 @@ class PgServer:
         self.count = 0
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--no-locale", "--no-sync")
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
-                   "-c fsync=off -c full_page_writes=off -c max_connections=200")
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w",
-                      "-t", "60", "-o", options, "start")
+            self.start()
         except AssertionError:
             self.stop()
             raise
+
+    def start(self) -> None:
+        """Start the server (again, after `halt()`), on the same port and data."""
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} "
+                   "-c fsync=off -c full_page_writes=off -c max_connections=200")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-w",
+                  "-t", "60", "-o", options, "start")
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: clients are disconnected), keeping its data."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def _run(self, program: str, *args: str) -> str:
         cmd = [str(self.bin / program), *args]

@@ -93,7 +93,8 @@ def test_writes_fail_cleanly_while_the_database_is_down_and_resume_after(postgre
             p.poll_to_head()
             assert p.position == final
             assert p.ticks == list(range(1, int(final.rsplit(".", 1)[1]) + 1)), p.ticks
-            assert p.items == {i: m["title"] for i, m in producer.model.items()}, "refused writes left a trace"
+            assert p.items == {i: m["title"] for i, m in producer.model.items()}, (
+                "refused writes left a trace")
     finally:
         for s in servers:
             s.shutdown()

@@ -4,6 +4,7 @@
 the feeds in `FEEDS`, waits for the log line `listening on http://ADDR`, and yields a handle
 with the base URL. Teardown sends SIGTERM and requires exit code 0 within 10 s (graceful
 shutdown, PROTOCOL §8). `feedgate_factory` starts servers with other feeds or settings.
+`postgres` (postgres.py) is a throw-away PostgreSQL server for the session.
 
 The binary is `$FEEDGATE_BIN`, else `$CARGO_TARGET_DIR/release/feedgate`, else
 `target/release/feedgate` in the repository (built by `scripts/test`).
@@ -26,6 +27,7 @@ import warnings
 import pytest
 
 from fgclient import Producer
+from postgres import postgres  # noqa: F401  (a session's PostgreSQL server, for the scale-out tests)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LISTEN_RE = re.compile(r"listening on http://([0-9.:\[\]]+)")

@@ -148,9 +148,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                  anyone who can reach it can read and WRITE every feed. Configure [credentials] or listen on 127.0.0.1."
             );
         }
+        // Before the line that says it listens: a SIGTERM from then on is graceful.
+        let shutdown = feedgate::server::shutdown_signal();
         let feeds: Vec<&str> = app.feeds().iter().map(|f| f.name()).collect();
         tracing::info!(store = %app.config().store_name(), ?feeds, "listening on http://{addr}");
-        feedgate::server::run(listener, app, feedgate::server::shutdown_signal()).await?;
+        feedgate::server::run(listener, app, shutdown).await?;
         Ok(())
     })
 }

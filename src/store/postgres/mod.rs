@@ -44,7 +44,16 @@
 //! - **Epoch and creation** live in the feed's row, created by the first
 //!   process that opens the feed: every process shows the same ETags.
 //! - **Compaction** runs a step per transaction under the row lock, and the
-//!   dropped mark commits with the removals (`compact.rs`).
+//!   dropped mark commits with the removals (`compact.rs`): two processes
+//!   compacting the same feed take turns step by step, and each step
+//!   decides over what the row and the items hold under the lock, so a
+//!   step after the other process's (or after appends) removes only what
+//!   is still eligible.
+//! - **Upstream syncs**: one process at a time syncs a feed, the one that
+//!   holds the feed's advisory lock (`turn.rs`); the others serve the log.
+//! - **Consumer records** keep the newest poll of each (feed, consumer),
+//!   whichever process saves last; every process merges them into its
+//!   reports ([`Backend::shared`]).
 
 mod append;
 mod compact;
@@ -53,12 +62,15 @@ mod import;
 mod listen;
 mod log;
 mod schema;
+mod turn;
 mod view;
 
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shared;
 
 pub use import::{Import, Occupied};
 pub use log::PgLog;
@@ -293,7 +305,9 @@ impl Backend for Postgres {
         remove: &[(String, String)],
     ) -> Result<(), StoreError> {
         // In key order, so that two processes saving the same records lock
-        // their rows in the same order; the last put of a key wins.
+        // their rows in the same order; the last put of a key wins here,
+        // and a stored record is replaced only by a newer poll (another
+        // process may have saved a later one).
         let mut remove: Vec<(&str, &str)> = remove
             .iter()
             .map(|(f, n)| (f.as_str(), n.as_str()))
@@ -328,13 +342,18 @@ impl Backend for Postgres {
                 "INSERT INTO feedgate_consumers (feed, name, epoch, position, polled) \
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) \
                  ON CONFLICT (feed, name) DO UPDATE SET epoch = excluded.epoch, \
-                     position = excluded.position, polled = excluded.polled",
+                     position = excluded.position, polled = excluded.polled \
+                 WHERE excluded.polled > feedgate_consumers.polled",
                 &[&feeds, &names, &epochs, &positions, &polled],
             )
             .await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     async fn size_on_disk(&self) -> Result<u64, StoreError> {

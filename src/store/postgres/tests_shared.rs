@@ -5,9 +5,15 @@
 
 use super::tests::{bounded, two};
 use crate::clock::SystemClock;
+use crate::consumers::Consumers;
+use crate::cursor::Cursor;
+use crate::protocol::Plan;
+use crate::store::conformance::put;
 use crate::store::{Backend, Log};
 use std::sync::Arc;
 use std::time::Duration;
+
+const T0: u64 = 1_700_000_000_000;
 
 /// Take `log`'s sync turn, retrying while the previous holder's unlock is
 /// on its way (at most 10 s).
@@ -41,4 +47,72 @@ async fn one_process_at_a_time_holds_a_feeds_sync_turn() {
     assert!(la.sync_turn().await.unwrap().is_none(), "A got B's turn");
     drop(turn);
     drop(bounded("A takes it back", turn_eventually(la.as_ref())).await);
+}
+
+/// A poll by `name` at `position`, answered 304, at `at`.
+fn poll(c: &Consumers, log: &dyn Log, name: &str, position: u64, at: u64) {
+    let plan = Plan::NotModified {
+        position,
+        last_modified: 0,
+    };
+    c.record(log, name, Cursor::Seq(position), &plan, at);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn consumer_records_keep_the_newest_poll_and_every_process_reports_them() {
+    let clock = Arc::new(SystemClock);
+    let Some((a, b)) = two(clock.clone(), clock).await else {
+        return;
+    };
+    let (la, lb) = (a.feed("news").unwrap(), b.feed("news").unwrap());
+    la.append(&[put("x", "1")]).await.unwrap();
+    la.append(&[put("y", "1")]).await.unwrap();
+    assert_eq!(lb.head_at_least(2).await.unwrap(), 2);
+    let ca = Consumers::open(a.consumer_records().await.unwrap(), &["news"], 100);
+    let cb = Consumers::open(b.consumer_records().await.unwrap(), &["news"], 100);
+    // `one` polled A last (at position 2), B before (at 1); `two` only B.
+    poll(&ca, la.as_ref(), "one", 2, T0 + 2_000);
+    poll(&cb, lb.as_ref(), "one", 1, T0 + 1_000);
+    poll(&cb, lb.as_ref(), "two", 1, T0 + 1_500);
+    assert_eq!(ca.persist(&a).await.unwrap(), 1);
+    // B saves later, with an older poll of `one`: the newer one stays.
+    assert_eq!(cb.persist(&b).await.unwrap(), 2);
+    let stored: Vec<(String, u64, u64)> = a
+        .consumer_records()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.name, r.position, r.polled_ms))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            ("one".to_string(), 2, T0 + 2_000),
+            ("two".to_string(), 1, T0 + 1_500)
+        ]
+    );
+    // B merged the newer poll of `one` when it persisted; A learns `two`
+    // at its next persist, which writes nothing.
+    assert_eq!(ca.persist(&a).await.unwrap(), 0);
+    for (c, log) in [(&ca, &la), (&cb, &lb)] {
+        let seen: Vec<(String, u64, u64, u64)> = c
+            .report(log.as_ref())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.name, r.position, r.polled_ms, r.lag_transactions))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("one".to_string(), 2, T0 + 2_000, 0),
+                ("two".to_string(), 1, T0 + 1_500, 1)
+            ]
+        );
+    }
+    // A poll newer than the merged one is saved again.
+    poll(&cb, lb.as_ref(), "one", 2, T0 + 3_000);
+    assert_eq!(cb.persist(&b).await.unwrap(), 1);
+    let polled = a.consumer_records().await.unwrap()[0].polled_ms;
+    assert_eq!(polled, T0 + 3_000);
 }

@@ -4,12 +4,13 @@
 //! stand for two processes, as in `tests.rs`).
 
 use super::tests::{bounded, two};
-use crate::clock::SystemClock;
+use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::consumers::Consumers;
 use crate::cursor::Cursor;
 use crate::protocol::Plan;
+use crate::store::conformance::compaction::{converge, snapshots, workload};
 use crate::store::conformance::put;
-use crate::store::{Backend, Log};
+use crate::store::{Backend, CompactReport, Log, Retention};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -115,4 +116,80 @@ async fn consumer_records_keep_the_newest_poll_and_every_process_reports_them() 
     assert_eq!(cb.persist(&b).await.unwrap(), 1);
     let polled = a.consumer_records().await.unwrap()[0].polled_ms;
     assert_eq!(polled, T0 + 3_000);
+}
+
+/// A whole compaction pass of `log` in steps of `budget`.
+async fn pass(log: &dyn Log, now: u64, budget: usize) -> CompactReport {
+    let policy = log.retention();
+    let mut report = CompactReport::default();
+    let mut from = 0;
+    while let Some(next) = log
+        .compact_step(&policy, now, from, budget, &mut report)
+        .await
+        .unwrap()
+    {
+        from = next;
+    }
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_compacting_one_feed_while_one_appends_leave_a_log_every_consumer_converges_on(
+) {
+    for seed in [5, 21, 1000] {
+        let clock = Arc::new(ManualClock::new(T0));
+        let Some((a, b)) = two(clock.clone(), clock.clone()).await else {
+            return;
+        };
+        let (la, lb) = (a.feed("news").unwrap(), b.feed("news").unwrap());
+        let mut state = workload(la.as_ref(), &clock, seed, 150).await;
+        let head = la.head();
+        assert_eq!(lb.head_at_least(head).await.unwrap(), head);
+        let before = snapshots(la.as_ref()).await;
+        let retention = Retention {
+            compact_after: Some(Duration::from_secs(30)),
+            tombstones: Some(Duration::from_secs(30)),
+            keep_latest: None,
+        };
+        la.set_retention(retention.clone());
+        lb.set_retention(retention);
+        let now = clock.now_ms();
+        // A and B compact in small steps, which interleave, while B appends.
+        let appender = async {
+            for i in 0..40 {
+                let op = put(&format!("n{}", i % 10), &format!("w{i}"));
+                lb.append(std::slice::from_ref(&op)).await.unwrap();
+            }
+        };
+        let (ra, rb, ()) = bounded("concurrent compaction", async {
+            tokio::join!(
+                pass(la.as_ref(), now, 7),
+                pass(lb.as_ref(), now, 5),
+                appender
+            )
+        })
+        .await;
+        assert!(
+            ra.tombstones_dropped + rb.tombstones_dropped > 0 && ra.removed + rb.removed > 0,
+            "seed {seed}: {ra:?} {rb:?}"
+        );
+        for i in 30..40 {
+            state.insert(format!("n{}", i % 10), format!("w{i}"));
+        }
+        // Another round on the result: nothing left that either process
+        // disagrees on.
+        let (ra, rb) = tokio::join!(pass(la.as_ref(), now, 7), pass(lb.as_ref(), now, 5));
+        assert_eq!(
+            (ra.tombstones_dropped, rb.tombstones_dropped),
+            (0, 0),
+            "seed {seed}"
+        );
+        for log in [&la, &lb] {
+            assert_eq!(log.head_at_least(head + 40).await.unwrap(), head + 40);
+            for (p, held) in before.iter().enumerate() {
+                let (items, _) = converge(log.as_ref(), p as u64, held.clone(), now + 5_000).await;
+                assert_eq!(items, state, "seed {seed} position {p}");
+            }
+        }
+    }
 }

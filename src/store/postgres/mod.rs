@@ -164,6 +164,27 @@ pub async fn migrate_schema(url: &str) -> Result<Vec<Migration>, StoreError> {
     applied
 }
 
+/// A connection pool on `config`, of at most `size` connections (`None`:
+/// deadpool's default, four per CPU), idle ones kept open.
+fn new_pool(config: &tokio_postgres::Config, size: Option<usize>) -> Result<Pool, StoreError> {
+    let manager = deadpool_postgres::Manager::from_config(
+        config.clone(),
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    let mut builder = Pool::builder(manager)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(30)));
+    if let Some(size) = size {
+        builder = builder.max_size(size);
+    }
+    builder
+        .build()
+        .map_err(|e| backend_error(format!("cannot set up the connection pool: {e}")))
+}
+
 /// What the process's background tasks share with the store.
 pub(super) struct Shared {
     pool: Pool,
@@ -200,18 +221,9 @@ impl Postgres {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
-        let manager = deadpool_postgres::Manager::from_config(
-            config.clone(),
-            tokio_postgres::NoTls,
-            deadpool_postgres::ManagerConfig {
-                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| backend_error(format!("cannot set up the connection pool: {e}")))?;
+        let pool = new_pool(&config, None)?;
+        // At most one turn per feed: a sync never waits for this pool.
+        let turns = new_pool(&config, Some(feeds.len().max(1)))?;
         let mut conn = pool.get().await?;
         schema::migrate(&mut conn).await?;
         drop(conn);
@@ -221,7 +233,7 @@ impl Postgres {
         let wake = Arc::new(Notify::new());
         let mut by_name = BTreeMap::new();
         for name in feeds {
-            let log = PgLog::open(&pool, name, clock.clone(), wake.clone()).await?;
+            let log = PgLog::open(&pool, &turns, name, clock.clone(), wake.clone()).await?;
             by_name.insert(name.clone(), Arc::new(log));
         }
         let shared = Arc::new(Shared {

@@ -1,8 +1,11 @@
 //! Whose turn it is to sync an upstream feed: the process that holds the
 //! feed's session-level advisory lock (`pg_try_advisory_lock(class, feed
-//! id)`) on a pooled connection kept for the sync. A process that does not
-//! get it does not wait: another process is fetching, and its writes reach
-//! this one by notification.
+//! id)`) on a connection kept for the sync, from a pool of its own (one
+//! connection per feed at most, opened on a feed's first sync and kept:
+//! syncs holding turns never take the connections their own reads and
+//! writes need from the main pool). A process that does not get it does
+//! not wait: another process is fetching, and its writes reach this one by
+//! notification.
 //!
 //! The turn is given back when its guard drops: `pg_advisory_unlock` on
 //! the same connection (in a task, since a drop cannot wait), which then
@@ -20,7 +23,7 @@ const SYNC_CLASS: i32 = 0x6667_7379;
 
 impl PgLog {
     pub(super) async fn take_sync_turn(&self) -> Result<Option<SyncTurn>, StoreError> {
-        let conn = self.pool.get().await?;
+        let conn = self.turns.get().await?;
         let row = conn
             .query_one(
                 "SELECT pg_try_advisory_lock($1, $2)",

@@ -57,6 +57,7 @@
 
 mod append;
 mod compact;
+mod connect;
 mod feed;
 mod import;
 mod listen;
@@ -72,6 +73,7 @@ mod tests;
 #[cfg(test)]
 mod tests_shared;
 
+pub use connect::{describe, parse_url};
 pub use import::{Import, Occupied};
 pub use log::PgLog;
 pub use schema::{Migration, MIGRATIONS};
@@ -79,6 +81,7 @@ pub use schema::{Migration, MIGRATIONS};
 use super::{Backend, ConsumerRecord, LogRef, StoreError};
 use crate::clock::Clock;
 use async_trait::async_trait;
+use connect::new_pool;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -105,41 +108,6 @@ pub(super) fn backend_error(message: String) -> StoreError {
     StoreError::Backend(message.into())
 }
 
-/// Parse a `store` URL (`postgres://` or `postgresql://`).
-pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, String> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err("must be a postgres:// URL".to_string());
-    }
-    url.parse()
-        .map_err(|e: tokio_postgres::Error| e.to_string())
-}
-
-/// A `store` URL for messages: user, hosts, ports and database, without
-/// the password or parameters.
-pub fn describe(url: &str) -> String {
-    let Ok(c) = parse_url(url) else {
-        return "postgres://(invalid URL)".to_string();
-    };
-    let hosts: Vec<String> = c
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let host = match h {
-                tokio_postgres::config::Host::Tcp(name) => name.clone(),
-                tokio_postgres::config::Host::Unix(dir) => dir.display().to_string(),
-            };
-            match c.get_ports().get(i).or(c.get_ports().first()) {
-                Some(port) => format!("{host}:{port}"),
-                None => host,
-            }
-        })
-        .collect();
-    let user = c.get_user().map(|u| format!("{u}@")).unwrap_or_default();
-    let db = c.get_dbname().unwrap_or("");
-    format!("postgres://{user}{}/{db}", hosts.join(","))
-}
-
 /// The migrations a start would apply to the database at `url` (empty: up
 /// to date); changes nothing.
 pub async fn pending_migrations(url: &str) -> Result<Vec<Migration>, StoreError> {
@@ -162,27 +130,6 @@ pub async fn migrate_schema(url: &str) -> Result<Vec<Migration>, StoreError> {
     drop(client);
     let _ = driver.await;
     applied
-}
-
-/// A connection pool on `config`, of at most `size` connections (`None`:
-/// deadpool's default, four per CPU), idle ones kept open.
-fn new_pool(config: &tokio_postgres::Config, size: Option<usize>) -> Result<Pool, StoreError> {
-    let manager = deadpool_postgres::Manager::from_config(
-        config.clone(),
-        tokio_postgres::NoTls,
-        deadpool_postgres::ManagerConfig {
-            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-        },
-    );
-    let mut builder = Pool::builder(manager)
-        .runtime(deadpool_postgres::Runtime::Tokio1)
-        .wait_timeout(Some(Duration::from_secs(30)));
-    if let Some(size) = size {
-        builder = builder.max_size(size);
-    }
-    builder
-        .build()
-        .map_err(|e| backend_error(format!("cannot set up the connection pool: {e}")))
 }
 
 /// What the process's background tasks share with the store.

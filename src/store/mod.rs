@@ -4,9 +4,11 @@
 //! - [`Log`]: one feed's log: append batches (acknowledged once durable),
 //!   read a range and the seconds index ([`LogView`], what `protocol` reads),
 //!   the visible head and the frontier of closed seconds, item states, the
-//!   upstream sync state, retention and compaction steps.
+//!   upstream sync state and the turn to sync (one process at a time),
+//!   retention and compaction steps.
 //! - [`Backend`]: the store as a whole: its feeds' logs, consumer records,
-//!   size, readiness and the final flush.
+//!   whether other processes share them, size, readiness and the final
+//!   flush.
 //!
 //! Backends: [`embedded`] (sled, the default: one process, one data
 //! directory; the only code that names sled), [`postgres`] (PostgreSQL,

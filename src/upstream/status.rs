@@ -15,7 +15,8 @@ pub struct SyncStatus {
     pub format: &'static str,
     /// `never` (no sync yet), `ok` (the last sync succeeded), `failing`.
     pub state: &'static str,
-    /// When the last sync ended (RFC 3339), successful or not.
+    /// When the last sync ended (RFC 3339), successful or not, or when this
+    /// process last found another one syncing (`elsewhere`).
     pub last_sync: Option<String>,
     pub last_success: Option<String>,
     /// `not_modified`, `unchanged`, `applied`, `failed`, `refused` (mass-delete guard)

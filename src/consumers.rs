@@ -10,6 +10,15 @@
 //! which the server calls periodically and at shutdown, never on the request
 //! path and without a flush of its own (the store's flush makes them
 //! durable), so a crash loses at most the last few seconds of polls.
+//!
+//! Several processes on one store ([`Backend::shared`], PostgreSQL): each
+//! records the polls it answers, the store keeps the newest poll of each
+//! (feed, consumer) whichever process saves last, and each persist merges
+//! the stored records back into this process's map (newest poll wins;
+//! consumers first seen by another process join, up to the cap). So a
+//! report or `/metrics` shows consumers polled on any process, at most
+//! one persist period ([`PERSIST_EVERY`](crate::server::PERSIST_EVERY))
+//! behind what the other processes answered.
 
 use crate::auth::Credential;
 use crate::cursor::Cursor;
@@ -168,8 +177,48 @@ impl Consumers {
     /// Write the records changed since the last call (and delete evicted
     /// ones) to `store` in one step, without flushing. Returns the number
     /// of records written or deleted.
+    /// On a store other processes share, the stored records are merged
+    /// back afterwards (see the module doc).
     pub async fn persist(&self, store: &dyn Backend) -> Result<usize, StoreError> {
         let _turn = self.persisting.lock().await;
+        let n = self.save(store).await?;
+        if store.shared() {
+            self.merge(store.consumer_records().await?);
+        }
+        Ok(n)
+    }
+
+    /// Take the records stored by other processes whose poll is newer than
+    /// this process's, and those of consumers it has not seen (up to the
+    /// cap); they are not dirty (the store holds them).
+    fn merge(&self, records: Vec<ConsumerRecord>) {
+        for r in records {
+            let Some(m) = self.feeds.get(&r.feed) else {
+                continue;
+            };
+            let mut guard = lock(m);
+            let f = &mut *guard;
+            let room = f.map.len() < self.cap && !f.evicted.contains(&r.name);
+            let seen = Seen {
+                epoch: r.epoch,
+                position: r.position,
+                polled: r.polled_ms,
+            };
+            match f.map.get_mut(&r.name) {
+                Some(rec) if seen.polled > rec.seen.polled => {
+                    rec.seen = seen;
+                    rec.dirty = false;
+                }
+                Some(_) => {}
+                None if room => {
+                    f.map.insert(r.name, Record { seen, dirty: false });
+                }
+                None => {}
+            }
+        }
+    }
+
+    async fn save(&self, store: &dyn Backend) -> Result<usize, StoreError> {
         let mut put: Vec<ConsumerRecord> = Vec::new();
         let mut remove: Vec<(String, String)> = Vec::new();
         for (feed, m) in &self.feeds {

@@ -4,9 +4,11 @@
 //! - [`Log`]: one feed's log: append batches (acknowledged once durable),
 //!   read a range and the seconds index ([`LogView`], what `protocol` reads),
 //!   the visible head and the frontier of closed seconds, item states, the
-//!   upstream sync state, retention and compaction steps.
+//!   upstream sync state and the turn to sync (one process at a time),
+//!   retention and compaction steps.
 //! - [`Backend`]: the store as a whole: its feeds' logs, consumer records,
-//!   size, readiness and the final flush.
+//!   whether other processes share them, size, readiness and the final
+//!   flush.
 //!
 //! Backends: [`embedded`] (sled, the default: one process, one data
 //! directory; the only code that names sled), [`postgres`] (PostgreSQL,
@@ -86,6 +88,15 @@ pub trait Log: LogView<Error = StoreError> + Send + Sync {
     /// only a re-fetch).
     async fn set_upstream_state(&self, state: &[u8]) -> Result<(), StoreError>;
 
+    /// This process's turn to sync the feed from its upstream, held until
+    /// the returned guard is dropped; `None` while another process holds it
+    /// (that process fetches: this one answers from the log). A store of
+    /// one process always grants it: the default. PostgreSQL takes an
+    /// advisory lock per feed (`postgres/turn.rs`).
+    async fn sync_turn(&self) -> Result<Option<SyncTurn>, StoreError> {
+        Ok(Some(SyncTurn::local()))
+    }
+
     fn retention(&self) -> Retention;
     fn set_retention(&self, policy: Retention);
     /// Examine at most `budget` transactions after `from` under `policy`;
@@ -99,6 +110,26 @@ pub trait Log: LogView<Error = StoreError> + Send + Sync {
         budget: usize,
         report: &mut CompactReport,
     ) -> Result<Option<u64>, StoreError>;
+}
+
+/// A process's turn to sync an upstream feed ([`Log::sync_turn`]): held
+/// for the sync, given back when dropped.
+pub struct SyncTurn {
+    _held: Option<Box<dyn Send>>,
+}
+
+impl SyncTurn {
+    /// The turn of a store no other process shares: nothing to give back.
+    pub fn local() -> SyncTurn {
+        SyncTurn { _held: None }
+    }
+
+    /// A turn that lasts as long as `guard` (which gives it back on drop).
+    pub fn holding(guard: impl Send + 'static) -> SyncTurn {
+        SyncTurn {
+            _held: Some(Box::new(guard)),
+        }
+    }
 }
 
 /// A whole compaction pass of `log` under its retention, step by step.
@@ -131,6 +162,12 @@ pub trait Backend: Send + Sync {
         put: &[ConsumerRecord],
         remove: &[(String, String)],
     ) -> Result<(), StoreError>;
+    /// Do other processes share this store (and its consumer records)?
+    /// Then [`Consumers::persist`](crate::consumers::Consumers::persist)
+    /// merges what they saved into this process's reports. No by default.
+    fn shared(&self) -> bool {
+        false
+    }
     /// Bytes the store takes on disk (`/metrics`).
     async fn size_on_disk(&self) -> Result<u64, StoreError>;
     /// Can the store take writes? (`/readyz`)

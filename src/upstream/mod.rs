@@ -7,6 +7,13 @@
 //! cancel it), the bounded wait of a consumer read, the optional background
 //! interval, and the sync status shown by `GET /feeds` and `/readyz`.
 //!
+//! With several processes on one store (PostgreSQL), a sync first takes the
+//! feed's turn ([`Log::sync_turn`](crate::store::Log::sync_turn)): one
+//! process at a time fetches a feed. A process that does not get the turn
+//! neither fetches nor waits for the other's sync; its flight ends at once
+//! with the outcome `elsewhere` (counting as a sync for `refresh`), and its
+//! reads answer from the log, whose head the other's writes move.
+//!
 //! The rest, by file: `config` (the `upstream` table), `client` (HTTP),
 //! `parse` (json/rss/atom → current items), `diff` (items → ops, the
 //! mass-delete guard; pure), `sync` (one sync of a json/rss/atom origin, and
@@ -261,8 +268,14 @@ impl Syncer {
             // Ends the flight even if the sync panics, so the feed can sync again.
             let _end = FlightEnd { syncer: &me, id };
             let started = Instant::now();
-            let result = me.sync_once().await;
-            me.record(result, started.elapsed());
+            match me.log.sync_turn().await {
+                Ok(Some(_turn)) => {
+                    let result = me.sync_once().await;
+                    me.record(result, started.elapsed());
+                }
+                Ok(None) => me.elsewhere(started.elapsed()),
+                Err(e) => me.record(Err(e.into()), started.elapsed()),
+            }
         });
         id
     }
@@ -275,6 +288,14 @@ impl Syncer {
             SourceFormat::Feedgate => feedgate::sync(self, &mut state).await,
             format => sync::snapshot(self, format, &mut state).await,
         }
+    }
+
+    /// Another process holds the feed's sync turn: it fetches, this one
+    /// did not (and answers from the log, which that sync's writes reach).
+    fn elsewhere(&self, took: Duration) {
+        self.metrics.record_sync(&self.feed, "elsewhere");
+        lock(&self.status).elsewhere(self.clock.now_ms(), took);
+        tracing::debug!(feed = %self.feed, "upstream sync running in another process; answering from the log");
     }
 
     fn record(&self, result: Result<Report, SyncError>, took: Duration) {
@@ -321,3 +342,6 @@ impl Drop for FlightEnd<'_> {
         s.done.send_replace(self.id);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,10 +15,12 @@ pub struct SyncStatus {
     pub format: &'static str,
     /// `never` (no sync yet), `ok` (the last sync succeeded), `failing`.
     pub state: &'static str,
-    /// When the last sync ended (RFC 3339), successful or not.
+    /// When the last sync ended (RFC 3339), successful or not, or when this
+    /// process last found another one syncing (`elsewhere`).
     pub last_sync: Option<String>,
     pub last_success: Option<String>,
-    /// `not_modified`, `unchanged`, `applied`, `failed` or `refused` (mass-delete guard).
+    /// `not_modified`, `unchanged`, `applied`, `failed`, `refused` (mass-delete guard)
+    /// or `elsewhere` (another process held the feed's sync turn: this one did not fetch).
     pub last_outcome: Option<&'static str>,
     /// `snapshot` (json/rss/atom), `incremental` or `resync` (feedgate).
     pub last_mode: Option<&'static str>,
@@ -85,6 +87,15 @@ impl SyncStatus {
         }
         self.consecutive_failures = 0;
         self.last_error = None;
+    }
+
+    /// Another process syncs the feed: `state`, counts and the last
+    /// success stay as they were.
+    pub(super) fn elsewhere(&mut self, now_ms: u64, took: Duration) {
+        self.last_sync = Some(rfc3339_ms(now_ms));
+        self.last_outcome = Some("elsewhere");
+        self.last_changes = Changes::default();
+        self.last_duration_ms = millis(took);
     }
 
     pub(super) fn failed(&mut self, e: &SyncError, now_ms: u64, took: Duration) {

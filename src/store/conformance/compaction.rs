@@ -17,7 +17,7 @@ const T0: u64 = 1_700_000_000_000;
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// A small deterministic random workload: returns the producer's final state.
-async fn workload(
+pub(crate) async fn workload(
     log: &dyn Log,
     clock: &ManualClock,
     seed: u64,
@@ -51,7 +51,7 @@ async fn workload(
 
 /// A consumer at position `p` holding `items` reads to the head, checking
 /// every action against what it holds; a catch-up replaces its state.
-async fn converge(
+pub(crate) async fn converge(
     log: &dyn Log,
     mut p: u64,
     mut items: BTreeMap<String, String>,
@@ -98,7 +98,7 @@ async fn converge(
 }
 
 /// Everything a consumer at each position holds, before compaction.
-async fn snapshots(log: &dyn Log) -> Vec<BTreeMap<String, String>> {
+pub(crate) async fn snapshots(log: &dyn Log) -> Vec<BTreeMap<String, String>> {
     let mut out = vec![BTreeMap::new()];
     let mut items = BTreeMap::new();
     for t in log

@@ -11,7 +11,7 @@
 //!   position converges after compaction;
 //! - `records.rs`: item states, upstream state, consumer records.
 
-mod compaction;
+pub(crate) mod compaction;
 mod log;
 mod records;
 

@@ -6,7 +6,7 @@ use super::log::PgLog;
 use super::StoreError;
 use crate::model::Txn;
 use crate::protocol::{Frontier, LogView};
-use crate::store::{Appended, CompactReport, ItemState, Log, Op, Published, Retention};
+use crate::store::{Appended, CompactReport, ItemState, Log, Op, Published, Retention, SyncTurn};
 use crate::sync::lock;
 use async_trait::async_trait;
 
@@ -101,6 +101,10 @@ impl Log for PgLog {
 
     async fn set_upstream_state(&self, state: &[u8]) -> Result<(), StoreError> {
         self.write_upstream(state).await
+    }
+
+    async fn sync_turn(&self) -> Result<Option<SyncTurn>, StoreError> {
+        self.take_sync_turn().await
     }
 
     fn retention(&self) -> Retention {

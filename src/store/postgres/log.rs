@@ -27,6 +27,9 @@ pub struct PgLog {
     pub(super) epoch: String,
     pub(super) created: u64,
     pub(super) pool: Pool,
+    /// Connections that hold upstream sync turns (`turn.rs`), apart from
+    /// `pool` so that syncs holding turns never starve their own queries.
+    pub(super) turns: Pool,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) view: View,
     /// Wakes the process's refresher (`listen.rs`) when a reader wants a
@@ -57,6 +60,7 @@ impl PgLog {
     /// process has yet: every process then reads the same epoch.
     pub(super) async fn open(
         pool: &Pool,
+        turns: &Pool,
         name: &str,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
@@ -83,6 +87,7 @@ impl PgLog {
             epoch: row.try_get(1)?,
             created: num(row.try_get(2)?),
             pool: pool.clone(),
+            turns: turns.clone(),
             clock,
             view: View::default(),
             wake,

@@ -44,22 +44,36 @@
 //! - **Epoch and creation** live in the feed's row, created by the first
 //!   process that opens the feed: every process shows the same ETags.
 //! - **Compaction** runs a step per transaction under the row lock, and the
-//!   dropped mark commits with the removals (`compact.rs`).
+//!   dropped mark commits with the removals (`compact.rs`): two processes
+//!   compacting the same feed take turns step by step, and each step
+//!   decides over what the row and the items hold under the lock, so a
+//!   step after the other process's (or after appends) removes only what
+//!   is still eligible.
+//! - **Upstream syncs**: one process at a time syncs a feed, the one that
+//!   holds the feed's advisory lock (`turn.rs`); the others serve the log.
+//! - **Consumer records** keep the newest poll of each (feed, consumer),
+//!   whichever process saves last; every process merges them into its
+//!   reports ([`Backend::shared`]).
 
 mod append;
 mod compact;
+mod connect;
 mod feed;
 mod import;
 mod listen;
 mod log;
 mod schema;
+mod turn;
 mod view;
 
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shared;
 
+pub use connect::{describe, parse_url};
 pub use import::{Import, Occupied};
 pub use log::PgLog;
 pub use schema::{Migration, MIGRATIONS};
@@ -67,6 +81,7 @@ pub use schema::{Migration, MIGRATIONS};
 use super::{Backend, ConsumerRecord, LogRef, StoreError};
 use crate::clock::Clock;
 use async_trait::async_trait;
+use connect::new_pool;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -91,41 +106,6 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 
 pub(super) fn backend_error(message: String) -> StoreError {
     StoreError::Backend(message.into())
-}
-
-/// Parse a `store` URL (`postgres://` or `postgresql://`).
-pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, String> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err("must be a postgres:// URL".to_string());
-    }
-    url.parse()
-        .map_err(|e: tokio_postgres::Error| e.to_string())
-}
-
-/// A `store` URL for messages: user, hosts, ports and database, without
-/// the password or parameters.
-pub fn describe(url: &str) -> String {
-    let Ok(c) = parse_url(url) else {
-        return "postgres://(invalid URL)".to_string();
-    };
-    let hosts: Vec<String> = c
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let host = match h {
-                tokio_postgres::config::Host::Tcp(name) => name.clone(),
-                tokio_postgres::config::Host::Unix(dir) => dir.display().to_string(),
-            };
-            match c.get_ports().get(i).or(c.get_ports().first()) {
-                Some(port) => format!("{host}:{port}"),
-                None => host,
-            }
-        })
-        .collect();
-    let user = c.get_user().map(|u| format!("{u}@")).unwrap_or_default();
-    let db = c.get_dbname().unwrap_or("");
-    format!("postgres://{user}{}/{db}", hosts.join(","))
 }
 
 /// The migrations a start would apply to the database at `url` (empty: up
@@ -188,18 +168,9 @@ impl Postgres {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
-        let manager = deadpool_postgres::Manager::from_config(
-            config.clone(),
-            tokio_postgres::NoTls,
-            deadpool_postgres::ManagerConfig {
-                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| backend_error(format!("cannot set up the connection pool: {e}")))?;
+        let pool = new_pool(&config, None)?;
+        // At most one turn per feed: a sync never waits for this pool.
+        let turns = new_pool(&config, Some(feeds.len().max(1)))?;
         let mut conn = pool.get().await?;
         schema::migrate(&mut conn).await?;
         drop(conn);
@@ -209,7 +180,7 @@ impl Postgres {
         let wake = Arc::new(Notify::new());
         let mut by_name = BTreeMap::new();
         for name in feeds {
-            let log = PgLog::open(&pool, name, clock.clone(), wake.clone()).await?;
+            let log = PgLog::open(&pool, &turns, name, clock.clone(), wake.clone()).await?;
             by_name.insert(name.clone(), Arc::new(log));
         }
         let shared = Arc::new(Shared {
@@ -293,7 +264,9 @@ impl Backend for Postgres {
         remove: &[(String, String)],
     ) -> Result<(), StoreError> {
         // In key order, so that two processes saving the same records lock
-        // their rows in the same order; the last put of a key wins.
+        // their rows in the same order; the last put of a key wins here,
+        // and a stored record is replaced only by a newer poll (another
+        // process may have saved a later one).
         let mut remove: Vec<(&str, &str)> = remove
             .iter()
             .map(|(f, n)| (f.as_str(), n.as_str()))
@@ -328,13 +301,18 @@ impl Backend for Postgres {
                 "INSERT INTO feedgate_consumers (feed, name, epoch, position, polled) \
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) \
                  ON CONFLICT (feed, name) DO UPDATE SET epoch = excluded.epoch, \
-                     position = excluded.position, polled = excluded.polled",
+                     position = excluded.position, polled = excluded.polled \
+                 WHERE excluded.polled > feedgate_consumers.polled",
                 &[&feeds, &names, &epochs, &positions, &polled],
             )
             .await?;
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     async fn size_on_disk(&self) -> Result<u64, StoreError> {

@@ -15,7 +15,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Two processes' stores on one fresh database, with feed `news`.
-async fn two(clock_a: Arc<dyn Clock>, clock_b: Arc<dyn Clock>) -> Option<(Postgres, Postgres)> {
+pub(super) async fn two(
+    clock_a: Arc<dyn Clock>,
+    clock_b: Arc<dyn Clock>,
+) -> Option<(Postgres, Postgres)> {
     let url = server()?.database().await;
     let feeds = ["news".to_string()];
     let a = Postgres::open(&url, &feeds, clock_a).await.unwrap();
@@ -23,7 +26,7 @@ async fn two(clock_a: Arc<dyn Clock>, clock_b: Arc<dyn Clock>) -> Option<(Postgr
     Some((a, b))
 }
 
-async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
+pub(super) async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
     match tokio::time::timeout(Duration::from_secs(60), f).await {
         Ok(v) => v,
         Err(_) => panic!("{what}: no end after 60 s"),
@@ -31,7 +34,7 @@ async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
 }
 
 /// Wait until `cond` holds (checked every 10 ms, at most 10 s).
-async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+pub(super) async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..1000 {
         if cond() {
             return;

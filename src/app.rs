@@ -86,11 +86,6 @@ impl App {
             dir: config.store_name(),
             source,
         };
-        for (name, f) in &config.feeds {
-            if let Some(log) = store.feed(name) {
-                log.set_retention(f.retention.policy());
-            }
-        }
         let names: Vec<&str> = config.feeds.keys().map(String::as_str).collect();
         let auth = Auth::from_config(&config.credentials, &names)?;
         let metrics = Arc::new(Metrics::new(names.iter().copied()));

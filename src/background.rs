@@ -5,7 +5,7 @@
 //! server shuts down.
 
 use crate::app::App;
-use crate::store::{CompactReport, COMPACT_STEP};
+use crate::store::{CompactReport, Retention, COMPACT_STEP};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -26,7 +26,7 @@ pub fn spawn(app: &Arc<App>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>>
                     () = tokio::time::sleep(interval) => {}
                     _ = stop.changed() => return,
                 }
-                match compaction_pass(&app, &name, &stop).await {
+                match compaction_pass(&app, &name, &policy, &stop).await {
                     Ok(r) if r.removed + r.tombstones_dropped > 0 => {
                         tracing::info!(feed = %name, examined = r.examined, removed = r.removed, tombstones_dropped = r.tombstones_dropped, "compacted");
                     }
@@ -43,6 +43,7 @@ pub fn spawn(app: &Arc<App>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>>
 async fn compaction_pass(
     app: &Arc<App>,
     name: &str,
+    policy: &Retention,
     stop: &watch::Receiver<bool>,
 ) -> Result<CompactReport, String> {
     let now = app.clock().now_ms();
@@ -55,7 +56,7 @@ async fn compaction_pass(
         let log = app.store().feed(name).ok_or("feed vanished")?;
         let mut r = CompactReport::default();
         let next = log
-            .compact_step(&log.retention(), now, start, COMPACT_STEP, &mut r)
+            .compact_step(policy, now, start, COMPACT_STEP, &mut r)
             .await
             .map_err(|e| e.to_string())?;
         report.examined += r.examined;

@@ -219,22 +219,26 @@ pub fn compact(args: &CompactArgs) -> Result<Vec<CompactLine>, CliError> {
         dir: dir.clone(),
         source,
     };
-    for (name, feed) in &config.feeds {
-        if let Some(log) = store.feed(name) {
-            log.set_retention(feed.retention.policy());
-        }
-    }
+    // The policies are the config's: the store keeps none.
+    let policy_of = |name: &str| {
+        config
+            .feeds
+            .get(name)
+            .map(|f| f.retention.policy())
+            .unwrap_or_default()
+    };
     let now = SystemClock.now_ms();
     let done: Vec<(String, crate::store::CompactReport)> = match &args.feed {
         Some(name) => match store.feed(name) {
             Some(log) => {
-                let report = rt.block_on(crate::store::compact(log.as_ref(), now));
+                let report =
+                    rt.block_on(crate::store::compact(log.as_ref(), &policy_of(name), now));
                 vec![(name.clone(), report.map_err(err)?)]
             }
             None => Vec::new(),
         },
         None => rt
-            .block_on(crate::store::compact_all(store.as_ref(), now))
+            .block_on(crate::store::compact_all(store.as_ref(), policy_of, now))
             .map_err(err)?,
     };
     rt.block_on(store.flush()).map_err(err)?;

@@ -5,7 +5,8 @@
 //!   read a range and the seconds index ([`LogView`], what `protocol` reads),
 //!   the visible head and the frontier of closed seconds, item states, the
 //!   upstream sync state and the turn to sync (one process at a time),
-//!   retention and compaction steps.
+//!   compaction steps under a policy the caller passes (the config's: no
+//!   backend keeps a copy).
 //! - [`Backend`]: the store as a whole: its feeds' logs, consumer records,
 //!   whether other processes share them, size, readiness and the final
 //!   flush.
@@ -97,8 +98,6 @@ pub trait Log: LogView<Error = StoreError> + Send + Sync {
         Ok(Some(SyncTurn::local()))
     }
 
-    fn retention(&self) -> Retention;
-    fn set_retention(&self, policy: Retention);
     /// Examine at most `budget` transactions after `from` under `policy`;
     /// returns where the next step starts, or `None` once the pass reached
     /// the head. Readers and writers wait at most one step.
@@ -132,13 +131,16 @@ impl SyncTurn {
     }
 }
 
-/// A whole compaction pass of `log` under its retention, step by step.
-pub async fn compact(log: &dyn Log, now_ms: u64) -> Result<CompactReport, StoreError> {
-    let policy = log.retention();
+/// A whole compaction pass of `log` under `policy`, step by step.
+pub async fn compact(
+    log: &dyn Log,
+    policy: &Retention,
+    now_ms: u64,
+) -> Result<CompactReport, StoreError> {
     let mut report = CompactReport::default();
     let mut from = 0;
     while let Some(next) = log
-        .compact_step(&policy, now_ms, from, COMPACT_STEP, &mut report)
+        .compact_step(policy, now_ms, from, COMPACT_STEP, &mut report)
         .await?
     {
         from = next;
@@ -182,15 +184,19 @@ pub trait Backend: Send + Sync {
     async fn flush(&self) -> Result<(), StoreError>;
 }
 
-/// Run a whole compaction pass on every feed with a retention policy.
+/// Run a whole compaction pass on every feed whose policy (`policy_of`,
+/// by feed name: the config's) is active.
 pub async fn compact_all(
     store: &dyn Backend,
+    policy_of: impl Fn(&str) -> Retention,
     now_ms: u64,
 ) -> Result<Vec<(String, CompactReport)>, StoreError> {
     let mut out = Vec::new();
     for log in store.feeds() {
-        if log.retention().is_active() {
-            out.push((log.name().to_string(), compact(log.as_ref(), now_ms).await?));
+        let policy = policy_of(log.name());
+        if policy.is_active() {
+            let report = compact(log.as_ref(), &policy, now_ms).await?;
+            out.push((log.name().to_string(), report));
         }
     }
     Ok(out)

@@ -125,11 +125,11 @@ pub(super) async fn superseded_states_go_and_every_left_behind_consumer_converge
         let before = snapshots(log).await;
         let head = log.head();
 
-        log.set_retention(Retention {
+        let policy = Retention {
             keep_latest: Some(10),
             ..Retention::default()
-        });
-        let report = crate::store::compact(log, clock.now_ms() + 10 * 3_600_000)
+        };
+        let report = crate::store::compact(log, &policy, clock.now_ms() + 10 * 3_600_000)
             .await
             .unwrap();
         assert!(report.removed > 0, "{report:?}");
@@ -160,13 +160,13 @@ pub(super) async fn random_workloads_with_tombstone_drops_converge_from_every_po
         let state = workload(log, &clock, seed, 150).await;
         let before = snapshots(log).await;
         let retention = Duration::from_secs(30);
-        log.set_retention(Retention {
+        let policy = Retention {
             compact_after: Some(retention),
             tombstones: Some(retention),
             keep_latest: None,
-        });
+        };
         let now = clock.now_ms();
-        let report = crate::store::compact(log, now).await.unwrap();
+        let report = crate::store::compact(log, &policy, now).await.unwrap();
         assert!(
             report.tombstones_dropped > 0 && report.removed > 0,
             "seed {seed}: {report:?}"
@@ -220,13 +220,13 @@ pub(super) async fn dropped_tombstones_send_older_positions_to_a_catch_up(open: 
     log.append(&[del("c")]).await.unwrap(); // 6: recent, kept
     log.append(&[put("d", "1")]).await.unwrap(); // 7
     let before = snapshots(log).await;
-    log.set_retention(Retention {
+    let policy = Retention {
         compact_after: Some(HOUR),
         tombstones: Some(HOUR),
         ..Retention::default()
-    });
+    };
     let now = clock.now_ms();
-    let report = crate::store::compact(log, now).await.unwrap();
+    let report = crate::store::compact(log, &policy, now).await.unwrap();
     // a@1 and c@3 are their incarnations' adds: kept. b's tombstone @4 is
     // old: dropped with its add @2. c's tombstone @6 is recent: kept.
     assert_eq!((report.removed, report.tombstones_dropped), (1, 1));
@@ -258,7 +258,7 @@ pub(super) async fn steps_are_bounded_and_nothing_happens_without_a_policy(open:
         log.append(&[put("same", &i.to_string())]).await.unwrap();
     }
     assert_eq!(
-        crate::store::compact(log, T0 + 10 * 3_600_000)
+        crate::store::compact(log, &Retention::default(), T0 + 10 * 3_600_000)
             .await
             .unwrap(),
         CompactReport::default()
@@ -284,7 +284,9 @@ pub(super) async fn steps_are_bounded_and_nothing_happens_without_a_policy(open:
     let left = log.scan(0, 50, 99, usize::MAX).await.unwrap();
     assert_eq!(left.iter().map(|t| t.seq).collect::<Vec<_>>(), [1, 50]);
     assert_eq!(
-        crate::store::compact_all(store.as_ref(), T0).await.unwrap(),
+        crate::store::compact_all(store.as_ref(), |_| Retention::default(), T0)
+            .await
+            .unwrap(),
         vec![]
     );
 }

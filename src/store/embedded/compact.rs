@@ -55,14 +55,17 @@ fn spilled(tree: &sled::Tree, key: &[u8]) -> Result<Option<Spilled>, sled::Error
 }
 
 impl FeedLog {
-    /// A whole pass under the feed's retention, step by step, on this thread.
+    /// A whole pass under `policy`, step by step, on this thread.
     #[cfg(test)]
-    pub(super) fn compact_sync(&self, now_ms: u64) -> Result<CompactReport, StoreError> {
-        let policy = crate::sync::lock(&self.retention).clone();
+    pub(super) fn compact_sync(
+        &self,
+        policy: &Retention,
+        now_ms: u64,
+    ) -> Result<CompactReport, StoreError> {
         let mut report = CompactReport::default();
         let mut from = 0;
         while let Some(next) = self.compact_step(
-            &policy,
+            policy,
             now_ms,
             from,
             crate::store::COMPACT_STEP,

@@ -10,7 +10,7 @@ use super::keys::{
 use super::spill::{self, Spilled};
 use super::visibility::Visibility;
 use super::writer::{Pending, Tail, Writer};
-use super::{ItemState, Published, Retention, StoreError};
+use super::{ItemState, Published, StoreError};
 use crate::clock::Clock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,8 +35,6 @@ pub struct FeedLog {
     /// transactions: a reader's view taken under one value is still exact
     /// while the value is unchanged (the read path's page cache keys on it).
     pub(super) compactions: AtomicU64,
-    /// The feed's retention policy (compaction does nothing by default).
-    pub(super) retention: Mutex<Retention>,
 }
 
 impl FeedLog {
@@ -92,7 +90,6 @@ impl FeedLog {
             compactions: AtomicU64::new(0),
             queue: Mutex::new(Vec::new()),
             commit: tokio::sync::Mutex::new(()),
-            retention: Mutex::new(Retention::default()),
         };
         log.dropped = AtomicU64::new(u64_of(log.tree.get(DROPPED)?));
         log.dropped_stamp = AtomicU64::new(u64_of(log.tree.get(DROPPED_STAMP)?));

@@ -8,7 +8,6 @@ use super::{Appended, CompactReport, FeedLog, ItemState, Op, Published, Retentio
 use crate::model::Txn;
 use crate::protocol::{Frontier, LogView};
 use crate::store::Log;
-use crate::sync::lock;
 use async_trait::async_trait;
 use std::sync::atomic::Ordering;
 
@@ -140,14 +139,6 @@ impl Log for FeedLog {
 
     async fn set_upstream_state(&self, state: &[u8]) -> Result<(), StoreError> {
         FeedLog::set_upstream_state(self, state)
-    }
-
-    fn retention(&self) -> Retention {
-        lock(&self.retention).clone()
-    }
-
-    fn set_retention(&self, policy: Retention) {
-        *lock(&self.retention) = policy;
     }
 
     async fn compact_step(

@@ -47,7 +47,6 @@ struct State {
     dropped_stamp: u64,
     compactions: u64,
     upstream: Option<Vec<u8>>,
-    retention: Retention,
 }
 
 /// One feed's log in memory.
@@ -189,14 +188,6 @@ impl Log for MemoryLog {
     async fn set_upstream_state(&self, state: &[u8]) -> Result<(), StoreError> {
         lock(&self.state).upstream = Some(state.to_vec());
         Ok(())
-    }
-
-    fn retention(&self) -> Retention {
-        lock(&self.state).retention.clone()
-    }
-
-    fn set_retention(&self, policy: Retention) {
-        lock(&self.state).retention = policy;
     }
 
     async fn compact_step(

@@ -41,13 +41,13 @@ async fn source(clock: &Arc<ManualClock>) -> Embedded {
     news.append(&[put("a", "1"), put("b", "2"), del("a")])
         .await
         .unwrap();
-    news.set_retention(Retention {
+    let policy = Retention {
         keep_latest: Some(8),
         tombstones: Some(Duration::from_secs(3600)),
         compact_after: None,
-    });
+    };
     clock.advance(2 * 3_600_000);
-    let report = crate::store::compact(news.as_ref(), clock.now_ms())
+    let report = crate::store::compact(news.as_ref(), &policy, clock.now_ms())
         .await
         .unwrap();
     assert!(

@@ -7,7 +7,6 @@ use super::StoreError;
 use crate::model::Txn;
 use crate::protocol::{Frontier, LogView};
 use crate::store::{Appended, CompactReport, ItemState, Log, Op, Published, Retention, SyncTurn};
-use crate::sync::lock;
 use async_trait::async_trait;
 
 #[async_trait]
@@ -105,14 +104,6 @@ impl Log for PgLog {
 
     async fn sync_turn(&self) -> Result<Option<SyncTurn>, StoreError> {
         self.take_sync_turn().await
-    }
-
-    fn retention(&self) -> Retention {
-        lock(&self.retention).clone()
-    }
-
-    fn set_retention(&self, policy: Retention) {
-        *lock(&self.retention) = policy;
     }
 
     async fn compact_step(

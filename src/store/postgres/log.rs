@@ -15,8 +15,8 @@ use super::view::{db, num, Snapshot, View, COLUMNS};
 use super::{backend_error, Pool, StoreError};
 use crate::clock::Clock;
 use crate::model::{Action, Payload, Txn};
-use crate::store::{ItemState, Retention};
-use std::sync::{Arc, Mutex};
+use crate::store::ItemState;
+use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_postgres::Row;
 
@@ -35,7 +35,6 @@ pub struct PgLog {
     /// Wakes the process's refresher (`listen.rs`) when a reader wants a
     /// later second closed.
     pub(super) wake: Arc<Notify>,
-    pub(super) retention: Mutex<Retention>,
     /// This process's turn to take the feed's row lock (appends and
     /// compaction steps): one of its connections at most waits for the
     /// lock, the others stay free for reads.
@@ -91,7 +90,6 @@ impl PgLog {
             clock,
             view: View::default(),
             wake,
-            retention: Mutex::new(Retention::default()),
             writer: tokio::sync::Mutex::new(()),
             #[cfg(test)]
             hold: tokio::sync::RwLock::new(()),

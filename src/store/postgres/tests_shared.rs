@@ -118,13 +118,12 @@ async fn consumer_records_keep_the_newest_poll_and_every_process_reports_them() 
     assert_eq!(polled, T0 + 3_000);
 }
 
-/// A whole compaction pass of `log` in steps of `budget`.
-async fn pass(log: &dyn Log, now: u64, budget: usize) -> CompactReport {
-    let policy = log.retention();
+/// A whole compaction pass of `log` under `policy` in steps of `budget`.
+async fn pass(log: &dyn Log, policy: &Retention, now: u64, budget: usize) -> CompactReport {
     let mut report = CompactReport::default();
     let mut from = 0;
     while let Some(next) = log
-        .compact_step(&policy, now, from, budget, &mut report)
+        .compact_step(policy, now, from, budget, &mut report)
         .await
         .unwrap()
     {
@@ -151,8 +150,6 @@ async fn two_processes_compacting_one_feed_while_one_appends_leave_a_log_every_c
             tombstones: Some(Duration::from_secs(30)),
             keep_latest: None,
         };
-        la.set_retention(retention.clone());
-        lb.set_retention(retention);
         let now = clock.now_ms();
         // A and B compact in small steps, which interleave, while B appends.
         let appender = async {
@@ -163,8 +160,8 @@ async fn two_processes_compacting_one_feed_while_one_appends_leave_a_log_every_c
         };
         let (ra, rb, ()) = bounded("concurrent compaction", async {
             tokio::join!(
-                pass(la.as_ref(), now, 7),
-                pass(lb.as_ref(), now, 5),
+                pass(la.as_ref(), &retention, now, 7),
+                pass(lb.as_ref(), &retention, now, 5),
                 appender
             )
         })
@@ -178,7 +175,10 @@ async fn two_processes_compacting_one_feed_while_one_appends_leave_a_log_every_c
         }
         // Another round on the result: nothing left that either process
         // disagrees on.
-        let (ra, rb) = tokio::join!(pass(la.as_ref(), now, 7), pass(lb.as_ref(), now, 5));
+        let (ra, rb) = tokio::join!(
+            pass(la.as_ref(), &retention, now, 7),
+            pass(lb.as_ref(), &retention, now, 5)
+        );
         assert_eq!(
             (ra.tombstones_dropped, rb.tombstones_dropped),
             (0, 0),

@@ -7,7 +7,6 @@ use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::protocol::LogView;
 use crate::store::embedded::Embedded;
-use crate::store::Log;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,11 +23,11 @@ async fn the_dropped_mark_is_stored_and_survives_a_restart() {
         log.append(&[del("b")]).await.unwrap(); // 3
         clock.advance(2 * 3_600_000);
         log.append(&[put("a", "2")]).await.unwrap(); // 4
-        log.set_retention(Retention {
+        let policy = Retention {
             tombstones: Some(Duration::from_secs(3600)),
             ..Retention::default()
-        });
-        let report = log.compact_sync(clock.now_ms()).unwrap();
+        };
+        let report = log.compact_sync(&policy, clock.now_ms()).unwrap();
         assert_eq!(report.tombstones_dropped, 1);
         assert_eq!(u64_of(log.tree.get(DROPPED).unwrap()), 3);
         crate::store::Backend::flush(&store).await.unwrap();

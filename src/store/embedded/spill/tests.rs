@@ -10,7 +10,6 @@ use super::{Spilled, INLINE_MAX, PIECE, PIECE_BYTES};
 use crate::clock::ManualClock;
 use crate::model::{Action, Payload};
 use crate::protocol::LogView;
-use crate::store::Log;
 use std::collections::BTreeSet;
 
 /// `len` bytes of text particular to `seed`.
@@ -220,12 +219,12 @@ async fn compaction_removes_spilled_chunks_and_records_with_their_pieces() {
     log.append(&[put("tail", 99, 10)]).await.unwrap();
     // 3 live records, 12 spilled transactions.
     assert_eq!(check_tree(log), 15);
-    log.set_retention(Retention {
+    let policy = Retention {
         keep_latest: Some(1),
         tombstones: Some(std::time::Duration::ZERO),
         ..Retention::default()
-    });
-    let report = log.compact_sync(10_000).unwrap();
+    };
+    let report = log.compact_sync(&policy, 10_000).unwrap();
     // Round 1 of k1-k3 (superseded, not their add) and the whole of k0 (its
     // three transactions and its tombstone).
     assert_eq!((report.removed, report.tombstones_dropped), (3 + 3, 1));
@@ -269,11 +268,11 @@ fn readers_see_whole_values_while_a_writer_replaces_them() {
     runtime
         .block_on(log.append(&[put("x", 1, len_of(1))]))
         .unwrap();
-    log.set_retention(Retention {
+    let policy = Retention {
         keep_latest: Some(2),
         tombstones: Some(std::time::Duration::ZERO),
         ..Retention::default()
-    });
+    };
     let done = std::sync::atomic::AtomicBool::new(false);
     let whole = |p: &Payload| {
         let seed: u64 = p.title.as_ref().unwrap()[1..].parse().unwrap();
@@ -310,7 +309,7 @@ fn readers_see_whole_values_while_a_writer_replaces_them() {
             };
             runtime.block_on(log.append(&[op])).unwrap();
             if seed % 10 == 0 {
-                log.compact_sync(1_000_000).unwrap();
+                log.compact_sync(&policy, 1_000_000).unwrap();
             }
         }
         done.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -8,7 +8,6 @@ use super::super::{CHUNK_BYTES, CHUNK_TXNS};
 use super::{del, feeds, put, reopen};
 use crate::clock::ManualClock;
 use crate::protocol::LogView;
-use crate::store::Log;
 
 /// The number of chunks, after checking that each is within its bounds (or
 /// holds a single transaction).
@@ -140,11 +139,11 @@ async fn compaction_rewrites_chunks_and_the_writer_starts_a_new_one() {
     // Supersedes a transaction of the newest chunk, which compaction rewrites.
     log.append(&[put("k29", "r5")]).await.unwrap();
     log.append(&[del("k0")]).await.unwrap();
-    log.set_retention(Retention {
+    let policy = Retention {
         keep_latest: Some(1),
         ..Retention::default()
-    });
-    let report = log.compact_sync(5_000).unwrap();
+    };
+    let report = log.compact_sync(&policy, 5_000).unwrap();
     // Rounds 1-3 of every item go (round 0 is each item's add, round 4 its
     // state), and the round 4 of k0 (deleted) and of k29 (updated again).
     assert_eq!(report.removed, 92);

@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::store::postgres::Postgres;
 use crate::store::{embedded::Embedded, Backend, StoreError};
 use crate::upstream::Upstreams;
+use crate::waiting::Waiting;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,8 @@ pub struct App {
     /// Upstream-derived feeds: sync on demand and in the background.
     upstreams: Upstreams,
     ingest: Budget,
+    /// Long-polls and event streams waiting (`max_waiting`), and shutdown.
+    waiting: Waiting,
 }
 
 impl App {
@@ -102,6 +105,7 @@ impl App {
             &upstreams,
         );
         let ingest = Budget::new(config.ingest_memory_bytes, config.max_body_bytes);
+        let waiting = Waiting::new(config.max_waiting, metrics.clone());
         let app = App {
             config,
             auth,
@@ -112,6 +116,7 @@ impl App {
             consumers,
             upstreams,
             ingest,
+            waiting,
         };
         app.seed().await?;
         app.upstreams.start_background();
@@ -158,6 +163,11 @@ impl App {
     }
 
     /// The push API's memory budget (`ingest_memory_bytes`).
+    /// Long-polls and event streams: their places and the shutdown that ends them.
+    pub fn waiting(&self) -> &Waiting {
+        &self.waiting
+    }
+
     pub fn ingest(&self) -> &Budget {
         &self.ingest
     }

@@ -67,6 +67,26 @@ pub struct Config {
     /// Time in-flight requests get to finish on shutdown.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// Longest a long-poll may wait (`Prefer: wait=N`, `?wait=N` are capped
+    /// at it; PROTOCOL §9).
+    #[serde(with = "duration")]
+    pub max_wait: Duration,
+    /// Most long-polls and event streams waiting at once, beside
+    /// `max_connections`; beyond, a long-poll is answered at once and a
+    /// stream ends after its backlog.
+    pub max_waiting: usize,
+    /// An event stream's comment line when nothing else was sent this long.
+    #[serde(with = "duration")]
+    pub sse_heartbeat: Duration,
+    /// The `retry:` an event stream gives its client (reconnection delay).
+    #[serde(with = "duration")]
+    pub sse_retry: Duration,
+    /// How long an event stream lasts before it ends (the client
+    /// reconnects: connections rebalance).
+    #[serde(with = "duration")]
+    pub sse_lifetime: Duration,
+    /// The WebSub hub (`crate::websub`): off unless `allow` names origins.
+    pub websub: crate::websub::WebSubConfig,
     pub feeds: BTreeMap<String, FeedConfig>,
     /// Credentials by name; none configured means no authorization.
     pub credentials: BTreeMap<String, CredentialConfig>,
@@ -95,6 +115,12 @@ impl Default for Config {
             body_read_timeout: Duration::from_secs(30),
             ingest_memory_bytes: 128 << 20,
             shutdown_grace: Duration::from_secs(10),
+            max_wait: Duration::from_secs(30),
+            max_waiting: 10_000,
+            sse_heartbeat: Duration::from_secs(15),
+            sse_retry: Duration::from_secs(2),
+            sse_lifetime: Duration::from_secs(300),
+            websub: crate::websub::WebSubConfig::default(),
             feeds: BTreeMap::new(),
             credentials: BTreeMap::new(),
             file: None,
@@ -300,6 +326,15 @@ impl Config {
                 return Err(ConfigError::invalid(key, "must be greater than 0"));
             }
         }
+        for (key, d) in [
+            ("sse_heartbeat", self.sse_heartbeat),
+            ("sse_lifetime", self.sse_lifetime),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::invalid(key, "must be longer than 0"));
+            }
+        }
+        self.websub.validate("websub")?;
         if let Some(url) = &self.store {
             crate::store::postgres::parse_url(url)
                 .map_err(|why| ConfigError::invalid("store", why))?;

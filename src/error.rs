@@ -1,9 +1,9 @@
 //! The errors a client can see, each with its HTTP status and stable `code`,
 //! rendered once, at the edge, as RFC 9457 `application/problem+json`.
 
+use crate::http::Body;
 use crate::store::StoreError;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{
     HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
 };
@@ -95,10 +95,10 @@ impl ApiError {
         }
     }
 
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub fn into_response(self) -> crate::http::Res {
         let status = self.status();
         let body = problem_json(status, self.code(), &self.to_string());
-        let mut res = Response::new(Full::new(Bytes::from(body)));
+        let mut res = Response::new(Body::full(Bytes::from(body)));
         *res.status_mut() = status;
         let h = res.headers_mut();
         h.insert(

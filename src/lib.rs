@@ -74,3 +74,5 @@ pub mod setting;
 pub mod store;
 mod sync;
 pub mod upstream;
+pub mod waiting;
+pub mod websub;

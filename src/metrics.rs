@@ -18,7 +18,8 @@
 //!
 //! By file: this one holds the registry, the write, sync and scrape-time
 //! series; `requests` the HTTP edge's counters, `reads` a feed's read series,
-//! `limits` the series of load shed by the protective limits.
+//! `limits` the series of load shed by the protective limits, `immediate`
+//! waiting requests and WebSub deliveries.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -30,10 +31,12 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
+mod immediate;
 mod limits;
 mod reads;
 mod requests;
 mod writes;
+pub use immediate::{Immediate, WaitEnd, WaitKind};
 pub use limits::{Limits, Rejection};
 pub use reads::FeedReads;
 use reads::{page_histogram, ReadLabels};
@@ -99,6 +102,8 @@ pub struct Metrics {
     scrape: Mutex<()>,
     /// Load shed by the connection cap, body timeouts, the ingest budget.
     pub limits: Limits,
+    /// Long-polls, event streams and WebSub deliveries (PROTOCOL §9).
+    pub immediate: Immediate,
 }
 
 fn latency_histogram() -> Histogram {
@@ -166,6 +171,7 @@ impl Metrics {
             lag_seconds.clone(),
         );
         let limits = Limits::register(&mut registry);
+        let immediate = Immediate::register(&mut registry);
         let feeds = feeds
             .into_iter()
             .map(|feed| {
@@ -197,6 +203,7 @@ impl Metrics {
             lag_seconds,
             scrape: Mutex::new(()),
             limits,
+            immediate,
         }
     }
 

@@ -21,6 +21,7 @@ mod timer;
 
 use crate::app::App;
 use crate::http::{self, Reply};
+use crate::waiting::Slot;
 use conns::{Conn, Conns, Registered};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -80,7 +81,7 @@ pub async fn run(
             builder: builder.clone(),
         };
         if let Ok(permit) = slots.clone().try_acquire_owned() {
-            tokio::spawn(conn.serve(conns.register(true), permit));
+            tokio::spawn(conn.serve(conns.register(true), slots.clone(), permit));
         } else if let Ok(extra) = reserve.clone().try_acquire_owned() {
             tokio::spawn(overload::over_cap(
                 conn,
@@ -93,6 +94,8 @@ pub async fn run(
         }
     }
     drop(listener);
+    // Long-polls are answered and event streams end now (PROTOCOL §9).
+    app.waiting().stop();
     tracing::info!(
         connections = conns.len(),
         "shutting down: draining connections"
@@ -124,13 +127,20 @@ struct Connection {
 }
 
 impl Connection {
-    /// Serve the connection in one of the `max_connections` slots.
-    async fn serve(self, registered: Registered, slot: OwnedSemaphorePermit) {
+    /// Serve the connection in one of the `max_connections` slots (which
+    /// it gives back while a request waits: `crate::waiting`).
+    async fn serve(
+        self,
+        registered: Registered,
+        slots: Arc<Semaphore>,
+        permit: OwnedSemaphorePermit,
+    ) {
         let conn = registered.conn.clone();
         let app = self.app.clone();
         let service = service_fn(move |req| track(&conn, http::serve(&app, req)));
-        self.run(&registered, service).await;
-        drop(slot);
+        Slot::new(slots, permit)
+            .scope(self.run(&registered, service))
+            .await;
     }
 
     /// Run hyper on the connection with `service` until it ends, or until

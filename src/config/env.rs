@@ -54,6 +54,11 @@ fn slot<'a>(c: &'a mut Config, key: &str) -> Option<Slot<'a>> {
         "body_read_timeout" => Slot::Time(&mut c.body_read_timeout),
         "ingest_memory_bytes" => Slot::Count(&mut c.ingest_memory_bytes),
         "shutdown_grace" => Slot::Time(&mut c.shutdown_grace),
+        "max_wait" => Slot::Time(&mut c.max_wait),
+        "max_waiting" => Slot::Count(&mut c.max_waiting),
+        "sse_heartbeat" => Slot::Time(&mut c.sse_heartbeat),
+        "sse_retry" => Slot::Time(&mut c.sse_retry),
+        "sse_lifetime" => Slot::Time(&mut c.sse_lifetime),
         _ => return None,
     })
 }

@@ -13,13 +13,13 @@
 //!   A date answers 304 only once its second has ended: a second change in
 //!   the same second would otherwise hide behind the first one's date.
 
+use super::Body;
 use super::{etag_header, feed, http_date, json, Res};
 use crate::app::App;
 use crate::cursor::{parse_http_date, parse_tag, tags};
 use crate::error::ApiError;
 use crate::ingest;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{
     HeaderMap, HeaderValue, CACHE_CONTROL, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
 };
@@ -48,7 +48,7 @@ pub async fn get_item(
     let last_modified = HeaderValue::from_str(&http_date(state.stamp)).ok();
     let now = app.clock().now_ms() / 1000;
     let mut res = if not_modified(headers, log.epoch(), state.seq, state.stamp / 1000, now) {
-        let mut res = Response::new(Full::new(Bytes::new()));
+        let mut res = Response::new(Body::full(Bytes::new()));
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         res
     } else {

@@ -11,6 +11,7 @@
 //! `cursor`, `protocol`, `ingest` and `store`.
 
 mod body;
+mod outgoing;
 
 mod host;
 mod item;
@@ -20,6 +21,7 @@ mod redact;
 mod route;
 mod write;
 
+pub use outgoing::Body;
 pub use read::Query as FeedQuery;
 pub use redact::redacted_target;
 
@@ -28,7 +30,6 @@ use crate::app::App;
 use crate::clock::imf_date as http_date;
 use crate::error::ApiError;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -40,7 +41,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-pub type Res = Response<Full<Bytes>>;
+pub type Res = Response<Body>;
 
 /// The answer to one request, as the connection's service returns it:
 /// ready at once, or a future for a request that waits for something.
@@ -267,14 +268,14 @@ fn no_store(mut res: Res) -> Res {
 
 /// A response with no body.
 fn empty(status: StatusCode) -> Res {
-    let mut res = Response::new(Full::new(Bytes::new()));
+    let mut res = Response::new(Body::full(Bytes::new()));
     *res.status_mut() = status;
     res
 }
 
 /// A JSON response.
 fn json(status: StatusCode, value: &serde_json::Value) -> Res {
-    let mut res = Response::new(Full::new(Bytes::from(value.to_string())));
+    let mut res = Response::new(Body::full(Bytes::from(value.to_string())));
     *res.status_mut() = status;
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -2,17 +2,17 @@
 //! writable, and the store's own conditions, `Backend::health`), `/metrics` (Prometheus text), `GET /feeds` (the feeds with head
 //! position and counts), `GET /feeds/{feed}/consumers` (the consumer report).
 
+use super::Body;
 use super::{feed, http_date, json, Res};
 use crate::app::App;
 use crate::error::ApiError;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
 pub fn healthz() -> Res {
-    let mut res = Response::new(Full::new(Bytes::from_static(b"ok\n")));
+    let mut res = Response::new(Body::full(Bytes::from_static(b"ok\n")));
     res.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -118,7 +118,7 @@ pub async fn metrics(app: &App) -> Res {
             seconds: r.lag_ms as f64 / 1000.0,
         })
     });
-    let mut res = Response::new(Full::new(Bytes::from(
+    let mut res = Response::new(Body::full(Bytes::from(
         app.metrics().render(store_bytes, lags),
     )));
     res.headers_mut().insert(

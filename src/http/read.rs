@@ -7,6 +7,7 @@
 //! `caching`; every decision behind them is in `protocol::outcome`.
 
 use super::redact::without_access_token;
+use super::Body;
 use super::{etag_header, http_date, Res};
 use crate::app::App;
 use crate::error::ApiError;
@@ -16,7 +17,6 @@ use crate::render::{self, Document, Format};
 use bytes::Bytes;
 use caching::{NO_STORE, VARY, VARY_IM};
 use headers::ReadHeaders;
-use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 pub use query::Query;
@@ -42,12 +42,38 @@ pub async fn feed_response(
     }
     let q = Query::parse(req.uri().query().unwrap_or(""));
     let headers = ReadHeaders::of(req.headers());
+    match wait::requested(headers.wait, &q, app.config().max_wait)? {
+        Some(wait) => {
+            let mut poll = wait::LongPoll::start(app, feed, wait);
+            loop {
+                let (res, held) = answer(app, req, feed, suffix, &q, &headers, who).await?;
+                match held {
+                    Some(held) if poll.next(held).await => {}
+                    _ => return Ok(poll.finish(res)),
+                }
+            }
+        }
+        None => Ok(answer(app, req, feed, suffix, &q, &headers, who).await?.0),
+    }
+}
+
+/// The answer to a feed read now, and the position a 304 holds (`None`
+/// for any other answer).
+async fn answer(
+    app: &App,
+    req: &Request<hyper::body::Incoming>,
+    feed: &crate::feed::Feed,
+    suffix: Option<Format>,
+    q: &Query<'_>,
+    headers: &ReadHeaders<'_>,
+    who: Option<&crate::auth::Credential>,
+) -> Result<(Res, Option<u64>), ApiError> {
     let now = app.clock().now_ms();
-    let mut read = FeedRead::new(app, feed, req, suffix, &q, &headers, now)?;
+    let mut read = FeedRead::new(app, feed, req, suffix, q, headers, now)?;
     if let Some(seq) = read.beyond {
         // Another process sharing the store may have handed out `seq`.
         if feed.log().head_at_least(seq).await? >= seq {
-            read = FeedRead::new(app, feed, req, suffix, &q, &headers, now)?;
+            read = FeedRead::new(app, feed, req, suffix, q, headers, now)?;
         }
     }
     let consumer = crate::consumers::identify(who, q.consumer.as_deref(), headers.from);
@@ -60,7 +86,7 @@ pub async fn feed_response(
             app.consumers().record(log, consumer, cursor, &plan, now);
         }
         let h = dated(page.headers, read.request.dated(page.last_modified));
-        return Ok(page_response(req, h, page.body, read.im));
+        return Ok((page_response(req, h, page.body, read.im), None));
     }
     let plan = protocol::plan(log, cursor, now, read.limits()).await?;
     feed.reads().plan(read.format, &plan);
@@ -77,8 +103,8 @@ pub async fn feed_response(
         Outcome::NotModified {
             position,
             last_modified,
-        } => read.not_modified(position, last_modified),
-        Outcome::Page(page) => read.page(page),
+        } => (read.not_modified(position, last_modified), Some(position)),
+        Outcome::Page(page) => (read.page(page), None),
     })
 }
 
@@ -275,7 +301,7 @@ fn page_response(
 }
 
 fn respond(status: StatusCode, headers: HeaderMap, body: Bytes) -> Res {
-    let mut res = Response::new(Full::new(body));
+    let mut res = Response::new(Body::full(body));
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res
@@ -325,3 +351,4 @@ mod query;
 mod request;
 #[cfg(test)]
 mod tests;
+mod wait;

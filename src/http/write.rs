@@ -6,6 +6,7 @@
 //! the item).
 
 use super::body::{json_body, over_budget};
+use super::Body;
 use super::{etag_header, feed, json, Res};
 use crate::app::App;
 use crate::error::ApiError;
@@ -13,7 +14,6 @@ use crate::feed::Feed;
 use crate::ingest::{self, budget};
 use crate::store::{Appended, Log, Op, Outcome};
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, ETAG};
 use hyper::Response;
@@ -73,7 +73,7 @@ pub async fn batch(app: &App, req: Request<Incoming>, name: &str) -> Result<Res,
     drop(ops);
     let epoch = feed.log().epoch();
     let etag = format!("{epoch}.{}", done.head);
-    let mut res = Response::new(Full::new(Bytes::from(batch_answer(&etag, &done))));
+    let mut res = Response::new(Body::full(Bytes::from(batch_answer(&etag, &done))));
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res.headers_mut()

@@ -47,10 +47,10 @@ pub(super) async fn over_cap(
 ) {
     if conns.evict_oldest_idle() {
         conn.app.metrics().limits.evicted();
-        let slot = tokio::time::timeout(EVICTION_WAIT, slots.acquire_owned()).await;
+        let slot = tokio::time::timeout(EVICTION_WAIT, slots.clone().acquire_owned()).await;
         if let Ok(Ok(slot)) = slot {
             drop(extra);
-            return conn.serve(conns.register(true), slot).await;
+            return conn.serve(conns.register(true), slots, slot).await;
         }
     }
     let app = conn.app.clone();

@@ -41,6 +41,7 @@ pub use types::{
 use crate::protocol::LogView;
 use async_trait::async_trait;
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// A handle to one feed's log.
 pub type LogRef = Arc<dyn Log>;
@@ -58,6 +59,11 @@ pub trait Log: LogView<Error = StoreError> + Send + Sync {
     fn epoch(&self) -> &str;
     /// The visible head, its stamp and the live item count.
     fn published(&self) -> Published;
+    /// The visible head as it moves: long-polls, event streams and WebSub
+    /// deliveries wait on this registration instead of asking the store
+    /// (PROTOCOL §9). It sees every head this process learns of: its own
+    /// writes, and on a shared store ([`postgres`]) other processes' too.
+    fn watch_head(&self) -> watch::Receiver<u64>;
     /// The compaction generation: changes whenever compaction removes
     /// transactions, so what was read under one value is exact while it is
     /// current (the read path's page cache keys on it).

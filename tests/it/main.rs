@@ -16,6 +16,7 @@ mod durability;
 mod hardening;
 mod im_feed;
 mod lifecycle;
+mod long_poll;
 mod lossy_model;
 mod metrics;
 mod migrate;

@@ -9,7 +9,7 @@
 //! PostgreSQL binaries the test says so on stderr and passes.
 
 #[path = "../../src/store/postgres/testing.rs"]
-mod pg;
+pub(crate) mod pg;
 
 use crate::support::binary::{config_file, serve, Proc};
 use crate::support::{Client, Resp};

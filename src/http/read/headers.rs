@@ -25,6 +25,10 @@ pub struct ReadHeaders<'a> {
     /// `Prefer: return=representation` (RFC 7240): no 304 to an
     /// unconditional request (see `caching`).
     pub representation: bool,
+    /// `Prefer: wait=N` (RFC 7240 §4.3): seconds a long-poll may wait.
+    pub wait: Option<u64>,
+    /// `Accept: text/event-stream`: an event stream, not a document.
+    pub event_stream: bool,
 }
 
 impl<'a> ReadHeaders<'a> {
@@ -39,6 +43,7 @@ impl<'a> ReadHeaders<'a> {
                 });
                 continue;
             } else if name == header::ACCEPT {
+                h.event_stream = h.event_stream || accepts_event_stream(value);
                 &mut h.accept
             } else if name == header::IF_MODIFIED_SINCE {
                 &mut h.if_modified_since
@@ -50,6 +55,7 @@ impl<'a> ReadHeaders<'a> {
                 } else if name == PREFER {
                     h.representation =
                         h.representation || super::caching::prefers_representation(value);
+                    h.wait = h.wait.or_else(|| super::wait::preferred_wait(value));
                 }
                 continue;
             };
@@ -57,6 +63,21 @@ impl<'a> ReadHeaders<'a> {
         }
         h
     }
+}
+
+/// Does an `Accept` value name `text/event-stream` (with a non-zero q)?
+fn accepts_event_stream(value: &HeaderValue) -> bool {
+    value.to_str().is_ok_and(|v| {
+        v.split(',').any(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            media.eq_ignore_ascii_case("text/event-stream") && q > 0.0
+        })
+    })
 }
 
 /// Does an `A-IM` value list `feed`?

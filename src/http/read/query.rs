@@ -13,6 +13,8 @@ pub struct Query<'a> {
     pub format: Option<Cow<'a, str>>,
     /// Names the consumer for the consumer report when it has no credential.
     pub consumer: Option<Cow<'a, str>>,
+    /// Seconds a long-poll may wait (PROTOCOL §9), as `Prefer: wait=N`.
+    pub wait: Option<Cow<'a, str>>,
 }
 
 impl<'a> Query<'a> {
@@ -26,6 +28,7 @@ impl<'a> Query<'a> {
                 "limit" => out.limit = Some(v),
                 "format" => out.format = Some(v),
                 "consumer" => out.consumer = Some(v),
+                "wait" => out.wait = Some(v),
                 _ => {}
             }
         }

@@ -121,6 +121,10 @@ impl Log for FeedLog {
         FeedLog::compactions(self)
     }
 
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.visibility.watch()
+    }
+
     async fn append(&self, ops: &[Op]) -> Result<Appended, StoreError> {
         FeedLog::append(self, ops).await
     }

@@ -120,6 +120,11 @@ impl Visibility {
             .send_if_modified(|h| std::mem::replace(h, seq) != seq);
     }
 
+    /// The published seq as it moves.
+    pub(super) fn watch(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
     /// Wait until `seq` is visible; returns the visible head.
     pub(super) async fn visible(&self, seq: u64) -> Result<u64, StoreError> {
         let mut rx = self.head.subscribe();

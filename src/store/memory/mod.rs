@@ -23,6 +23,7 @@ use async_trait::async_trait;
 mod write;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 /// An item's record: its live state, or the seq of its delete.
 #[derive(Clone)]
@@ -56,6 +57,8 @@ pub struct MemoryLog {
     created: u64,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
+    /// The head, for [`Log::watch_head`].
+    head: watch::Sender<u64>,
 }
 
 impl MemoryLog {
@@ -70,6 +73,7 @@ impl MemoryLog {
                 head_stamp: created,
                 ..State::default()
             }),
+            head: watch::Sender::new(0),
         }
     }
 }
@@ -160,9 +164,18 @@ impl Log for MemoryLog {
         lock(&self.state).compactions
     }
 
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
     async fn append(&self, ops: &[Op]) -> Result<Appended, StoreError> {
-        let mut s = lock(&self.state);
-        self.apply(&mut s, ops)
+        let (appended, head) = {
+            let mut s = lock(&self.state);
+            (self.apply(&mut s, ops), s.head)
+        };
+        self.head
+            .send_if_modified(|h| std::mem::replace(h, head) != head);
+        appended
     }
 
     async fn item(&self, id: &str) -> Result<Option<ItemState>, StoreError> {

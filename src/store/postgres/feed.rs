@@ -75,6 +75,10 @@ impl Log for PgLog {
         self.view.known().compactions
     }
 
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.view.watch()
+    }
+
     async fn head_at_least(&self, seq: u64) -> Result<u64, StoreError> {
         if seq > self.view.head() {
             self.reread().await?;

@@ -26,6 +26,7 @@ use crate::store::Published;
 use crate::sync::lock;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tokio_postgres::Row;
 
 /// The columns of a feed's row a [`Snapshot`] holds, in its order.
@@ -129,14 +130,37 @@ struct State {
 }
 
 /// One feed's cached row.
-#[derive(Default)]
 pub(super) struct View {
     state: Mutex<State>,
+    /// The known head, for waiters (`Log::watch_head`): moved by this
+    /// process's commits and by other processes' notifications alike.
+    head: watch::Sender<u64>,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View {
+            state: Mutex::default(),
+            head: watch::Sender::new(0),
+        }
+    }
 }
 
 impl View {
+    /// The known head as it moves.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
     /// Take in a committed version of the row.
     pub fn apply(&self, s: &Snapshot) {
+        let head = self.take(s);
+        self.head
+            .send_if_modified(|h| std::mem::replace(h, head) != head);
+    }
+
+    /// [`View::apply`] without waking anyone; returns the known head.
+    fn take(&self, s: &Snapshot) -> u64 {
         let mut st = lock(&self.state);
         let k = &mut st.known;
         // (An empty log's head stamp is its creation instant.)
@@ -150,6 +174,7 @@ impl View {
         k.compactions = k.compactions.max(s.compactions);
         k.seen = k.seen.max(s.seen);
         st.closed = st.closed.max(s.floor());
+        st.known.head
     }
 
     pub fn known(&self) -> Snapshot {

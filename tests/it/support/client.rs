@@ -115,14 +115,22 @@ impl Client {
 
     /// The feed's head seq, from `GET /feeds`.
     pub async fn head(&self, feed: &str) -> u64 {
+        self.feed_info(feed).await["head"].as_u64().unwrap()
+    }
+
+    /// The ETag of the feed's head, `"EPOCH.SEQ"`, from `GET /feeds`.
+    pub async fn head_etag(&self, feed: &str) -> String {
+        let f = self.feed_info(feed).await;
+        format!("\"{}.{}\"", f["epoch"].as_str().unwrap(), f["head"])
+    }
+
+    async fn feed_info(&self, feed: &str) -> serde_json::Value {
         let v = self.get("/feeds", &[]).await.json();
-        v["feeds"]
+        let f = v["feeds"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|f| f["name"] == feed)
-            .unwrap()["head"]
-            .as_u64()
-            .unwrap()
+            .find(|f| f["name"] == feed);
+        f.unwrap().clone()
     }
 }

@@ -99,6 +99,12 @@ impl Waiting {
         self.stop.send_replace(true);
     }
 
+    /// Resolves once shutdown begins.
+    pub async fn stopped(&self) {
+        let mut stop = self.stop.subscribe();
+        let _ = stop.wait_for(|stop| *stop).await;
+    }
+
     /// Has shutdown begun?
     pub fn stopping(&self) -> bool {
         *self.stop.borrow()

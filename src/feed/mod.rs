@@ -58,6 +58,11 @@ impl Feed {
         self.log.as_ref()
     }
 
+    /// A handle on its log, for work that outlives a request (event streams).
+    pub fn log_ref(&self) -> LogRef {
+        self.log.clone()
+    }
+
     pub fn info(&self) -> &FeedInfo {
         &self.info
     }

@@ -19,6 +19,7 @@ mod ops;
 mod read;
 mod redact;
 mod route;
+mod sse;
 mod write;
 
 pub use outgoing::Body;
@@ -119,7 +120,7 @@ fn finish(app: &App, label: &'static str, res: &Res, debug: Debug) {
 }
 
 /// [`serve`] for a request that may wait.
-async fn answer_later(app: &App, req: Request<Incoming>) -> Res {
+async fn answer_later(app: &Arc<App>, req: Request<Incoming>) -> Res {
     let debug = debug_start(&req);
     // The route borrows the path from a clone of the URI (reference-counted,
     // no copy), so the request itself can move into its handler.
@@ -173,7 +174,7 @@ fn now(
 /// upstream first when its last sync is older than `refresh`, waiting at
 /// most the upstream's `wait`.
 async fn later(
-    app: &App,
+    app: &Arc<App>,
     req: Request<Incoming>,
     target: &Target<'_>,
     handler: Handler<'_>,

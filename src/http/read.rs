@@ -28,7 +28,7 @@ const IM: HeaderName = HeaderName::from_static("im");
 
 /// The answer to a feed read (an upstream feed has synced first, if it had to).
 pub async fn feed_response(
-    app: &App,
+    app: &std::sync::Arc<App>,
     req: &Request<hyper::body::Incoming>,
     name: &str,
     suffix: Option<Format>,
@@ -42,6 +42,10 @@ pub async fn feed_response(
     }
     let q = Query::parse(req.uri().query().unwrap_or(""));
     let headers = ReadHeaders::of(req.headers());
+    if headers.event_stream && req.method() == Method::GET {
+        let (etag, last_mod) = (q.etag.as_deref(), q.last_mod.as_deref());
+        return super::sse::stream(app, feed, req.headers(), etag, last_mod).await;
+    }
     match wait::requested(headers.wait, &q, app.config().max_wait)? {
         Some(wait) => {
             let mut poll = wait::LongPoll::start(app, feed, wait);

@@ -25,6 +25,7 @@ mod read_cache;
 mod read_caching;
 mod retention;
 mod second_cap;
+mod sse;
 mod upstream;
 mod upstream_replica;
 mod upstream_sync;

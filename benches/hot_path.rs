@@ -125,6 +125,7 @@ fn rendering(c: &mut Criterion) {
         feed_url: FEED_URL,
         self_url: FEED_URL,
         next_url: Some("http://127.0.0.1:8080/feeds/bench?etag=3f0c9a1e2b7d4c55.9100"),
+        hub_url: None,
         etag: "3f0c9a1e2b7d4c55.9100",
         last_modified: Some(1_764_073_400_693),
         sync_mode: SyncMode::Immediate,

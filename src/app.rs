@@ -48,6 +48,8 @@ pub struct App {
     ingest: Budget,
     /// Long-polls and event streams waiting (`max_waiting`), and shutdown.
     waiting: Waiting,
+    /// The WebSub hub (off unless `[websub] allow` is set).
+    hub: crate::websub::Hub,
 }
 
 impl App {
@@ -106,6 +108,7 @@ impl App {
         );
         let ingest = Budget::new(config.ingest_memory_bytes, config.max_body_bytes);
         let waiting = Waiting::new(config.max_waiting, metrics.clone());
+        let hub = crate::websub::Hub::new(&config.websub);
         let app = App {
             config,
             auth,
@@ -117,6 +120,7 @@ impl App {
             upstreams,
             ingest,
             waiting,
+            hub,
         };
         app.seed().await?;
         app.upstreams.start_background();
@@ -166,6 +170,11 @@ impl App {
     /// Long-polls and event streams: their places and the shutdown that ends them.
     pub fn waiting(&self) -> &Waiting {
         &self.waiting
+    }
+
+    /// The WebSub hub.
+    pub fn hub(&self) -> &crate::websub::Hub {
+        &self.hub
     }
 
     pub fn ingest(&self) -> &Budget {

@@ -31,8 +31,8 @@ pub enum ApiError {
          ingest_memory_bytes ({budget_kib} KiB) allows: send smaller batches"
     )]
     OverBudget { cost_kib: usize, budget_kib: usize },
-    #[error("expected a JSON body (Content-Type: application/json), got {0:?}")]
-    UnsupportedMediaType(String),
+    #[error("expected a {expected} body, got Content-Type {got:?}")]
+    UnsupportedMediaType { expected: &'static str, got: String },
     #[error("{method} is not allowed here; allowed: {allow}")]
     MethodNotAllowed { method: String, allow: &'static str },
     #[error("there is nothing at this path")]
@@ -50,6 +50,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request body did not arrive within {0:?}")]
     RequestTimeout(Duration),
+    /// A WebSub callback outside `[websub] allow` (never contacted).
+    #[error("callback {0:?} is not at an origin [websub] allow names")]
+    CallbackNotAllowed(String),
+    /// The WebSub hub is off, or full.
+    #[error("{0}")]
+    HubUnavailable(String),
     /// Every connection slot is taken (`max_connections`).
     #[error("the gateway is at its connection limit; retry shortly")]
     Overloaded,
@@ -66,9 +72,11 @@ impl ApiError {
             RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             PayloadTooLarge(_) | OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ReadOnlyFeed(_) => StatusCode::CONFLICT,
+            CallbackNotAllowed(_) => StatusCode::FORBIDDEN,
+            HubUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -82,12 +90,14 @@ impl ApiError {
             InvalidItem(_) => "invalid_item",
             InvalidParameter(_) => "invalid_parameter",
             PayloadTooLarge(_) | OverBudget { .. } => "payload_too_large",
-            UnsupportedMediaType(_) => "unsupported_media_type",
+            UnsupportedMediaType { .. } => "unsupported_media_type",
             MethodNotAllowed { .. } => "method_not_allowed",
             NotFound => "not_found",
             Unauthorized(_) => "unauthorized",
             Forbidden(_) => "forbidden",
             ReadOnlyFeed(_) => "read_only_feed",
+            CallbackNotAllowed(_) => "callback_not_allowed",
+            HubUnavailable(_) => "hub_unavailable",
             StoreUnavailable(_) => "store_unavailable",
             BadRequest(_) => "bad_request",
             RequestTimeout(_) => "request_timeout",

@@ -152,7 +152,8 @@ mod tests {
         assert_eq!(key("HOME"), None);
         assert_eq!(key("FEED"), None);
         assert!(known("config") && known("listen") && known("shutdown_grace"));
-        assert!(!known("feeds") && !known("credentials") && !known("max_body_byte"));
+        assert!(!known("feeds") && !known("credentials") && !known("websub"));
+        assert!(!known("max_body_byte"));
     }
 
     #[test]
@@ -163,7 +164,7 @@ mod tests {
         let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         assert!(keys.len() >= 18, "{e}");
         for k in keys {
-            let table = k == "feeds" || k == "credentials";
+            let table = k == "feeds" || k == "credentials" || k == "websub";
             assert_eq!(known(k), !table, "{k}");
         }
     }

@@ -37,7 +37,10 @@ pub async fn json_body(app: &App, req: Request<Incoming>) -> Result<(Bytes, Shar
     let is_json = essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"));
     if !is_json {
-        return Err(ApiError::UnsupportedMediaType(ct));
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "JSON (Content-Type: application/json)",
+            got: ct,
+        });
     }
     let declared = req
         .headers()
@@ -62,6 +65,29 @@ pub async fn json_body(app: &App, req: Request<Incoming>) -> Result<(Bytes, Shar
         return Err(ApiError::RequestTimeout(limit));
     };
     Ok((body?, share))
+}
+
+/// Read a form body (`application/x-www-form-urlencoded`, a WebSub
+/// request) of at most `max` bytes, within `body_read_timeout`.
+pub async fn form_body(app: &App, req: Request<Incoming>, max: usize) -> Result<Bytes, ApiError> {
+    let ct = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: "form (Content-Type: application/x-www-form-urlencoded)",
+            got: ct,
+        });
+    }
+    let limit = app.config().body_read_timeout;
+    let Ok(body) = tokio::time::timeout(limit, read(req.into_body(), 0, max)).await else {
+        app.metrics().limits.body_timeout();
+        return Err(ApiError::RequestTimeout(limit));
+    };
+    body
 }
 
 /// The body's frames into one buffer of `capacity`, at most `max` bytes.

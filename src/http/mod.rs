@@ -14,6 +14,7 @@ mod body;
 mod outgoing;
 
 mod host;
+mod hub;
 mod item;
 mod ops;
 mod read;
@@ -191,6 +192,7 @@ async fn later(
             read::feed_response(app, &req, name, format, who).await
         }
         Handler::Later(Later::Batch(feed)) => write::batch(app, req, feed).await,
+        Handler::Later(Later::Hub) => hub::request(app, req).await,
         Handler::Later(Later::PutItem(feed, id)) => write::put_item(app, req, feed, &id).await,
         Handler::Later(Later::DeleteItem(feed, id)) => write::delete_item(app, feed, &id).await,
         Handler::Later(Later::GetItem(feed, id)) => {

@@ -148,12 +148,45 @@ pub async fn consumers(app: &App, name: &str) -> Result<Res, ApiError> {
             })
         })
         .collect();
+    let subscribers: Vec<_> = app
+        .hub()
+        .subscribers(app, name)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let same_epoch = s.sub.epoch == log.epoch();
+            let lag = if same_epoch {
+                head.seq.saturating_sub(s.sub.position)
+            } else {
+                head.seq
+            };
+            let state = s.state.as_ref();
+            json!({
+                "callback": s.sub.callback,
+                "topic": s.sub.topic,
+                "format": s.sub.format,
+                "position": format!("{}.{}", s.sub.epoch, s.sub.position),
+                "lag_transactions": lag,
+                "lease_expires": http_date(s.sub.lease_until_ms),
+                "state": match state {
+                    None => "delivered_elsewhere",
+                    Some(st) if st.failures > 0 => "failing",
+                    Some(_) if lag > 0 => "delivering",
+                    Some(_) => "up_to_date",
+                },
+                "failures": state.map_or(0, |st| st.failures),
+                "last_error": state.and_then(|st| st.last_error.clone()),
+                "last_delivery": state.and_then(|st| st.delivered_ms).map(http_date),
+            })
+        })
+        .collect();
     Ok(json(
         StatusCode::OK,
         &json!({
             "feed": name,
             "head": format!("{}.{}", log.epoch(), head.seq),
             "consumers": consumers,
+            "subscribers": subscribers,
         }),
     ))
 }

@@ -153,7 +153,25 @@ impl FeedRead<'_> {
             .next
             .map(|p| self.next_url(&base, &format!("{epoch}.{p}")));
         let mut h = self.page_headers(&out, next_url.as_deref());
-        let mut body = self.render(&out, &base, next_url.as_deref());
+        let self_url = match &self.key {
+            Some(key) => Cow::Borrowed(key.url.as_str()),
+            None => Cow::Owned(self_url(self.app, self.req)),
+        };
+        // WebSub discovery (PROTOCOL §9): in the document and in `Link`.
+        let hub = self.app.hub().enabled().then(|| format!("{base}/websub"));
+        if let Some(hub) = &hub {
+            let links = format!("<{hub}>; rel=\"hub\", <{self_url}>; rel=\"self\"");
+            if let Ok(v) = HeaderValue::from_str(&links) {
+                h.append(header::LINK, v);
+            }
+        }
+        let urls = Urls {
+            base: &base,
+            self_url: &self_url,
+            next: next_url.as_deref(),
+            hub: hub.as_deref(),
+        };
+        let mut body = self.render(&out, &urls);
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         if let Some(keep) = out.keep {
             body = self.keep(keep, &out.page, &h, body);
@@ -161,20 +179,17 @@ impl FeedRead<'_> {
         page_response(self.req, dated(h, out.dated), body, self.im)
     }
 
-    /// The document of `out`, with its `next` link `next_url`.
-    fn render(&self, out: &PageOutcome, base: &str, next_url: Option<&str>) -> Bytes {
+    /// The document of `out`, with its links `urls`.
+    fn render(&self, out: &PageOutcome, urls: &Urls<'_>) -> Bytes {
         let (page, info) = (&out.page, self.feed.info());
-        let self_url = match &self.key {
-            Some(key) => Cow::Borrowed(key.url.as_str()),
-            None => Cow::Owned(self_url(self.app, self.req)),
-        };
         let doc = Document {
             title: &info.title,
             link: &info.link,
             description: &info.description,
-            feed_url: &format!("{base}/feeds/{}", self.name),
-            self_url: &self_url,
-            next_url,
+            feed_url: &format!("{}/feeds/{}", urls.base, self.name),
+            self_url: urls.self_url,
+            next_url: urls.next,
+            hub_url: urls.hub,
             etag: &format!("{}.{}", self.feed.log().epoch(), page.last),
             last_modified: Some(page.last_modified * 1000),
             sync_mode: out.sync_mode,
@@ -271,6 +286,14 @@ impl FeedRead<'_> {
             VARY
         }
     }
+}
+
+/// The absolute URLs a document links to.
+struct Urls<'a> {
+    base: &'a str,
+    self_url: &'a str,
+    next: Option<&'a str>,
+    hub: Option<&'a str>,
 }
 
 /// `h` without `Last-Modified` unless `dated` ([`protocol::ReadRequest::dated`]).

@@ -21,6 +21,8 @@ pub enum Route<'a> {
     Items(&'a str),
     Item(&'a str, Cow<'a, str>),
     Consumers(&'a str),
+    /// The WebSub hub (`POST /websub`).
+    Hub,
 }
 
 /// What the dispatcher needs to know of a request besides its handler.
@@ -78,11 +80,15 @@ pub enum Later<'a> {
     GetItem(&'a str, Cow<'a, str>),
     PutItem(&'a str, Cow<'a, str>),
     DeleteItem(&'a str, Cow<'a, str>),
+    /// A WebSub (un)subscription: its feed's `read` is checked once the
+    /// body names it (`hub`).
+    Hub,
 }
 
 const READ_ONLY: &str = "GET, HEAD, OPTIONS";
 const BATCH: &str = "POST, OPTIONS";
 const ITEM: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
+const HUB: &str = "POST, OPTIONS";
 
 impl<'a> Route<'a> {
     /// The `route` label of `feedgate_http_requests_total`.
@@ -96,6 +102,7 @@ impl<'a> Route<'a> {
             Route::Items(_) => "items",
             Route::Item(..) => "item",
             Route::Consumers(_) => "consumers",
+            Route::Hub => "hub",
         }
     }
 
@@ -127,6 +134,7 @@ impl<'a> Route<'a> {
                 Needs(Some(feed), Role::Admin),
                 read.then_some(L(Later::Consumers(feed))),
             ),
+            Route::Hub => (HUB, Open, (method == Method::POST).then_some(L(Later::Hub))),
             Route::Items(feed) => (
                 BATCH,
                 Needs(Some(feed), Role::Write),
@@ -174,6 +182,7 @@ pub fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
         (Some("healthz"), None, ..) => Route::Healthz,
         (Some("readyz"), None, ..) => Route::Readyz,
         (Some("metrics"), None, ..) => Route::Metrics,
+        (Some("websub"), None, ..) => Route::Hub,
         (Some("feeds"), None, ..) => Route::Feeds,
         (Some("feeds"), Some(feed), None, ..) if !feed.is_empty() => feed_route(feed),
         (Some("feeds"), Some(feed), Some("items"), None, ..) => Route::Items(feed),

@@ -64,6 +64,9 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
     if let Some(next) = doc.next_url {
         links.push(link("next", next, Some(MEDIA_TYPE)));
     }
+    if let Some(hub) = doc.hub_url {
+        links.push(link("hub", hub, None));
+    }
     if !doc.link.is_empty() {
         links.push(link("alternate", doc.link, None));
     }

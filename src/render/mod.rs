@@ -87,6 +87,8 @@ pub struct Document<'a> {
     pub self_url: &'a str,
     /// Absolute URL of the next page, when there is one (`atom:link rel="next"`).
     pub next_url: Option<&'a str>,
+    /// Absolute URL of the WebSub hub, when it is on (`atom:link rel="hub"`).
+    pub hub_url: Option<&'a str>,
     /// The position the consumer holds after processing this document, bare: `EPOCH.SEQ`.
     pub etag: &'a str,
     /// Stamp of the transaction at that position; `None` at position 0 (empty).

@@ -57,6 +57,9 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
     if let Some(next) = doc.next_url {
         links.push(link("next", next, MEDIA_TYPE));
     }
+    if let Some(hub) = doc.hub_url {
+        links.push(link("hub", hub, ""));
+    }
     let channel = Channel {
         title: text(doc.title),
         link: uri(if doc.link.is_empty() {
@@ -80,11 +83,12 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
         .expect("writing RSS to a Vec")
 }
 
+/// An `atom:link` (with no `type` for an empty `media_type`).
 fn link(rel: &str, href: &str, media_type: &str) -> Link {
     Link {
         href: uri(href).into_owned(),
         rel: rel.to_owned(),
-        mime_type: Some(media_type.to_owned()),
+        mime_type: (!media_type.is_empty()).then(|| media_type.to_owned()),
         ..Link::default()
     }
 }

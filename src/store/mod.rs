@@ -8,6 +8,7 @@
 //!   compaction steps under a policy the caller passes (the config's: no
 //!   backend keeps a copy).
 //! - [`Backend`]: the store as a whole: its feeds' logs, consumer records,
+//!   the WebSub hub's subscriptions,
 //!   whether other processes share them, size, readiness and the final
 //!   flush.
 //!
@@ -170,6 +171,18 @@ pub trait Backend: Send + Sync {
         put: &[ConsumerRecord],
         remove: &[(String, String)],
     ) -> Result<(), StoreError>;
+    /// The WebSub hub's subscriptions ([`crate::websub`]): opaque records
+    /// by key, as the hub wrote them.
+    async fn hub_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Write (`Some`) or remove (`None`) the hub's record `key`, durable
+    /// with the next write or flush.
+    async fn save_hub_record(&self, key: &str, record: Option<&[u8]>) -> Result<(), StoreError>;
+    /// This process's turn to deliver the WebSub hub's content, held until
+    /// the guard drops; `None` while another process sharing the store
+    /// holds it. A store of one process always grants it: the default.
+    async fn hub_turn(&self) -> Result<Option<SyncTurn>, StoreError> {
+        Ok(Some(SyncTurn::local()))
+    }
     /// Do other processes share this store (and its consumer records)?
     /// Then [`Consumers::persist`](crate::consumers::Consumers::persist)
     /// merges what they saved into this process's reports. No by default.

@@ -30,4 +30,5 @@ mod upstream;
 mod upstream_replica;
 mod upstream_sync;
 mod validity;
+mod websub;
 mod write;

@@ -207,7 +207,7 @@ async fn a_migrated_data_dir_is_served_from_postgres_as_before() {
     let out = feedgate(&["check-config", "--config", &config], &fresh_store);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stdout.contains("schema pending migrations 1 "),
+        out.stdout.contains("schema pending migrations 2 "),
         "{}",
         out.stdout
     );
@@ -216,9 +216,15 @@ async fn a_migrated_data_dir_is_served_from_postgres_as_before() {
         &fresh_store,
     );
     assert!(out.stdout.contains("would apply 1 ("), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("would apply 2 (WebSub"),
+        "{}",
+        out.stdout
+    );
     let out = feedgate(&["migrate-schema", "--config", &config], &fresh_store);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains(": applied 1 ("), "{}", out.stdout);
+    assert!(out.stdout.contains(": applied 2 ("), "{}", out.stdout);
     let out = feedgate(&["check-config", "--config", &config], &fresh_store);
     assert!(out.stdout.contains("schema up to date"), "{}", out.stdout);
     // migrate-schema without a database to migrate: exit 2.

@@ -22,6 +22,7 @@ fn document(format: Format, head: u64, entries: &[crate::model::Entry]) -> Vec<u
             feed_url: FEED_URL,
             self_url: FEED_URL,
             next_url: None,
+            hub_url: None,
             etag: "ep.3",
             last_modified: Some(T0),
             sync_mode: SyncMode::Immediate,

@@ -111,4 +111,5 @@ suite!([embedded, memory, postgres] [
     records::items_are_the_current_states_in_id_order,
     records::upstream_state_is_kept_per_feed,
     records::consumer_records_are_replaced_and_removed,
+    records::hub_records_are_written_replaced_and_removed,
 ]);

@@ -1,5 +1,5 @@
 //! What the store keeps beside the log: item states, an upstream feed's
-//! sync state, consumer records.
+//! sync state, consumer records, the WebSub hub's records.
 
 use super::{del, feeds, put, Open};
 use crate::clock::ManualClock;
@@ -78,4 +78,35 @@ pub(super) async fn consumer_records_are_replaced_and_removed(open: Open) {
     assert_eq!(got, [record("news", "a", 7), record("other", "a", 3)]);
     store.flush().await.unwrap();
     store.check_writable().await.unwrap();
+}
+
+pub(super) async fn hub_records_are_written_replaced_and_removed(open: Open) {
+    let store = open(&feeds(), Arc::new(ManualClock::new(5_000))).await;
+    assert!(store.hub_records().await.unwrap().is_empty());
+    store
+        .save_hub_record("news http://a/cb", Some(b"1"))
+        .await
+        .unwrap();
+    store
+        .save_hub_record("news http://b/cb", Some(b"2"))
+        .await
+        .unwrap();
+    store
+        .save_hub_record("news http://a/cb", Some(b"3"))
+        .await
+        .unwrap();
+    store
+        .save_hub_record("news http://b/cb", None)
+        .await
+        .unwrap();
+    store
+        .save_hub_record("news http://never/cb", None)
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(
+        store.hub_records().await.unwrap(),
+        [("news http://a/cb".to_string(), b"3".to_vec())]
+    );
+    assert!(store.hub_turn().await.unwrap().is_some());
 }

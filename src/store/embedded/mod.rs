@@ -179,6 +179,11 @@ impl Embedded {
         &self.feeds[name]
     }
 
+    /// The side tree of the WebSub hub's records (key -> its bytes).
+    fn hub(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree("side/websub")?)
+    }
+
     /// The side tree of consumer records (`feed \0 name` -> JSON).
     fn consumers(&self) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree("side/consumers")?)
@@ -243,6 +248,24 @@ impl Backend for Embedded {
         remove: &[(String, String)],
     ) -> Result<(), StoreError> {
         blocking(|| self.write_consumer_records(put, remove))
+    }
+
+    async fn hub_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.hub()?.iter() {
+            let (k, v) = kv?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    async fn save_hub_record(&self, key: &str, record: Option<&[u8]>) -> Result<(), StoreError> {
+        let hub = self.hub()?;
+        match record {
+            Some(r) => hub.insert(key.as_bytes(), r)?,
+            None => hub.remove(key.as_bytes())?,
+        };
+        Ok(())
     }
 
     async fn size_on_disk(&self) -> Result<u64, StoreError> {

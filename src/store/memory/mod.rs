@@ -223,6 +223,7 @@ impl Log for MemoryLog {
 pub struct Memory {
     feeds: BTreeMap<String, Arc<MemoryLog>>,
     consumers: Mutex<BTreeMap<(String, String), ConsumerRecord>>,
+    hub: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
 impl Memory {
@@ -235,6 +236,7 @@ impl Memory {
         Memory {
             feeds,
             consumers: Mutex::new(BTreeMap::new()),
+            hub: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -251,6 +253,22 @@ impl Backend for Memory {
 
     async fn consumer_records(&self) -> Result<Vec<ConsumerRecord>, StoreError> {
         Ok(lock(&self.consumers).values().cloned().collect())
+    }
+
+    async fn hub_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(lock(&self.hub)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    async fn save_hub_record(&self, key: &str, record: Option<&[u8]>) -> Result<(), StoreError> {
+        let mut hub = lock(&self.hub);
+        match record {
+            Some(r) => hub.insert(key.to_string(), r.to_vec()),
+            None => hub.remove(key),
+        };
+        Ok(())
     }
 
     async fn save_consumer_records(

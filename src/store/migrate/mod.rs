@@ -69,7 +69,8 @@ pub enum MigrateError {
     To(StoreError),
 }
 
-/// Copy every feed and consumer record of `from` into the empty database
+/// Copy every feed, consumer record and WebSub subscription of `from`
+/// into the empty database
 /// at `to` (its schema brought up to date first); `now_ms`: the instant
 /// of the copy.
 pub async fn migrate(
@@ -84,9 +85,10 @@ pub async fn migrate(
         }
     }
     let consumers = from.consumer_records().await.map_err(MigrateError::From)?;
+    let hub = from.hub_records().await.map_err(MigrateError::From)?;
     let (import, schema) = Import::connect(to).await.map_err(MigrateError::To)?;
     import
-        .run(&dumps, &consumers, now_ms)
+        .run(&dumps, &consumers, &hub, now_ms)
         .await
         .map_err(MigrateError::To)?
         .map_err(MigrateError::NotEmpty)?;

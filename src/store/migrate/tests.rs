@@ -77,6 +77,10 @@ async fn source(clock: &Arc<ManualClock>) -> Embedded {
     big.append(&[large, put("small", "s")]).await.unwrap();
     big.set_upstream_state(b"{\"etag\":\"w/1\"}").await.unwrap();
     store
+        .save_hub_record("news http://s/cb", Some(b"{}"))
+        .await
+        .unwrap();
+    store
         .save_consumer_records(
             &[ConsumerRecord {
                 feed: "news".into(),
@@ -183,6 +187,10 @@ async fn a_migrated_store_answers_as_the_sled_store_did() {
     assert_eq!(
         from.consumer_records().await.unwrap(),
         to.consumer_records().await.unwrap()
+    );
+    assert_eq!(
+        from.hub_records().await.unwrap(),
+        to.hub_records().await.unwrap()
     );
 
     // The copy takes writes where the source left off.

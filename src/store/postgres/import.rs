@@ -49,13 +49,15 @@ impl Import {
         Ok((Import { client, driver }, applied))
     }
 
-    /// Write `feeds` and `consumers` in one transaction, or nothing if the
+    /// Write `feeds`, `consumers` and the WebSub hub's records `hub` in
+    /// one transaction, or nothing if the
     /// database is not empty (`Ok(Err(occupied))`). `now_ms`: the
     /// instant of the copy (the source store is not written meanwhile).
     pub async fn run(
         mut self,
         feeds: &[FeedDump],
         consumers: &[ConsumerRecord],
+        hub: &[(String, Vec<u8>)],
         now_ms: u64,
     ) -> Result<Result<(), Occupied>, StoreError> {
         let tx = self.client.transaction().await?;
@@ -97,6 +99,13 @@ impl Import {
                 "INSERT INTO feedgate_consumers (feed, name, epoch, position, polled) \
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])",
                 &[&feed, &name, &epoch, &position, &polled],
+            )
+            .await?;
+        }
+        for (key, record) in hub {
+            tx.execute(
+                "INSERT INTO feedgate_websub (key, record) VALUES ($1, $2)",
+                &[key, record],
             )
             .await?;
         }

@@ -138,6 +138,8 @@ pub(super) struct Shared {
     config: tokio_postgres::Config,
     clock: Arc<dyn Clock>,
     by_id: HashMap<i32, Arc<PgLog>>,
+    /// Connections that hold turns (`turn.rs`).
+    turns: deadpool_postgres::Pool,
     /// Wakes the refresher (`listen.rs`).
     wake: Arc<Notify>,
     /// Is the notification connection up?
@@ -170,7 +172,8 @@ impl Postgres {
         }
         let pool = new_pool(&config, None)?;
         // At most one turn per feed: a sync never waits for this pool.
-        let turns = new_pool(&config, Some(feeds.len().max(1)))?;
+        // (And one for the WebSub hub's turn.)
+        let turns = new_pool(&config, Some(feeds.len() + 1))?;
         let mut conn = pool.get().await?;
         schema::migrate(&mut conn).await?;
         drop(conn);
@@ -185,6 +188,7 @@ impl Postgres {
         }
         let shared = Arc::new(Shared {
             pool,
+            turns,
             config,
             clock,
             by_id: by_name.values().map(|l| (l.id, l.clone())).collect(),
@@ -311,8 +315,43 @@ impl Backend for Postgres {
         Ok(())
     }
 
+    async fn hub_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let conn = self.shared.pool.get().await?;
+        let rows = conn
+            .query("SELECT key, record FROM feedgate_websub ORDER BY key", &[])
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push((r.try_get(0)?, r.try_get(1)?));
+        }
+        Ok(out)
+    }
+
+    async fn save_hub_record(&self, key: &str, record: Option<&[u8]>) -> Result<(), StoreError> {
+        let conn = self.shared.pool.get().await?;
+        match record {
+            Some(r) => {
+                conn.execute(
+                    "INSERT INTO feedgate_websub (key, record) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET record = excluded.record",
+                    &[&key, &r],
+                )
+                .await?
+            }
+            None => {
+                conn.execute("DELETE FROM feedgate_websub WHERE key = $1", &[&key])
+                    .await?
+            }
+        };
+        Ok(())
+    }
+
     fn shared(&self) -> bool {
         true
+    }
+
+    async fn hub_turn(&self) -> Result<Option<crate::store::SyncTurn>, StoreError> {
+        turn::take_hub_turn(&self.shared.turns).await
     }
 
     async fn size_on_disk(&self) -> Result<u64, StoreError> {

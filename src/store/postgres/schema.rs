@@ -29,12 +29,19 @@ pub struct Migration {
 const LOCK_KEY: i64 = 0x6665_6564_6761_7465;
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description:
-        "feeds, transactions, item states, the seconds index, upstream states, consumer records",
-    sql: V1,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description:
+            "feeds, transactions, item states, the seconds index, upstream states, consumer records",
+        sql: V1,
+    },
+    Migration {
+        version: 2,
+        description: "WebSub subscriptions",
+        sql: V2,
+    },
+];
 
 /// The tables, for `size_on_disk`.
 pub(super) const TABLES: &[&str] = &[
@@ -45,6 +52,7 @@ pub(super) const TABLES: &[&str] = &[
     "feedgate_seconds",
     "feedgate_upstream",
     "feedgate_consumers",
+    "feedgate_websub",
 ];
 
 /// Version 1. A feed's row holds everything readers cache (`view.rs`): its
@@ -106,6 +114,15 @@ CREATE TABLE feedgate_consumers (
     position bigint NOT NULL,
     polled bigint NOT NULL,
     PRIMARY KEY (feed, name)
+);
+"#;
+
+/// Version 2: the WebSub hub's subscriptions, opaque records by key
+/// (`crate::websub` owns their format).
+const V2: &str = r#"
+CREATE TABLE feedgate_websub (
+    key text COLLATE "C" PRIMARY KEY,
+    record bytea NOT NULL
 );
 "#;
 

@@ -47,6 +47,7 @@ fn page(entries: &[Entry], etag: &str, mode: SyncMode, next: Option<&str>) -> Ve
             feed_url: "http://a/feeds/news",
             self_url: "http://a/feeds/news",
             next_url: next,
+            hub_url: None,
             etag,
             last_modified: Some(1_714_564_800_000),
             sync_mode: mode,

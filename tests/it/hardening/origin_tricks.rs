@@ -34,6 +34,7 @@ fn page(next: &str) -> Reply {
             feed_url: "http://upstream/feeds/news",
             self_url: "http://upstream/feeds/news",
             next_url: Some(next),
+            hub_url: None,
             etag: "ep0ch.1",
             last_modified: Some(1_714_564_800_000),
             sync_mode: SyncMode::CatchUp,

@@ -10,6 +10,7 @@
 //! - `binary`: the real `feedgate` binary as a child process.
 //! - `origin` and `upstream_kit`: a scriptable upstream origin and the
 //!   helpers of upstream tests.
+//! - `subscriber`: a WebSub subscriber that records what the hub sends.
 //! - `log`: `TEST_LOG=1 cargo test --test it NAME` shows the servers' logs
 //!   for a failing test (filtered by `RUST_LOG`, default `feedgate=debug`).
 
@@ -21,6 +22,7 @@ mod log;
 pub mod origin;
 pub mod raw;
 mod resp;
+pub mod subscriber;
 pub mod upstream_kit;
 
 pub use app::TestApp;

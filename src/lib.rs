@@ -12,11 +12,13 @@
 //! | [`render`] | RSS 2.0 and Atom 1.0 documents, always well-formed XML |
 //! | [`ingest`] | push API JSON into validated operations, and the memory budget of writes |
 //! | [`auth`] | credentials (hashed, constant-time), per-feed roles |
-//! | [`http`] | the edge: one routing table, thin handlers, problem+json ([`error`]) |
+//! | [`http`] | the edge: one routing table, thin handlers (reads, long-poll, event streams, push API, hub), problem+json ([`error`]) |
 //! | [`server`] | accept loop, connection cap and load shedding, timeouts, graceful shutdown |
 //! | [`upstream`] | feeds derived from an origin: sync scheduling, client, sources, diff |
 //! | [`consumers`] | each consumer's last position and lag, persisted through the store |
 //! | [`metrics`] | `/metrics`: the Prometheus registry and the series handles |
+//! | [`waiting`] | the waiting room of long-polls and event streams: `max_waiting`, connection slots given back, shutdown |
+//! | [`websub`] | the WebSub hub: verification of intent, stored subscriptions, one delivering process, deliveries |
 //! | [`background`] | compaction passes beside the server |
 //! | [`config`], [`app`], [`clock`], [`cli`] | configuration, the application state, time, offline commands |
 //!

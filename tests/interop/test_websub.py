@@ -44,7 +44,8 @@ One flow, run for an RSS topic with a secret and for an Atom topic without one:
   6. (signed) replays of a real delivery through the library: tampered body, a signature made
      with the wrong secret and no signature are all dropped by the library; the untouched one
      is accepted;
-  7. the library unsubscribes the callback under test and waits for the hub's verification;
+  7. the library renews the witness (verified again, listed once, position kept), then
+     unsubscribes the callback under test and waits for the hub's verification;
      items written after that reach the witness but never the unsubscribed callback, and the
      consumers report no longer lists it.
 Every wait is a bounded poll.
@@ -84,7 +85,7 @@ WAIT = 10.0  # every bounded wait
 SECRET = "feedgate-interop-secret-7f3a"
 WITNESS_SECRET = "witness-secret-b21c"
 WEBSUB = {"retry_min": "100ms", "retry_max": "2s", "lease": "10d"}
-PENDING = {None, "pending", "verifying", "unverified", "requested"}  # a report's not-yet-verified states
+PENDING = {"pending", "verifying", "unverified", "requested"}  # names a report might give unverified ones
 SHOWN_HEADERS = {"Content-Type", "Content-Length", "Transfer-Encoding", "Link", "X-Hub-Signature"}
 MEDIA = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
 
@@ -214,6 +215,10 @@ class LibrarySubscriber:
         with self.app.app_context():
             return self.subscriber.subscribe(**request_args)
 
+    def renew(self, callback_id: str) -> None:
+        with self.app.app_context():
+            self.subscriber.renew(callback_id)
+
     def unsubscribe(self, callback_id: str) -> None:
         with self.app.app_context():
             self.subscriber.unsubscribe(callback_id)
@@ -301,6 +306,11 @@ def body_links(body: bytes) -> dict:
         parser.feed(body.decode("utf-8"))
         parser.close()
     return {"hub_url": parser.hub_url, "topic_url": parser.topic_url}
+
+
+def pending(subscriber: dict) -> bool:
+    state = subscriber.get("state")
+    return isinstance(state, str) and state.lower() in PENDING
 
 
 def subscribers_of(fg, feed: str) -> list[dict]:
@@ -426,11 +436,13 @@ def test_flask_websub_subscriber(library_subscribers, feedgate_factory, monkeypa
         assert int(get["query"]["hub.lease_seconds"]) > 0, get
         if callback_id == cb:
             assert int(get["query"]["hub.lease_seconds"]) <= 3600, f"a longer lease than asked for: {get}"
+        else:
+            get_witness = get
     assert not sub.errors, sub.errors
     # The library's success handler runs before the hub has the verification's answer: writing
     # before the hub records the subscription as verified would race it, so wait for the report.
     subs = wait_report(fg, "news", lambda s: {sub.callback_url(cb), sub.callback_url(witness)}
-                       <= {x.get("callback") for x in s if x.get("state") not in PENDING},
+                       <= {x.get("callback") for x in s if not pending(x)},
                        "both callbacks verified in the consumers report")
     for s in subs:
         for key in ("callback", "topic", "position", "lag_transactions", "state"):
@@ -494,6 +506,17 @@ def test_flask_websub_subscriber(library_subscribers, feedgate_factory, monkeypa
             assert not sub.accepted(cb, replay=True), f"the library accepted a delivery with {why}"
         answer = client.post(path, data=real["body"], headers=dict(base_headers, **{"X-Hub-Signature": real["signature"]}))
         assert answer.status_code == 200 and len(sub.accepted(cb, replay=True)) == 1, "a genuine replay was refused"
+
+    # The library renews the witness (a second subscribe of the same callback): verified again,
+    # still one subscription, and its position kept (checked by its deliveries below).
+    verified_before = len(sub.successes)
+    sub.renew(witness)
+    sub.wait_for(lambda: len(sub.successes) > verified_before and sub.successes[-1][1:] == (witness, "subscribe"),
+                 "the hub's verification of the witness's renewal accepted by the library", fg)
+    renewal = sub.verified(witness, "subscribe")
+    assert renewal["query"]["hub.challenge"] != get_witness["query"]["hub.challenge"], "a challenge used twice"
+    wait_report(fg, "news", lambda s: [x["callback"] for x in s].count(sub.callback_url(witness)) == 1
+                and all(not pending(x) for x in s), "the renewed witness listed once")
 
     # 7. Unsubscribe through the library: verified, then nothing more for that callback.
     sub.unsubscribe(cb)

@@ -29,8 +29,9 @@ const PAGE = `<!doctype html>
     source = new EventSource(url);
     source.addEventListener('open', () => record.opens.push({ at: Date.now() }));
     source.addEventListener('error', () => record.errors.push({ at: Date.now(), readyState: source.readyState }));
-    // 'message' is the type of an event without an "event:" line: recorded, so a test sees it.
-    for (const type of ['add', 'update', 'delete', 'message']) {
+    // 'message' is the type of an event without an "event:" line, 'reset' feedgate's "your
+    // position is of another epoch": both recorded, so a test sees any that arrive.
+    for (const type of ['add', 'update', 'delete', 'reset', 'message']) {
       source.addEventListener(type, (e) => record.events.push({ type: e.type, lastEventId: e.lastEventId, data: e.data }));
     }
   };

@@ -53,6 +53,8 @@ pub struct Page {
     /// Headers of the plain `200` (no `A-IM`), `Content-Length` included.
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// `body` in gzip, once a client took it (`http::read::encoding`).
+    pub gzip: Option<Bytes>,
     /// Entries in the page (`feedgate_feed_page_entries`).
     pub entries: usize,
     pub last: u64,
@@ -150,10 +152,12 @@ impl FeedCache {
                 hyper::header::HeaderValue::from(body.len()),
             );
             cached.page.body = Bytes::from(body);
+            // The bytes changed: compressed again when asked.
+            let dropped = cached.page.gzip.take().map_or(0, |z| z.len());
             cached.digest = digest;
             cached.head = head.seq;
             let page = cached.page.clone();
-            pages.bytes = pages.bytes + new_len - old_len;
+            pages.bytes = pages.bytes + new_len - old_len - dropped;
             return Some(page);
         }
         Some(cached.page.clone())
@@ -169,7 +173,7 @@ impl FeedCache {
         let Some(digest) = Digest::locate(&page.body) else {
             return;
         };
-        let size = page.body.len();
+        let size = held(&page);
         let mut pages = lock(&self.pages);
         pages.serial += 1;
         let serial = pages.serial;
@@ -182,7 +186,7 @@ impl FeedCache {
             serial,
         };
         if let Some(old) = pages.map.insert(key.clone(), cached) {
-            pages.bytes -= old.page.body.len();
+            pages.bytes -= held(&old.page);
         }
         pages.bytes += size;
         pages.order.push_back((key, serial));
@@ -192,7 +196,7 @@ impl FeedCache {
             };
             if pages.map.get(&key).is_some_and(|c| c.serial == serial) {
                 if let Some(old) = pages.map.remove(&key) {
-                    pages.bytes -= old.page.body.len();
+                    pages.bytes -= held(&old.page);
                 }
             }
         }
@@ -204,10 +208,30 @@ impl FeedCache {
         }
     }
 
+    /// Keep `gzip`, the compressed `body` of the page cached for `key`, if
+    /// that page still has that body.
+    pub fn set_gzip(&self, key: &PageKey, body: &Bytes, gzip: Bytes) {
+        let mut pages = lock(&self.pages);
+        let Some(cached) = pages.map.get_mut(key) else {
+            return;
+        };
+        if cached.page.body.as_ptr() != body.as_ptr() || cached.page.gzip.is_some() {
+            return;
+        }
+        let len = gzip.len();
+        cached.page.gzip = Some(gzip);
+        pages.bytes += len;
+    }
+
     /// Bytes of pages held (tests, metrics).
     pub fn page_bytes(&self) -> usize {
         lock(&self.pages).bytes
     }
+}
+
+/// Bytes a cached page holds: its body and its gzip coding.
+fn held(page: &Page) -> usize {
+    page.body.len() + page.gzip.as_ref().map_or(0, Bytes::len)
 }
 
 #[cfg(test)]

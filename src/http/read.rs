@@ -89,8 +89,9 @@ async fn answer(
             let plan = cached_plan(&read, &page);
             app.consumers().record(log, consumer, cursor, &plan, now);
         }
-        let h = dated(page.headers, read.request.dated(page.last_modified));
-        return Ok((page_response(req, h, page.body, read.im), None));
+        let mut h = dated(page.headers, read.request.dated(page.last_modified));
+        let body = read.encoded(&mut h, page.body, page.gzip, true);
+        return Ok((page_response(req, h, body, read.im), None));
     }
     let plan = protocol::plan(log, cursor, now, read.limits()).await?;
     feed.reads().plan(read.format, &plan);
@@ -142,6 +143,10 @@ impl FeedRead<'_> {
         if self.im {
             h.insert(header::CACHE_CONTROL, CACHE_IM);
         }
+        if self.gzip {
+            // The ETag a 200 to this request would carry.
+            encoding::weaken(&mut h);
+        }
         respond(StatusCode::NOT_MODIFIED, h, Bytes::new())
     }
 
@@ -173,10 +178,13 @@ impl FeedRead<'_> {
         };
         let mut body = self.render(&out, &urls);
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let mut kept = false;
         if let Some(keep) = out.keep {
-            body = self.keep(keep, &out.page, &h, body);
+            (body, kept) = self.keep(keep, &out.page, &h, body);
         }
-        page_response(self.req, dated(h, out.dated), body, self.im)
+        let mut h = dated(h, out.dated);
+        let body = self.encoded(&mut h, body, None, kept);
+        page_response(self.req, h, body, self.im)
     }
 
     /// The document of `out`, with its links `urls`.
@@ -201,10 +209,16 @@ impl FeedRead<'_> {
     }
 
     /// Keep the rendered `page` (headers `h`, `body`) under this read's key;
-    /// the body to send is the kept copy.
-    fn keep(&mut self, keep: Keep, page: &protocol::Page, h: &HeaderMap, body: Bytes) -> Bytes {
-        let Some(key) = self.key.take() else {
-            return body;
+    /// the body to send is the kept copy (and whether it was kept).
+    fn keep(
+        &mut self,
+        keep: Keep,
+        page: &protocol::Page,
+        h: &HeaderMap,
+        body: Bytes,
+    ) -> (Bytes, bool) {
+        let Some(key) = self.key.clone() else {
+            return (body, false);
         };
         // The renderer's buffer is sized ahead (~1.5x the page): keep an
         // exact copy, so the cache holds what its budget counts.
@@ -212,6 +226,7 @@ impl FeedRead<'_> {
         let cached = CachedPage {
             headers: h.clone(),
             body: body.clone(),
+            gzip: None,
             entries: page.entries.len(),
             last: page.last,
             last_stamp: page.last_stamp,
@@ -220,7 +235,7 @@ impl FeedRead<'_> {
         };
         let cache = self.feed.cache();
         cache.insert(key, cached, self.generation, keep.head, keep.full);
-        body
+        (body, true)
     }
 
     /// The headers of the plain `200` of `out` (no `A-IM`), all but
@@ -373,6 +388,7 @@ fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
 }
 
 mod caching;
+mod encoding;
 mod headers;
 mod query;
 mod request;

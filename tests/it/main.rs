@@ -9,6 +9,7 @@ mod bad_input;
 mod cache_control;
 mod cli;
 mod client_dates;
+mod compression;
 mod consumers;
 mod cursors;
 mod documents;

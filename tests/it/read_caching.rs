@@ -8,7 +8,7 @@
 use crate::support::*;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-const VARY: &str = "Accept, If-None-Match, If-Modified-Since";
+const VARY: &str = "Accept, Accept-Encoding, If-None-Match, If-Modified-Since";
 
 async fn app_with(extra: &str, n: usize) -> (TestApp, String) {
     let app = TestApp::builder().toml(extra).spawn().await;

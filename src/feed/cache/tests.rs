@@ -40,6 +40,7 @@ fn page(body: Vec<u8>) -> Page {
     Page {
         headers,
         body: Bytes::from(body),
+        gzip: None,
         entries: 0,
         last: 3,
         last_stamp: Some(T0),
@@ -241,4 +242,33 @@ async fn the_304_headers_are_built_once_per_head() {
         assert_eq!(cache.not_modified(log, 2, 8, || build(2))[ETAG], "2");
     }
     assert_eq!(built.get(), 5);
+}
+
+#[test]
+fn a_pages_gzip_is_kept_with_it_counted_and_dropped_when_respliced() {
+    let cache = FeedCache::new(1 << 20);
+    let k = key(1);
+    cache.insert(k.clone(), page(document(Format::Rss, 5, &[])), 0, 5, true);
+    let at = head(5);
+    let p = cache.page(&k, 0, at).unwrap();
+    let before = cache.page_bytes();
+    // Only for the body it was made from.
+    cache.set_gzip(
+        &k,
+        &Bytes::from(p.body.to_vec()),
+        Bytes::from_static(b"other"),
+    );
+    assert!(cache.page(&k, 0, at).unwrap().gzip.is_none());
+    cache.set_gzip(&k, &p.body, Bytes::from_static(b"zz"));
+    assert_eq!(
+        cache.page(&k, 0, at).unwrap().gzip.as_deref(),
+        Some(&b"zz"[..])
+    );
+    assert_eq!(cache.page_bytes(), before + 2);
+    // The head moved: the digest is respliced, and the old gzip goes.
+    assert!(cache.page(&k, 0, head(6)).unwrap().gzip.is_none());
+    assert_eq!(
+        cache.page_bytes(),
+        cache.page(&k, 0, head(6)).unwrap().body.len()
+    );
 }

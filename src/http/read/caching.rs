@@ -29,13 +29,15 @@ use hyper::header::{HeaderName, HeaderValue};
 /// `im_feed` (where `A-IM` selects the answer) and of any other feed (where
 /// it changes nothing).
 pub const VARY_IM: HeaderValue =
-    HeaderValue::from_static("Accept, A-IM, If-None-Match, If-Modified-Since");
-pub const VARY: HeaderValue = HeaderValue::from_static("Accept, If-None-Match, If-Modified-Since");
+    HeaderValue::from_static("Accept, Accept-Encoding, A-IM, If-None-Match, If-Modified-Since");
+pub const VARY: HeaderValue =
+    HeaderValue::from_static("Accept, Accept-Encoding, If-None-Match, If-Modified-Since");
 /// [`VARY`] and [`VARY_IM`] for the page that `Prefer` turned a 304 into.
 pub const VARY_PREFER: HeaderValue =
-    HeaderValue::from_static("Accept, If-None-Match, If-Modified-Since, Prefer");
-pub const VARY_PREFER_IM: HeaderValue =
-    HeaderValue::from_static("Accept, A-IM, If-None-Match, If-Modified-Since, Prefer");
+    HeaderValue::from_static("Accept, Accept-Encoding, If-None-Match, If-Modified-Since, Prefer");
+pub const VARY_PREFER_IM: HeaderValue = HeaderValue::from_static(
+    "Accept, Accept-Encoding, A-IM, If-None-Match, If-Modified-Since, Prefer",
+);
 /// Every feed response but a full query-form page.
 pub const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 const IMMUTABLE_PUBLIC: HeaderValue =

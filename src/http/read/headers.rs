@@ -29,6 +29,8 @@ pub struct ReadHeaders<'a> {
     pub wait: Option<u64>,
     /// `Accept: text/event-stream`: an event stream, not a document.
     pub event_stream: bool,
+    /// `Accept-Encoding` takes `gzip` (`encoding`).
+    pub gzip: bool,
 }
 
 impl<'a> ReadHeaders<'a> {
@@ -50,7 +52,9 @@ impl<'a> ReadHeaders<'a> {
             } else if name == header::FROM {
                 &mut h.from
             } else {
-                if name == A_IM {
+                if name == header::ACCEPT_ENCODING {
+                    h.gzip = h.gzip || super::encoding::accepts_gzip(value);
+                } else if name == A_IM {
                     h.im = h.im || im_feed(value);
                 } else if name == PREFER {
                     h.representation =

@@ -29,6 +29,8 @@ pub struct FeedRead<'r> {
     /// Answer with `226 IM Used`: `A-IM: feed` on a feed that opts in
     /// (PROTOCOL §3).
     pub im: bool,
+    /// Send the page in gzip (`encoding`).
+    pub gzip: bool,
     pub request: ReadRequest<'r>,
     /// Where an ETag-selected page is kept in memory ([`protocol::page_slot`]).
     pub key: Option<PageKey>,
@@ -107,6 +109,7 @@ impl<'r> FeedRead<'r> {
             format,
             limit,
             im: headers.im && feed.info().im_feed,
+            gzip: headers.gzip,
             request,
             key,
             generation,

@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import gzip
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -108,8 +109,13 @@ def split_etag(tag: str) -> tuple[str, int]:
     return epoch, int(seq)
 
 
-def assert_etag_header(value: str | None) -> tuple[str, int]:
+def assert_etag_header(value: str | None, gzip: bool = False) -> tuple[str, int]:
+    """The position of an ETag header: `"EPOCH.SEQ"`, weak (`W/"EPOCH.SEQ"`) exactly when the
+    response is gzip-coded (two codings of one position are different bytes)."""
     assert value, "response carries no ETag"
+    if gzip:
+        assert value.startswith("W/"), f"a gzip response's ETag is weak: {value!r}"
+        value = value[2:]
     m = ETAG_HEADER_RE.match(value)
     assert m, f'ETag header is not "EPOCH.SEQ": {value!r}'
     return m.group(1), int(m.group(2))
@@ -353,8 +359,9 @@ def link_header_next(value: str | None) -> str | None:
 
 class BodyCapture(urllib.request.BaseHandler):
     """A urllib handler passed to feedparser (`handlers=[…]`) that records each exchange:
-    the request headers feedparser sent and the raw response bytes it received. It runs
-    before urllib's error processor, so 304s are seen too; the body is handed on unchanged."""
+    the request headers feedparser sent and the response body it received (`body`: decoded
+    when feedgate sent it in gzip, which feedparser asks for; `wire`: the bytes as sent). It
+    runs before urllib's error processor, so 304s are seen too; the body is handed on unchanged."""
 
     handler_order = 400
 
@@ -368,7 +375,10 @@ class BodyCapture(urllib.request.BaseHandler):
     def http_response(self, req, resp):
         data = resp.read()
         resp.read = lambda *args, **kwargs: data  # feedparser calls f.read() once
-        self.exchanges[-1].update(status=resp.status, headers=resp.headers, body=data)
+        body = data
+        if data and (resp.headers.get("Content-Encoding") or "").lower() == "gzip":
+            body = gzip.decompress(data)
+        self.exchanges[-1].update(status=resp.status, headers=resp.headers, body=body, wire=data)
         return resp
 
     @property

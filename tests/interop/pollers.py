@@ -54,7 +54,8 @@ class Poller:
         self.cache[(r.header("X-Cache") or "-").lower()] += 1
         self.cache_control[r.header("Cache-Control") or "-"] += 1
         assert r.status in (200, 304), r
-        tag = (r.header("ETag") or "").strip('"')
+        # Weak where the page went out in gzip (a cache may gunzip it for this client).
+        tag = (r.header("ETag") or "").removeprefix("W/").strip('"')
         if r.status == 304:
             assert self.position and tag == self.position, (self.position, r)
             return r

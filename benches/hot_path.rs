@@ -116,9 +116,9 @@ fn entries() -> Vec<Entry> {
         .collect()
 }
 
-fn rendering(c: &mut Criterion) {
-    let entries = entries();
-    let doc = Document {
+/// The 100-entry document the render and gzip benchmarks share.
+fn document(entries: &[Entry]) -> Document<'_> {
+    Document {
         title: "Bench",
         link: "https://example.org/bench",
         description: "Benchmark feed",
@@ -131,14 +131,36 @@ fn rendering(c: &mut Criterion) {
         sync_mode: SyncMode::Immediate,
         head_tick: 10_001,
         head_stamp: Some(1_764_073_463_000),
-        entries: &entries,
-    };
+        entries,
+    }
+}
+
+fn rendering(c: &mut Criterion) {
+    let entries = entries();
+    let doc = document(&entries);
     let mut g = c.benchmark_group("render");
     for (name, format) in [("rss_100", Format::Rss), ("atom_100", Format::Atom)] {
         let bytes = render::render(format, &doc).len();
         assert!(bytes > 40_000, "{name}: {bytes} bytes");
         g.throughput(Throughput::Bytes(bytes as u64));
         g.bench_function(name, |b| b.iter(|| render::render(format, black_box(&doc))));
+    }
+    g.finish();
+}
+
+/// gzip of a 100-entry RSS page at the two levels feed pages use: once
+/// per kept page (`CACHED_LEVEL`), per response otherwise (`FRESH_LEVEL`).
+fn compressing(c: &mut Criterion) {
+    let entries = entries();
+    let doc = document(&entries);
+    let page = render::render(Format::Rss, &doc);
+    let mut g = c.benchmark_group("gzip_page_100");
+    g.throughput(Throughput::Bytes(page.len() as u64));
+    for (name, level) in [
+        ("cached_level", feedgate::http::CACHED_LEVEL),
+        ("fresh_level", feedgate::http::FRESH_LEVEL),
+    ] {
+        g.bench_function(name, |b| b.iter(|| feedgate::http::gzip(black_box(&page), level)));
     }
     g.finish();
 }
@@ -223,5 +245,5 @@ fn appending(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, cursors, planning, rendering, appending);
+criterion_group!(benches, cursors, planning, rendering, compressing, appending);
 criterion_main!(benches);

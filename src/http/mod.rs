@@ -24,6 +24,7 @@ mod sse;
 mod write;
 
 pub use outgoing::Body;
+pub use read::encoding::{gzip, CACHED_LEVEL, FRESH_LEVEL};
 pub use read::Query as FeedQuery;
 pub use redact::redacted_target;
 

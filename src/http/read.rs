@@ -388,7 +388,7 @@ fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
 }
 
 mod caching;
-mod encoding;
+pub(super) mod encoding;
 mod headers;
 mod query;
 mod request;

@@ -36,7 +36,7 @@ pub async fn get_item(
     let feed = feed(app, name)?;
     if let Some(upstream) = feed.upstream() {
         // As for a feed read: a due sync runs first (bounded wait).
-        upstream.before_read().await;
+        Box::pin(upstream.before_read()).await;
     }
     let log = feed.log();
     super::write::check_id(id)?;

@@ -182,24 +182,35 @@ async fn later(
     handler: Handler<'_>,
 ) -> Result<Res, ApiError> {
     let who = authorize(app, &req, target.access)?;
-    match handler {
-        Handler::Now(handler) => now(app, &req, target, who, handler),
-        Handler::Later(Later::Readyz) => {
-            Ok(no_store(ops::readyz(app, probe_detail(app, &req)).await))
-        }
-        Handler::Later(Later::Metrics) => Ok(no_store(ops::metrics(app).await)),
-        Handler::Later(Later::Consumers(feed)) => ops::consumers(app, feed).await.map(no_store),
+    // Each handler's future is boxed on its own: inline, the largest would
+    // set the size of every request's future (allocated per request, and
+    // held by every long-poll while it waits): 3.4 KB before, 0.6 KB and
+    // a read's own 1.7 KB now.
+    let answer: Pin<Box<dyn Future<Output = Result<Res, ApiError>> + Send + '_>> = match handler {
+        Handler::Now(handler) => return now(app, &req, target, who, handler),
         Handler::Later(Later::Feed(name, format)) => {
-            read::feed_response(app, &req, name, format, who).await
+            return Box::pin(read::feed_response(app, &req, name, format, who)).await
         }
-        Handler::Later(Later::Batch(feed)) => write::batch(app, req, feed).await,
-        Handler::Later(Later::Hub) => hub::request(app, req).await,
-        Handler::Later(Later::PutItem(feed, id)) => write::put_item(app, req, feed, &id).await,
-        Handler::Later(Later::DeleteItem(feed, id)) => write::delete_item(app, feed, &id).await,
+        Handler::Later(Later::Readyz) => {
+            Box::pin(async { Ok(no_store(ops::readyz(app, probe_detail(app, &req)).await)) })
+        }
+        Handler::Later(Later::Metrics) => Box::pin(async { Ok(no_store(ops::metrics(app).await)) }),
+        Handler::Later(Later::Consumers(feed)) => {
+            Box::pin(async { ops::consumers(app, feed).await.map(no_store) })
+        }
+        Handler::Later(Later::Batch(feed)) => Box::pin(write::batch(app, req, feed)),
+        Handler::Later(Later::Hub) => Box::pin(hub::request(app, req)),
+        Handler::Later(Later::PutItem(feed, id)) => {
+            Box::pin(async move { write::put_item(app, req, feed, &id).await })
+        }
+        Handler::Later(Later::DeleteItem(feed, id)) => {
+            Box::pin(async move { write::delete_item(app, feed, &id).await })
+        }
         Handler::Later(Later::GetItem(feed, id)) => {
-            item::get_item(app, req.headers(), feed, &id).await
+            Box::pin(async move { item::get_item(app, req.headers(), feed, &id).await })
         }
-    }
+    };
+    answer.await
 }
 
 /// Authenticate the request and check it has the `access` the routing

@@ -38,19 +38,22 @@ pub async fn feed_response(
     if let Some(upstream) = feed.upstream() {
         // Syncs first when its last sync is older than `refresh`, waiting
         // at most `wait`.
-        upstream.before_read().await;
+        Box::pin(upstream.before_read()).await;
     }
     let q = Query::parse(req.uri().query().unwrap_or(""));
     let headers = ReadHeaders::of(req.headers());
     if headers.event_stream && req.method() == Method::GET {
         let (etag, last_mod) = (q.etag.as_deref(), q.last_mod.as_deref());
-        return super::sse::stream(app, feed, req.headers(), etag, last_mod).await;
+        // Boxed: a poll's future stays the size of a poll.
+        return Box::pin(super::sse::stream(app, feed, req.headers(), etag, last_mod)).await;
     }
     match wait::requested(headers.wait, &q, app.config().max_wait)? {
         Some(wait) => {
             let mut poll = wait::LongPoll::start(app, feed, wait);
             loop {
-                let (res, held) = answer(app, req, feed, suffix, &q, &headers, who).await?;
+                // Boxed, so that what waits holds only the wait.
+                let (res, held) =
+                    Box::pin(answer(app, req, feed, suffix, &q, &headers, who)).await?;
                 match held {
                     Some(held) if poll.next(held).await => {}
                     _ => return Ok(poll.finish(res)),

@@ -1,5 +1,6 @@
 -- wrk script of scripts/bench, driven by environment variables:
---   BENCH_MODE  get   : GET BENCH_PATH, with If-None-Match: BENCH_INM when set (one fixed request)
+--   BENCH_MODE  get   : GET BENCH_PATH, with If-None-Match: BENCH_INM and Accept-Encoding:
+--                       BENCH_AE when set (one fixed request)
 --               delta : GET BENCH_PATH with If-None-Match: "BENCH_EPOCH.N", N uniform in
 --                       [BENCH_LO, BENCH_HI] (a consumer somewhere behind the head)
 --               put   : PUT BENCH_PATH/<unique id> with a JSON item (one producer per connection)
@@ -24,6 +25,10 @@ if mode == "get" then
   local inm = os.getenv("BENCH_INM")
   if inm and inm ~= "" then
     wrk.headers["If-None-Match"] = inm
+  end
+  local ae = os.getenv("BENCH_AE")
+  if ae and ae ~= "" then
+    wrk.headers["Accept-Encoding"] = ae
   end
 elseif mode == "delta" then
   local epoch = os.getenv("BENCH_EPOCH")

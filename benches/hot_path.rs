@@ -160,7 +160,9 @@ fn compressing(c: &mut Criterion) {
         ("cached_level", feedgate::http::CACHED_LEVEL),
         ("fresh_level", feedgate::http::FRESH_LEVEL),
     ] {
-        g.bench_function(name, |b| b.iter(|| feedgate::http::gzip(black_box(&page), level)));
+        g.bench_function(name, |b| {
+            b.iter(|| feedgate::http::gzip(black_box(&page), level))
+        });
     }
     g.finish();
 }
@@ -245,5 +247,12 @@ fn appending(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, cursors, planning, rendering, compressing, appending);
+criterion_group!(
+    benches,
+    cursors,
+    planning,
+    rendering,
+    compressing,
+    appending
+);
 criterion_main!(benches);

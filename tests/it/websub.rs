@@ -40,6 +40,17 @@ fn taken_ids(deliveries: &[Delivery]) -> Vec<String> {
         .collect()
 }
 
+/// A subscriber, and a gateway where it subscribed to `/feeds/news{suffix}` at `/cb`.
+async fn subscribed_at(suffix: &str) -> (Subscriber, TestApp) {
+    let sub = Subscriber::start().await;
+    let app = TestApp::builder().toml(&toml(&sub)).spawn().await;
+    let topic = format!("http://{}/feeds/news{suffix}", app.addr);
+    let res = subscribe(&app, &topic, &sub.callback("/cb"), "").await;
+    assert_eq!(res.status, 202);
+    subscribed(&app, 1).await;
+    (sub, app)
+}
+
 async fn subscribed(app: &TestApp, n: usize) -> serde_json::Value {
     for _ in 0..2000 {
         let r = app.get("/feeds/news/consumers", &[]).await.json();
@@ -108,16 +119,7 @@ async fn a_verified_subscriber_gets_every_write_in_order_signed() {
 
 #[tokio::test]
 async fn a_callback_that_fails_five_times_then_recovers_gets_everything_once_in_order() {
-    let sub = Subscriber::start().await;
-    let app = TestApp::builder().toml(&toml(&sub)).spawn().await;
-    let topic = format!("http://{}/feeds/news.atom", app.addr);
-    assert_eq!(
-        subscribe(&app, &topic, &sub.callback("/cb"), "")
-            .await
-            .status,
-        202
-    );
-    subscribed(&app, 1).await;
+    let (sub, app) = subscribed_at(".atom").await;
     sub.fail_next(5);
     for i in 0..4 {
         app.put("news", &format!("i{i}"), r#"{"title":"t"}"#).await;
@@ -146,16 +148,7 @@ async fn a_callback_that_fails_five_times_then_recovers_gets_everything_once_in_
 
 #[tokio::test]
 async fn a_restart_during_a_subscribers_outage_loses_nothing() {
-    let sub = Subscriber::start().await;
-    let app = TestApp::builder().toml(&toml(&sub)).spawn().await;
-    let topic = format!("http://{}/feeds/news", app.addr);
-    assert_eq!(
-        subscribe(&app, &topic, &sub.callback("/cb"), "")
-            .await
-            .status,
-        202
-    );
-    subscribed(&app, 1).await;
+    let (sub, app) = subscribed_at("").await;
     app.put("news", "a", r#"{"title":"t"}"#).await;
     sub.until("a", |s| taken_ids(&s.deliveries()) == ["a"])
         .await;

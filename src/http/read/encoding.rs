@@ -28,15 +28,8 @@ pub const MIN_BYTES: usize = 256;
 /// Does an `Accept-Encoding` value take `gzip` (or `x-gzip`, or `*`) with a
 /// non-zero weight? A `gzip;q=0` refuses it whatever `*` says.
 pub fn accepts_gzip(value: &HeaderValue) -> bool {
-    let Ok(v) = value.to_str() else { return false };
     let (mut gzip, mut any) = (None, None);
-    for coding in v.split(',') {
-        let mut parts = coding.split(';');
-        let name = parts.next().unwrap_or("").trim();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+    for (name, q) in super::headers::weighted(value) {
         if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
             gzip = Some(q > 0.0);
         } else if name == "*" {

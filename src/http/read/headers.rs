@@ -69,19 +69,24 @@ impl<'a> ReadHeaders<'a> {
     }
 }
 
+/// The members of a weighted list (`Accept`, `Accept-Encoding`): each
+/// name (trimmed) with its `q` (1 when absent). Text that is not visible
+/// ASCII is an empty list.
+pub fn weighted(value: &HeaderValue) -> impl Iterator<Item = (&str, f32)> {
+    value.to_str().unwrap_or("").split(',').map(|member| {
+        let mut parts = member.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        (name, q)
+    })
+}
+
 /// Does an `Accept` value name `text/event-stream` (with a non-zero q)?
 fn accepts_event_stream(value: &HeaderValue) -> bool {
-    value.to_str().is_ok_and(|v| {
-        v.split(',').any(|range| {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim();
-            let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            media.eq_ignore_ascii_case("text/event-stream") && q > 0.0
-        })
-    })
+    weighted(value).any(|(media, q)| media.eq_ignore_ascii_case("text/event-stream") && q > 0.0)
 }
 
 /// Does an `A-IM` value list `feed`?
@@ -99,18 +104,12 @@ fn im_feed(value: &HeaderValue) -> bool {
 
 /// Atom when the client prefers `application/atom+xml` to every RSS-ish type; RSS otherwise.
 pub fn negotiate(accept: Option<&HeaderValue>) -> Format {
-    let Some(accept) = accept.and_then(|v| v.to_str().ok()) else {
+    let Some(accept) = accept else {
         return Format::Rss;
     };
     let (mut atom, mut rss) = (0.0f32, 0.0f32);
-    for range in accept.split(',') {
-        let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        match media.as_str() {
+    for (media, q) in weighted(accept) {
+        match media.to_ascii_lowercase().as_str() {
             "application/atom+xml" => atom = atom.max(q),
             "application/rss+xml"
             | "application/xml"

@@ -253,11 +253,13 @@ class LibrarySubscriber:
         self.wait_for(lambda: any(c == callback_id and m == mode for _, c, m in self.successes),
                       f"the hub's {mode} verification of {self.callback_url(callback_id)} accepted by the library",
                       fg)
-        # The library's callback answered the verification GET with the challenge.
-        gets = [ex for ex in self.recorder.snapshot() if ex["method"] == "GET"
-                and ex["path"] == f"/callbacks/{callback_id}" and ex["query"].get("hub.mode") == mode]
-        assert gets, self.recorder.summary()
-        return gets[-1]
+        # The library's callback answered the verification GET with the challenge. The
+        # recorder logs an exchange once its answer is written, which can come after the
+        # library's success callback: wait for it too.
+        gets = lambda: [ex for ex in self.recorder.snapshot() if ex["method"] == "GET"
+                        and ex["path"] == f"/callbacks/{callback_id}"
+                        and ex["query"].get("hub.mode") == mode]
+        return self.wait_for(gets, f"the recorder's log of that verification", fg)[-1]
 
     def accepted(self, callback_id: str, replay: bool = False) -> list[dict]:
         with self.cond:

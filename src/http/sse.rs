@@ -123,7 +123,7 @@ async fn start_at(app: &App, log: &LogRef, v: Validators<'_>, now: u64) -> Resul
         || v.etag.is_some()
         || v.if_modified_since.is_some()
         || v.last_mod.is_some();
-    let head = log.head_at_least(0).await?;
+    let head = log.head();
     let cursor = cursor::resolve(&v, log.epoch(), head, now / 1000);
     let limits = limits(app, 1);
     let position = match protocol::plan(log.as_ref(), cursor, now, limits).await? {

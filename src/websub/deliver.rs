@@ -10,7 +10,7 @@
 //! does the end of its lease. Waiting for news is a registration on the
 //! feed's head, as for long-polls.
 
-use super::{Active, Hub, Subscription};
+use super::{Active, Subscription};
 use crate::app::App;
 use crate::cursor::Cursor;
 use crate::protocol::{self, Limits, LogNow, Outcome, ReadRequest};
@@ -113,13 +113,12 @@ pub(super) async fn run(app: Arc<App>, active: Arc<Active>, mut cancel: watch::R
 /// The subscription took everything up to `position` (of `epoch`): keep
 /// it, here and in the store.
 async fn hold(app: &App, active: &Active, epoch: &str, position: u64) {
-    let bytes = {
+    let (key, bytes) = {
         let mut sub = lock(&active.sub);
         sub.position = position;
         epoch.clone_into(&mut sub.epoch);
-        sub.to_bytes()
+        (sub.key(), sub.to_bytes())
     };
-    let key = lock(&active.sub).key();
     if let Err(e) = app.store().save_hub_record(&key, Some(&bytes)).await {
         // Kept here; a restart before it is stored delivers again.
         tracing::warn!(error = %e, "WebSub: cannot store a subscription's position");
@@ -131,7 +130,7 @@ async fn end(app: &App, key: &str) {
     if let Err(e) = app.store().save_hub_record(key, None).await {
         tracing::warn!(error = %e, "WebSub: cannot remove an ended subscription");
     }
-    Hub::forget(app.hub(), key);
+    app.hub().forget(key);
 }
 
 /// The page after `sub`'s position, as a delivery document.
@@ -177,12 +176,7 @@ async fn next(app: &App, sub: &Subscription) -> Result<Next, StoreError> {
     if out.page.entries.is_empty() {
         return Ok(Next::Nothing(out.page.last));
     }
-    let base = app
-        .config()
-        .base_url
-        .clone()
-        .or_else(|| super::origin_of(&sub.topic))
-        .unwrap_or_default();
+    let base = base(app, sub);
     let feed_url = format!("{base}/feeds/{}", sub.feed);
     let hub_url = format!("{base}/websub");
     let epoch = log.epoch();
@@ -209,6 +203,16 @@ async fn next(app: &App, sub: &Subscription) -> Result<Next, StoreError> {
     })
 }
 
+/// The base of a delivery's links: `base_url`, else the origin the
+/// subscriber named the topic by.
+fn base(app: &App, sub: &Subscription) -> String {
+    app.config()
+        .base_url
+        .clone()
+        .or_else(|| super::origin_of(&sub.topic))
+        .unwrap_or_default()
+}
+
 /// Why a delivery did not take.
 enum Failure {
     /// `410 Gone`: the subscriber is gone for good.
@@ -221,8 +225,7 @@ async fn post(app: &App, sub: &Subscription, body: Vec<u8>) -> Result<(), Failur
     let Some(client) = &app.hub().client else {
         return Err(Failure::Retry("no HTTP client".into()));
     };
-    let base = super::origin_of(&sub.topic).unwrap_or_default();
-    let base = app.config().base_url.as_deref().unwrap_or(&base);
+    let base = base(app, sub);
     let links = format!(
         "<{base}/websub>; rel=\"hub\", <{}>; rel=\"self\"",
         sub.topic

@@ -317,12 +317,9 @@ impl Hub {
             }
             keep
         });
-        let mut per_feed: HashMap<&str, usize> = HashMap::new();
+        let mut per_feed: HashMap<String, usize> = HashMap::new();
         for a in active.values() {
-            let feed = lock(&a.sub).feed.clone();
-            *per_feed
-                .entry(app.feed(&feed).map_or("", |f| f.name()))
-                .or_default() += 1;
+            *per_feed.entry(lock(&a.sub).feed.clone()).or_default() += 1;
         }
         for feed in app.feeds() {
             let n = per_feed.get(feed.name()).copied().unwrap_or(0);
@@ -332,7 +329,7 @@ impl Hub {
     }
 
     /// Forget `key` here (its lease ended or its callback is gone).
-    fn forget(&self, key: &str) {
+    pub(super) fn forget(&self, key: &str) {
         lock(&self.active).remove(key);
     }
 }

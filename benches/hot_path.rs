@@ -25,6 +25,10 @@ use feedgate::store::{Backend, Op};
 use std::hint::black_box;
 use std::sync::Arc;
 
+/// The allocator of the `feedgate` binary, so each path costs what serving does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EPOCH: &str = "3f0c9a1e2b7d4c55";
 const NOW_SECS: u64 = 1_764_073_463;
 const FEED_URL: &str = "http://127.0.0.1:8080/feeds/bench";

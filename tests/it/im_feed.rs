@@ -19,6 +19,9 @@ async fn app() -> TestApp {
             assert_eq!(r.status, 201);
         }
     }
+    // Let the writes' second close: until then `Last-Modified` (and Atom's
+    // feed `<updated>`) is the second before, and moves between two fetches.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     app
 }
 

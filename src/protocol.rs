@@ -300,7 +300,7 @@ fn to_page(after: u64, txns: Vec<Txn>, end: u64) -> Page {
         more: last < end,
         // Set by `plan` once the page is final.
         last_modified: 0,
-        entries: collapse(&txns, after),
+        entries: collapse(txns, after),
     }
 }
 
@@ -342,7 +342,7 @@ async fn align_to_seconds<V: LogView + ?Sized>(
 /// belongs to was born at or before `after` (without compaction: iff that
 /// transaction is not an `add`); one created and deleted inside the page is
 /// left out.
-pub fn collapse(txns: &[Txn], after: u64) -> Vec<Entry> {
+pub fn collapse(txns: Vec<Txn>, after: u64) -> Vec<Entry> {
     // id -> (held before the page, index of its latest transaction)
     let mut latest: HashMap<&str, (bool, usize)> = HashMap::with_capacity(txns.len());
     for (i, t) in txns.iter().enumerate() {
@@ -356,13 +356,16 @@ pub fn collapse(txns: &[Txn], after: u64) -> Vec<Entry> {
             .and_modify(|e| e.1 = i)
             .or_insert((held, i));
     }
-    let mut shown: Vec<(bool, usize)> = latest.into_values().collect();
-    shown.sort_unstable_by_key(|&(_, i)| i);
-    shown
-        .into_iter()
-        .filter_map(|(held, i)| {
-            let t = &txns[i];
-            let action = match (t.action, held) {
+    // For each transaction: is it its item's latest here, and was the item held?
+    let mut shown: Vec<Option<bool>> = vec![None; txns.len()];
+    for (held, i) in latest.into_values() {
+        shown[i] = Some(held);
+    }
+    // Moved, not copied: the page's transactions are not needed afterwards.
+    txns.into_iter()
+        .zip(shown)
+        .filter_map(|(t, shown)| {
+            let action = match (t.action, shown?) {
                 (Action::Delete, false) => return None,
                 (Action::Delete, true) => Action::Delete,
                 (_, false) => Action::Add,
@@ -370,10 +373,10 @@ pub fn collapse(txns: &[Txn], after: u64) -> Vec<Entry> {
             };
             Some(Entry {
                 seq: t.seq,
-                id: t.id.clone(),
+                id: t.id,
                 action,
                 stamp: t.stamp,
-                payload: t.payload.clone(),
+                payload: t.payload,
             })
         })
         .collect()

@@ -190,11 +190,12 @@ async fn run(
                 return;
             }
         };
-        for t in &txns {
-            if let Some(e) = protocol::collapse(std::slice::from_ref(t), pos).first() {
+        for t in txns {
+            let seq = t.seq;
+            if let Some(e) = protocol::collapse(vec![t], pos).first() {
                 event(&mut out, log.epoch(), e);
             }
-            pos = t.seq;
+            pos = seq;
         }
         if !out.is_empty() {
             let chunk = Bytes::from(std::mem::take(&mut out));

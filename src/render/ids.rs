@@ -24,7 +24,7 @@ pub const URN_PREFIX: &str = "urn:feedgate:";
 /// The Atom id of an item: the id itself when it is a plain absolute URI
 /// (and not in the `urn:feedgate:` space), else its `urn:feedgate:` form.
 pub fn atom_id(item_id: &str) -> Cow<'_, str> {
-    if is_plain_uri(item_id) && strip_urn_prefix(item_id).is_none() {
+    if is_own_atom_id(item_id) {
         return Cow::Borrowed(item_id);
     }
     let mut out = String::with_capacity(URN_PREFIX.len() + item_id.len() * 3);
@@ -37,6 +37,26 @@ pub fn atom_id(item_id: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Is `item_id` its own Atom id (a plain absolute URI, not in the
+/// `urn:feedgate:` space)? Else [`atom_id`] is its [`push_urn`] form.
+pub(crate) fn is_own_atom_id(item_id: &str) -> bool {
+    is_plain_uri(item_id) && strip_urn_prefix(item_id).is_none()
+}
+
+/// Append the `urn:feedgate:` form of `item_id` (as [`atom_id`] makes it)
+/// to `out`: ASCII letters, digits, `-._:` and `%`, nothing XML escapes.
+pub(crate) fn push_urn(out: &mut Vec<u8>, item_id: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.extend_from_slice(URN_PREFIX.as_bytes());
+    for &b in item_id.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        }
+    }
 }
 
 /// The item id an Atom id stands for: the `urn:feedgate:` form decoded, any
@@ -285,6 +305,24 @@ mod tests {
             assert!(a.chars().all(|c| !c.is_whitespace() && xml_char(c)), "{a}");
             assert_eq!(item_id_from_atom(&a).as_deref(), Some(id), "{a}");
         }
+    }
+
+    #[test]
+    fn urn_form_written_in_place_equals_atom_id() {
+        for id in [
+            "42",
+            "a b/c?d#e%f",
+            "Grüße 🎉",
+            "-._~",
+            "urn:feedgate:x",
+            "\u{1}\u{fffe}",
+        ] {
+            assert!(!is_own_atom_id(id), "{id}");
+            let mut out = Vec::new();
+            push_urn(&mut out, id);
+            assert_eq!(out, atom_id(id).as_bytes(), "{id}");
+        }
+        assert!(is_own_atom_id("http://example.org/x"));
     }
 
     #[test]

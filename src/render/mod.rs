@@ -1,16 +1,24 @@
 //! Rendering a page of entries as an RSS 2.0 or Atom 1.0 document (PROTOCOL §4).
 //!
 //! Input is plain data ([`Document`]); output is bytes of well-formed XML 1.0
-//! (UTF-8, with an XML declaration). Every text and attribute value goes
-//! through [`clean`] before it reaches the `rss` / `atom_syndication` crates,
-//! so characters XML 1.0 forbids never reach a document; the crates escape
-//! markup. In attribute values TAB/LF/CR are written as spaces (what XML
-//! attribute-value normalisation makes of them anyway).
+//! (UTF-8, with an XML declaration). The document shell (the channel or feed
+//! head and the closing tags) is written by the `rss` / `atom_syndication`
+//! crates; the entries are written straight into the same buffer, in exactly
+//! the bytes the crates wrote for them (the former crate-based entry code is
+//! the tests' reference, compared byte for byte). Every text and attribute
+//! value goes through [`clean`] (or the same cleaning folded into escaping),
+//! so characters XML 1.0 forbids never reach a document; markup is escaped
+//! as the crates escape it. In attribute values TAB/LF/CR are written as
+//! spaces (what XML attribute-value normalisation makes of them anyway).
 //!
 //! Files:
 //! - `mod.rs`: the public types and [`render`].
-//! - `rss.rs`: RSS 2.0 (and its decisions: author, content, enclosures).
-//! - `atom.rs`: Atom 1.0 (and its decisions: content types, tombstones).
+//! - `rss.rs`: RSS 2.0, the channel shell (and its decisions: author,
+//!   content, enclosures); `rss_item.rs`: its `<item>`s.
+//! - `atom.rs`: Atom 1.0, the feed head (and its decisions: content types,
+//!   tombstones); `atom_entry.rs`: its `<entry>`s and tombstones.
+//! - `write.rs`: escaping, CDATA and element helpers of the entry writers;
+//!   `dates.rs`: their date forms.
 //! - `ext.rs`: the `ibmfs` / `ibmwcm` / `sync` / `at` elements both share.
 //! - `digest.rs`: the head-dependent bytes of a rendered page ([`Digest`]).
 //! - `ids.rs`: Atom ids from item ids ([`atom_id`], [`item_id_from_atom`]).
@@ -18,6 +26,10 @@
 //! - `uri.rs`: URIs and media types in the forms strict validators accept
 //!   ([`item_url`]).
 //! - `xml.rs`: [`clean`], escaping, Base64, date formats.
+//! - tests only: `reference.rs` (the former crate-based entry rendering),
+//!   `tests_equal.rs` (fast path = reference, byte for byte, over the
+//!   documents of `test_gen.rs` too),
+//!   `test_support.rs`, `tests_rss.rs`, `tests_atom*.rs`.
 //!
 //! Validity: every document is meant to pass the W3C feed validator without
 //! an error (RFC 4287 for Atom, RSS 2.0 and its namespaces for RSS); the
@@ -31,11 +43,18 @@
 //! zero, the feed's `updated` in whole seconds like `Last-Modified`.
 
 mod atom;
+mod atom_entry;
 mod content;
+mod dates;
 mod digest;
 mod ext;
 mod ids;
+#[cfg(test)]
+mod reference;
 mod rss;
+mod rss_item;
+#[cfg(test)]
+mod test_gen;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
@@ -43,8 +62,11 @@ mod tests_atom;
 #[cfg(test)]
 mod tests_atom_entries;
 #[cfg(test)]
+mod tests_equal;
+#[cfg(test)]
 mod tests_rss;
 mod uri;
+mod write;
 mod xml;
 
 pub use digest::Digest;

@@ -1,9 +1,18 @@
-//! RSS 2.0 documents, written with the `rss` crate.
+//! RSS 2.0 documents: the channel shell written with the `rss` crate, the
+//! items by `rss_item.rs`.
 //!
-//! This file owns the mapping of a [`Document`] to an `rss::Channel`:
+//! This file owns the mapping of a [`Document`] to an `rss::Channel` (the
+//! document shell, written by the crate) and the decisions for its items
+//! (written by `rss_item.rs` straight into the buffer, byte for byte what the
+//! crate wrote for the `rss::Item`s built here before; that mapping is kept
+//! as the tests' reference in `reference.rs`):
 //! - channel: `title`, `link`, `description`, `lastBuildDate` (IMF-fixdate,
 //!   whole seconds, = `Last-Modified`; absent at position 0), then
 //!   `ibmfs:etag`, `sync:syncMode`, `sync:digest`, then `atom:link` self/next.
+//!   The crate writes the items last in the channel, so the shell is the
+//!   channel written without items, cut before `</channel></rss>`; the
+//!   namespaces the crate declares for what items use (`content`, `dc`) are
+//!   declared by the shell alike.
 //! - item: `title`, `link`, `description` (= summary), `category`*,
 //!   `enclosure`, `guid isPermaLink="false"` (= item id), `pubDate` (= the
 //!   transaction's stamp), `content:encoded`, `ibmwcm:action`,
@@ -34,25 +43,50 @@
 //!   (`length` 0 when unknown, as the attribute is required); all others
 //!   follow as `<atom:link rel="enclosure" href type length>` (length
 //!   omitted when 0, type when it is no MIME type).
-//! - `description` and `content:encoded` are written as CDATA by the crate,
-//!   which splits a `]]>` in the text across two sections; text reaches the
-//!   crate only after [`clean`](super::clean).
+//! - `description` and `content:encoded` are written as CDATA, a `]]>` in
+//!   the text split across two sections (as the crate does); text is written
+//!   only after [`clean`](super::clean).
 
 use rss::extension::atom::{AtomExtension, Link};
-use rss::extension::dublincore::DublinCoreExtension;
-use rss::{Category, Channel, Enclosure, Guid, Item};
+use rss::Channel;
 
-use super::content::{kind, Kind};
-use super::ext::{entry_elements, feed_elements, namespaces, ordered_map, NS_ATOM};
-use super::uri::{is_http_url, media_type, uri};
-use super::xml::{clean, escape_html, imf_date, text};
+use super::ext::{feed_elements, namespaces, ordered_map, NS_ATOM};
+use super::rss_item::{namespaces_used, write_items};
+use super::uri::uri;
+use super::xml::{imf_date, text};
 use super::Document;
-use crate::model::{Action, Entry, Payload};
 
 const MEDIA_TYPE: &str = "application/rss+xml";
 
+/// What follows the items: the crate writes them last in the channel.
+pub(crate) const CLOSE: &[u8] = b"</channel></rss>";
+
 /// Render `doc` as an RSS 2.0 document.
 pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
+    let mut shell = channel(doc);
+    for (prefix, ns) in namespaces_used(doc.entries) {
+        shell.namespaces.insert(prefix.to_owned(), ns.to_owned());
+    }
+    let mut out = write(&shell, doc.entries.len());
+    // The channel always has children (title, link, …), so it ends so.
+    debug_assert!(out.ends_with(CLOSE));
+    out.truncate(out.len().saturating_sub(CLOSE.len()));
+    write_items(&mut out, doc);
+    out.extend_from_slice(CLOSE);
+    out
+}
+
+/// `channel` as the crate writes it, in a buffer for `entries` more items.
+pub(crate) fn write(channel: &Channel, entries: usize) -> Vec<u8> {
+    let capacity = 2048 + entries * 1024;
+    channel
+        .write_to(Vec::with_capacity(capacity))
+        // Writing to a Vec cannot fail: the only errors are I/O errors.
+        .expect("writing RSS to a Vec")
+}
+
+/// The channel of `doc`, without items.
+pub(crate) fn channel(doc: &Document<'_>) -> Channel {
     let mut links = vec![link("self", doc.self_url, MEDIA_TYPE)];
     if let Some(next) = doc.next_url {
         links.push(link("next", next, MEDIA_TYPE));
@@ -60,7 +94,7 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
     if let Some(hub) = doc.hub_url {
         links.push(link("hub", hub, ""));
     }
-    let channel = Channel {
+    Channel {
         title: text(doc.title),
         link: uri(if doc.link.is_empty() {
             doc.feed_url
@@ -73,14 +107,8 @@ pub(crate) fn render(doc: &Document<'_>) -> Vec<u8> {
         extensions: ordered_map(feed_elements(doc)),
         atom_ext: Some(AtomExtension { links }),
         namespaces: namespaces(&[("atom", NS_ATOM)]),
-        items: doc.entries.iter().map(|e| item(doc.feed_url, e)).collect(),
         ..Channel::default()
-    };
-    let capacity = 2048 + doc.entries.len() * 1024;
-    channel
-        .write_to(Vec::with_capacity(capacity))
-        // Writing to a Vec cannot fail: the only errors are I/O errors.
-        .expect("writing RSS to a Vec")
+    }
 }
 
 /// An `atom:link` (with no `type` for an empty `media_type`).
@@ -90,86 +118,5 @@ fn link(rel: &str, href: &str, media_type: &str) -> Link {
         rel: rel.to_owned(),
         mime_type: (!media_type.is_empty()).then(|| media_type.to_owned()),
         ..Link::default()
-    }
-}
-
-fn item(feed_url: &str, entry: &Entry) -> Item {
-    let mut item = Item {
-        guid: Some(Guid {
-            value: text(&entry.id),
-            permalink: false,
-        }),
-        pub_date: Some(imf_date(entry.stamp)),
-        extensions: ordered_map(entry_elements(feed_url, entry)),
-        ..Item::default()
-    };
-    if let (Action::Add | Action::Update, Some(payload)) = (entry.action, &entry.payload) {
-        fill(&mut item, payload);
-    }
-    if item.title.is_none() && item.description.is_none() {
-        item.description = Some(String::new());
-    }
-    item
-}
-
-/// The payload fields of an add/update item.
-fn fill(item: &mut Item, p: &Payload) {
-    item.title = p.title.as_deref().map(text);
-    // An empty link is no link (RSS wants a full URL).
-    item.link = p
-        .link
-        .as_deref()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| uri(l).into_owned());
-    item.description = p.summary.as_deref().map(text);
-    item.content = p
-        .content
-        .as_deref()
-        .map(|c| match kind(p.content_type.as_deref()) {
-            Kind::Html => text(c),
-            Kind::Text | Kind::Mime(..) => escape_html(&clean(c)).into_owned(),
-        });
-    if p.author.is_some() || p.published.is_some() {
-        item.dublin_core_ext = Some(DublinCoreExtension {
-            creators: p.author.as_deref().map(text).into_iter().collect(),
-            dates: p.published.as_deref().map(text).into_iter().collect(),
-            ..DublinCoreExtension::default()
-        });
-    }
-    item.categories = p
-        .categories
-        .iter()
-        .map(|c| Category {
-            name: text(c),
-            domain: None,
-        })
-        .collect();
-    let rss_enclosure = p
-        .enclosures
-        .iter()
-        .position(|e| is_http_url(&uri(&e.url)) && media_type(&e.mime).is_some());
-    item.enclosure = rss_enclosure.map(|i| {
-        let e = &p.enclosures[i];
-        Enclosure {
-            url: uri(&e.url).into_owned(),
-            length: e.length.to_string(),
-            mime_type: media_type(&e.mime).unwrap_or_default().into_owned(),
-        }
-    });
-    let more: Vec<Link> = p
-        .enclosures
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| Some(*i) != rss_enclosure)
-        .map(|(_, e)| Link {
-            href: uri(&e.url).into_owned(),
-            rel: "enclosure".to_owned(),
-            mime_type: media_type(&e.mime).map(|m| m.into_owned()),
-            length: (e.length > 0).then(|| e.length.to_string()),
-            ..Link::default()
-        })
-        .collect();
-    if !more.is_empty() {
-        item.atom_ext = Some(AtomExtension { links: more });
     }
 }

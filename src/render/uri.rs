@@ -20,8 +20,35 @@ use super::xml::clean_attr;
 
 /// May `b` stand as itself in a URI (RFC 3986 unreserved and reserved)?
 pub(crate) fn uri_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b)
+    URI_CHARS[usize::from(b)]
 }
+
+/// [`uri_char`] but `%`, `[` and `]`: bytes that stand as themselves wherever they are.
+static PLAIN: [bool; 256] = {
+    let mut t = URI_CHARS;
+    t[b'%' as usize] = false;
+    t[b'[' as usize] = false;
+    t[b']' as usize] = false;
+    t
+};
+
+/// [`uri_char`] as a table: ASCII letters and digits and `-._~:/?#[]@!$&'()*+,;=`.
+static URI_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        // `c` < 256.
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    let marks = b"-._~:/?#[]@!$&'()*+,;=";
+    let mut i = 0;
+    while i < marks.len() {
+        t[marks[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// `s` as a URI: cleaned like an attribute value, then every byte that may
 /// not stand in a URI percent-encoded (a `%` followed by two hex digits is
@@ -29,6 +56,10 @@ pub(crate) fn uri_char(b: u8) -> bool {
 pub(crate) fn uri(s: &str) -> Cow<'_, str> {
     let s = clean_attr(s);
     let b = s.as_bytes();
+    // The common case: nothing to escape, no escape or bracket to look at.
+    if b.iter().all(|&c| PLAIN[usize::from(c)]) {
+        return s;
+    }
     // `[` and `]` only delimit an IP literal host (RFC 3986 §3.2.2).
     let host = authority(&s);
     let escape = |i: usize| {
@@ -187,6 +218,14 @@ mod tests {
         // Idempotent.
         let once = uri("http://例え.jp/a b%");
         assert_eq!(uri(&once), once);
+    }
+
+    #[test]
+    fn uri_char_table_is_the_definition() {
+        for b in 0..=255u8 {
+            let want = b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b);
+            assert_eq!(uri_char(b), want, "{b}");
+        }
     }
 
     #[test]

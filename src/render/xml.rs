@@ -17,12 +17,47 @@ pub(crate) fn xml_char(c: char) -> bool {
     !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
 }
 
-/// Byte-level fast check: does `s` contain a character XML 1.0 forbids?
+/// Byte-level check: does `s` contain a character XML 1.0 forbids?
 /// U+FFFE and U+FFFF are the only forbidden characters outside ASCII; both
 /// are encoded `EF BF BE` / `EF BF BF`.
 fn has_forbidden(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.iter().enumerate().any(|(i, &c)| {
+    forbidden_at(s.as_bytes()).is_some()
+}
+
+/// May byte `c` start a forbidden character (a C0 control, TAB/LF/CR
+/// included, or the lead byte `EF`)? The coarse test of the pre-scan.
+#[inline]
+fn candidate(c: u8) -> bool {
+    c < 0x20 || c == 0xEF
+}
+
+/// The start of the first 16-byte block of `b` that holds a [`candidate`]
+/// byte (or of the short tail), `b.len()` when none does. Branch-free inside
+/// a block, so it vectorises; everything before it is clean.
+fn first_candidate_block(b: &[u8]) -> usize {
+    const BLOCK: usize = 16;
+    let mut from = 0;
+    while from + BLOCK <= b.len() {
+        if b[from..from + BLOCK]
+            .iter()
+            .fold(false, |hit, &c| hit | candidate(c))
+        {
+            return from;
+        }
+        from += BLOCK;
+    }
+    if b[from..].iter().any(|&c| candidate(c)) {
+        from
+    } else {
+        b.len()
+    }
+}
+
+/// The offset of the first forbidden character of `b`, if any: the exact
+/// test, from the first block the pre-scan flags.
+fn forbidden_at(b: &[u8]) -> Option<usize> {
+    (first_candidate_block(b)..b.len()).find(|&i| {
+        let c = b[i];
         (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'))
             || (c == 0xEF
                 && b.get(i + 1) == Some(&0xBF)
@@ -47,7 +82,14 @@ pub fn clean(s: &str) -> Cow<'_, str> {
 /// XML attribute-value normalisation (XML 1.0 §3.3.3) does that on parsing
 /// anyway, so doing it here makes every reader, strict or not, see the same.
 pub(crate) fn clean_attr(s: &str) -> Cow<'_, str> {
-    if has_forbidden(s) || s.bytes().any(|c| matches!(c, b'\t' | b'\n' | b'\r')) {
+    let b = s.as_bytes();
+    // TAB/LF/CR are pre-scan candidates too: input without any is borrowed
+    // after that one scan.
+    let from = first_candidate_block(b);
+    let changes = from < b.len()
+        && (b[from..].iter().any(|c| matches!(c, b'\t' | b'\n' | b'\r'))
+            || forbidden_at(b).is_some());
+    if changes {
         Cow::Owned(
             s.chars()
                 .filter(|&c| xml_char(c))
@@ -71,6 +113,7 @@ pub(crate) fn text(s: &str) -> String {
 }
 
 /// Owned, cleaned attribute value.
+#[cfg(test)]
 pub(crate) fn attr(s: &str) -> String {
     clean_attr(s).into_owned()
 }
@@ -90,7 +133,9 @@ pub(crate) fn escape_attr(s: &str) -> Cow<'_, str> {
 }
 
 /// Escape plain text as HTML (`&`, `<`, `>`), so that a reader rendering it
-/// as HTML shows the text itself.
+/// as HTML shows the text itself. (The entry writers do this in place, see
+/// `write.rs`; this is the reference.)
+#[cfg(test)]
 pub(crate) fn escape_html(s: &str) -> Cow<'_, str> {
     escape_with(s, |c| match c {
         '&' => Some("&amp;"),

@@ -19,9 +19,8 @@
 //! caching) is decided from the [`Plan`] by [`outcome`], without the log.
 
 use crate::cursor::Cursor;
-use crate::model::{Action, Entry, Txn};
+use crate::model::{Entry, Txn};
 use async_trait::async_trait;
-use std::collections::HashMap;
 
 /// Where the settled past of a log ends, read at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +125,25 @@ pub struct Page {
     pub entries: Vec<Entry>,
 }
 
+/// The plan for `cursor` when it needs nothing from the log but its
+/// frontier: the 304 at the head for `*` or an ETag at (or past) the head,
+/// the poll most requests are. `None`: ask [`plan`].
+pub fn plan_at_once<V: LogView + ?Sized>(log: &V, cursor: Cursor, now_ms: u64) -> Option<Plan> {
+    let f = log.frontier(now_ms);
+    match cursor {
+        Cursor::Star => {}
+        Cursor::Seq(p) if p >= f.head => {}
+        _ => return None,
+    }
+    Some(Plan::NotModified {
+        position: f.head,
+        last_modified: match f.head {
+            0 => before_log(log),
+            _ => head_second(&f, f.head_stamp),
+        },
+    })
+}
+
 /// Decide 304 or the next page for `cursor`. `now_ms` is the current time.
 pub async fn plan<V: LogView + ?Sized>(
     log: &V,
@@ -135,25 +153,17 @@ pub async fn plan<V: LogView + ?Sized>(
 ) -> Result<Plan, V::Error> {
     let f = log.frontier(now_ms);
     let head = f.head;
-    // The end of what a response not selected by an ETag may show: the last
-    // seq stamped before the first open second (all of them are visible).
-    let closed = match f.open_second().checked_sub(1) {
-        Some(sec) => seconds_end(log, sec, head).await?,
-        None => 0,
-    };
-    let read = Read {
-        log,
-        f,
-        closed,
-        limits,
-    };
+    let read = Read { log, f, limits };
     match cursor {
+        // A 304 or a delta by ETag needs no second boundary: polls at the
+        // head cost no lookup beyond the frontier.
         Cursor::Star => read.not_modified(head).await,
         Cursor::Seq(p) if p >= head => read.not_modified(head).await,
         Cursor::Seq(p) => read.delta(p, head, false).await,
         Cursor::Date(secs) => {
             // The consumer holds every second up to `secs`; a claim reaching
             // into an open second is cut back to what surely is held.
+            let closed = read.closed().await?;
             let held = seconds_end(log, secs, head).await?.min(closed);
             if held >= closed && held >= log.dropped() {
                 read.not_modified(held).await
@@ -165,15 +175,24 @@ pub async fn plan<V: LogView + ?Sized>(
     }
 }
 
-/// One read's view: the log, its frontier, the end of its closed seconds.
+/// One read's view: the log and its frontier.
 struct Read<'a, V: ?Sized> {
     log: &'a V,
     f: Frontier,
-    closed: u64,
     limits: Limits,
 }
 
 impl<V: LogView + ?Sized> Read<'_, V> {
+    /// The end of what a response not selected by an ETag may show: the
+    /// last seq stamped before the first open second (all of them are
+    /// visible).
+    async fn closed(&self) -> Result<u64, V::Error> {
+        match self.f.open_second().checked_sub(1) {
+            Some(sec) => seconds_end(self.log, sec, self.f.head).await,
+            None => Ok(0),
+        }
+    }
+
     async fn not_modified(&self, position: u64) -> Result<Plan, V::Error> {
         let stamp = (position == self.f.head).then_some(self.f.head_stamp);
         Ok(Plan::NotModified {
@@ -193,7 +212,7 @@ impl<V: LogView + ?Sized> Read<'_, V> {
     async fn catch_up(&self) -> Result<Plan, V::Error> {
         let log = self.log;
         let mark = log.dropped();
-        let visible = self.closed.max(mark);
+        let visible = self.closed().await?.max(mark);
         if mark == 0 {
             let p = page(log, 0, visible, true, self.limits).await?;
             return self.finish(p).await;
@@ -240,7 +259,7 @@ pub async fn last_modified<V: LogView + ?Sized>(
     stamp: Option<u64>,
 ) -> Result<u64, V::Error> {
     if p == 0 {
-        return Ok((log.created_ms() / 1000).saturating_sub(1));
+        return Ok(before_log(log));
     }
     let stamp = match stamp {
         Some(s) => s,
@@ -255,14 +274,28 @@ pub async fn last_modified<V: LogView + ?Sized>(
             }
         },
     };
+    if p >= f.head {
+        return Ok(head_second(f, stamp));
+    }
     let sec = stamp / 1000;
-    let whole = if p >= f.head {
-        // Nothing after `p` is visible: the second is whole once it is closed.
-        f.open_second() > sec
-    } else {
-        log.first_seq_from_second(sec + 1).await? == Some(p + 1)
-    };
+    let whole = log.first_seq_from_second(sec + 1).await? == Some(p + 1);
     Ok(if whole { sec } else { sec.saturating_sub(1) })
+}
+
+/// [`last_modified`] of position 0: the second before the log was created.
+fn before_log<V: LogView + ?Sized>(log: &V) -> u64 {
+    (log.created_ms() / 1000).saturating_sub(1)
+}
+
+/// [`last_modified`] of the head, stamped `stamp`: nothing after it is
+/// visible, so its second is whole once it is closed.
+fn head_second(f: &Frontier, stamp: u64) -> u64 {
+    let sec = stamp / 1000;
+    if f.open_second() > sec {
+        sec
+    } else {
+        sec.saturating_sub(1)
+    }
 }
 
 /// Last seq stamped in second `sec` or earlier (capped at `head`).
@@ -336,52 +369,8 @@ async fn align_to_seconds<V: LogView + ?Sized>(
     Ok(())
 }
 
-/// One entry per item, showing its latest state in the page, ordered by the
-/// seq of that state. The action is relative to the consumer's position
-/// `after`: the item was held iff the incarnation its first transaction here
-/// belongs to was born at or before `after` (without compaction: iff that
-/// transaction is not an `add`); one created and deleted inside the page is
-/// left out.
-pub fn collapse(txns: Vec<Txn>, after: u64) -> Vec<Entry> {
-    // id -> (held before the page, index of its latest transaction)
-    let mut latest: HashMap<&str, (bool, usize)> = HashMap::with_capacity(txns.len());
-    for (i, t) in txns.iter().enumerate() {
-        let held = if t.born == 0 {
-            t.action != Action::Add
-        } else {
-            t.born <= after
-        };
-        latest
-            .entry(t.id.as_str())
-            .and_modify(|e| e.1 = i)
-            .or_insert((held, i));
-    }
-    // For each transaction: is it its item's latest here, and was the item held?
-    let mut shown: Vec<Option<bool>> = vec![None; txns.len()];
-    for (held, i) in latest.into_values() {
-        shown[i] = Some(held);
-    }
-    // Moved, not copied: the page's transactions are not needed afterwards.
-    txns.into_iter()
-        .zip(shown)
-        .filter_map(|(t, shown)| {
-            let action = match (t.action, shown?) {
-                (Action::Delete, false) => return None,
-                (Action::Delete, true) => Action::Delete,
-                (_, false) => Action::Add,
-                (_, true) => Action::Update,
-            };
-            Some(Entry {
-                seq: t.seq,
-                id: t.id,
-                action,
-                stamp: t.stamp,
-                payload: t.payload,
-            })
-        })
-        .collect()
-}
-
+mod collapse;
+pub use collapse::collapse;
 mod outcome;
 pub use outcome::{
     outcome, page_limit, page_slot, Keep, LogNow, Outcome, PageOutcome, ReadRequest,

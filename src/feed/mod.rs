@@ -10,7 +10,7 @@ use crate::metrics::{FeedReads, FeedWrites, Metrics};
 use crate::store::{Appended, Log, LogRef, Op, StoreError};
 use crate::upstream::{Syncer, Upstreams};
 use cache::FeedCache;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// How a feed presents itself (from the config).
@@ -88,9 +88,11 @@ impl Feed {
     }
 }
 
-/// Every configured feed, by name.
+/// Every configured feed, by name (a B-tree: a lookup is a few string
+/// comparisons, cheaper than hashing the name, for the handful of feeds a
+/// gateway serves; and the list comes sorted).
 pub struct Registry {
-    feeds: HashMap<String, Feed>,
+    feeds: BTreeMap<String, Feed>,
 }
 
 impl Registry {
@@ -129,8 +131,6 @@ impl Registry {
 
     /// Every feed, sorted by name.
     pub fn all(&self) -> Vec<&Feed> {
-        let mut v: Vec<&Feed> = self.feeds.values().collect();
-        v.sort_by(|a, b| a.name.cmp(&b.name));
-        v
+        self.feeds.values().collect()
     }
 }

@@ -36,6 +36,27 @@ pub fn check(version: Version, headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Bytes of a reg-name or IPv4 address: unreserved, sub-delims, `%`.
+const NAME: [bool; 256] = table(b"-._~%!$&'()*+,;=");
+/// Bytes inside an IP literal's brackets.
+const LITERAL: [bool; 256] = table(b":.%-_~");
+
+/// ASCII letters and digits, and `extra`.
+const fn table(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
 /// `uri-host [":" port]` (RFC 3986 §3.2.2), or empty: a reg-name (unreserved,
 /// sub-delims, percent-escapes), an IPv4 address, or an IP literal in
 /// brackets; then digits after one `:`. No user info, no spaces.
@@ -44,11 +65,7 @@ fn valid(host: &[u8]) -> bool {
         Some(b'[') => match host.iter().position(|&b| b == b']') {
             Some(end) => {
                 let literal = &host[1..end];
-                let ok = !literal.is_empty()
-                    && literal
-                        .iter()
-                        .all(|b| b.is_ascii_alphanumeric() || b":.%-_~".contains(b));
-                if !ok {
+                if literal.is_empty() || !literal.iter().all(|&b| LITERAL[b as usize]) {
                     return false;
                 }
                 (&host[..0], &host[end + 1..])
@@ -60,9 +77,7 @@ fn valid(host: &[u8]) -> bool {
             None => (host, &host[host.len()..]),
         },
     };
-    let name_ok = name
-        .iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
+    let name_ok = name.iter().all(|&b| NAME[b as usize]);
     let port_ok = match port.split_first() {
         None => true,
         Some((b':', digits)) => digits.len() <= 5 && digits.iter().all(u8::is_ascii_digit),

@@ -83,10 +83,16 @@ pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
     }
     let now = match parse_route(req.uri().path()).map(|r| r.target(req.method())) {
         Ok((target, Handler::Now(h))) => Ok((target, h)),
-        Ok(_) => {
-            let app = app.clone();
-            return Reply::Later(Box::pin(async move { answer_later(&app, req).await }));
+        Ok((target, Handler::Later(Later::Feed(name, format)))) => {
+            match feed_now(app, &req, &target, name, format) {
+                Some(res) => {
+                    finish(app, target.label, &res, debug_start(&req));
+                    return Reply::Now(Some(res));
+                }
+                None => return later_reply(app, req),
+            }
         }
+        Ok(_) => return later_reply(app, req),
         Err(e) => Err(e),
     };
     let debug = debug_start(&req);
@@ -96,6 +102,28 @@ pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
         .unwrap_or_else(ApiError::into_response);
     finish(app, label, &res, debug);
     Reply::Now(Some(res))
+}
+
+/// A feed read answered at once when it needs no waiting: authorized,
+/// then [`read::feed_response_now`].
+fn feed_now(
+    app: &App,
+    req: &Request<Incoming>,
+    target: &Target<'_>,
+    name: &str,
+    format: Option<crate::render::Format>,
+) -> Option<Res> {
+    let answer = match authorize(app, req, target.access) {
+        Ok(who) => read::feed_response_now(app, req, name, format, who)?,
+        Err(e) => Err(e),
+    };
+    Some(answer.unwrap_or_else(ApiError::into_response))
+}
+
+/// The future that answers a request that waits.
+fn later_reply(app: &Arc<App>, req: Request<Incoming>) -> Reply {
+    let app = app.clone();
+    Reply::Later(Box::pin(async move { answer_later(&app, req).await }))
 }
 
 /// The `route` label of `feedgate_http_requests_total` for a request path.

@@ -3,8 +3,12 @@
 //! that out as a 304 or a rendered page with the headers of PROTOCOL §3
 //! (ETag, Last-Modified, Cache-Control, Vary, Link, IM). 304s at the head
 //! and ETag-selected pages come ready-made from `cache` when they can (same
-//! bytes as a fresh answer). The header values for shared caches are in
-//! `caching`; every decision behind them is in `protocol::outcome`.
+//! bytes as a fresh answer). A read that needs no more than that (a kept
+//! page, or the 304 at the head: [`protocol::plan_at_once`]) is answered
+//! without `await` inside hyper's call ([`feed_response_now`]); the rest go
+//! through [`feed_response`]. Rendering a page and its headers is in `page`.
+//! The header values for shared caches are in `caching`; every decision
+//! behind them is in `protocol::outcome`.
 
 use super::redact::without_access_token;
 use super::Body;
@@ -12,8 +16,8 @@ use super::{etag_header, http_date, Res};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::feed::cache::Page as CachedPage;
-use crate::protocol::{self, Keep, LogNow, Outcome, PageOutcome, Plan};
-use crate::render::{self, Document, Format};
+use crate::protocol::{self, LogNow, Outcome, Plan};
+use crate::render::Format;
 use bytes::Bytes;
 use caching::{NO_STORE, VARY, VARY_IM};
 use headers::ReadHeaders;
@@ -64,6 +68,42 @@ pub async fn feed_response(
     }
 }
 
+/// The answer to a read that needs no waiting, computed without `await`:
+/// a page from the page cache, or the 304 at the head (most requests are
+/// these polls; answered inside hyper's call, they cost no boxed future).
+/// `None`: the read is answered by [`feed_response`].
+pub fn feed_response_now(
+    app: &App,
+    req: &Request<hyper::body::Incoming>,
+    name: &str,
+    suffix: Option<Format>,
+    who: Option<&crate::auth::Credential>,
+) -> Option<Result<Res, ApiError>> {
+    let feed = match super::feed(app, name) {
+        Ok(feed) if feed.upstream().is_none() => feed,
+        Ok(_) => return None,
+        Err(e) => return Some(Err(e)),
+    };
+    let q = Query::parse(req.uri().query().unwrap_or(""));
+    let headers = ReadHeaders::of(req.headers());
+    if headers.event_stream && req.method() == Method::GET {
+        return None;
+    }
+    match wait::requested(headers.wait, &q, app.config().max_wait) {
+        Ok(None) => {}
+        Ok(Some(_)) => return None,
+        Err(e) => return Some(Err(e)),
+    }
+    let now = app.clock().now_ms();
+    let read = match FeedRead::new(app, feed, req, suffix, &q, &headers, now) {
+        Ok(read) if read.beyond.is_none() => read,
+        Ok(_) => return None,
+        Err(e) => return Some(Err(e)),
+    };
+    let consumer = crate::consumers::identify(who, q.consumer.as_deref(), headers.from);
+    read.at_once(consumer, now).ok().map(|(res, _)| Ok(res))
+}
+
 /// The answer to a feed read now, and the position a 304 holds (`None`
 /// for any other answer).
 async fn answer(
@@ -84,36 +124,14 @@ async fn answer(
         }
     }
     let consumer = crate::consumers::identify(who, q.consumer.as_deref(), headers.from);
-    let cursor = read.request.cursor;
-    let log = feed.log();
-    if let Some(page) = read.cached() {
-        feed.reads().page(read.format, page.entries);
-        if let Some(consumer) = consumer {
-            let plan = cached_plan(&read, &page);
-            app.consumers().record(log, consumer, cursor, &plan, now);
-        }
-        let mut h = dated(page.headers, read.request.dated(page.last_modified));
-        let body = read.encoded(&mut h, page.body, page.gzip, true);
-        return Ok((page_response(req, h, body, read.im), None));
+    if read.beyond.is_none() {
+        read = match read.at_once(consumer, now) {
+            Ok(done) => return Ok(done),
+            Err(read) => read,
+        };
     }
-    let plan = protocol::plan(log, cursor, now, read.limits()).await?;
-    feed.reads().plan(read.format, &plan);
-    if let Some(consumer) = consumer {
-        app.consumers().record(log, consumer, cursor, &plan, now);
-    }
-    let head = log.published();
-    let log_now = LogNow {
-        head: head.seq,
-        head_stamp: head.stamp,
-        dropped: log.dropped(),
-    };
-    Ok(match protocol::outcome(plan, &read.request, log_now) {
-        Outcome::NotModified {
-            position,
-            last_modified,
-        } => (read.not_modified(position, last_modified), Some(position)),
-        Outcome::Page(page) => (read.page(page), None),
-    })
+    let plan = protocol::plan(feed.log(), read.request.cursor, now, read.limits()).await?;
+    Ok(read.answer(plan, consumer, now))
 }
 
 /// What the consumer report records of a page served from memory: its position.
@@ -129,6 +147,56 @@ fn cached_plan(read: &FeedRead<'_>, page: &CachedPage) -> Plan {
 }
 
 impl FeedRead<'_> {
+    /// The answer when it needs nothing from the log but its frontier: a
+    /// kept page, or the 304 at the head ([`protocol::plan_at_once`]);
+    /// else the read back, to be planned.
+    // The read comes back by value: boxing it would allocate on every poll.
+    #[allow(clippy::result_large_err)]
+    fn at_once(self, consumer: Option<&str>, now: u64) -> Result<(Res, Option<u64>), Self> {
+        let (feed, cursor) = (self.feed, self.request.cursor);
+        if let Some(page) = self.cached() {
+            feed.reads().page(self.format, page.entries);
+            if let Some(consumer) = consumer {
+                let plan = cached_plan(&self, &page);
+                self.app
+                    .consumers()
+                    .record(feed.log(), consumer, cursor, &plan, now);
+            }
+            let mut h = dated(page.headers, self.request.dated(page.last_modified));
+            let body = self.encoded(&mut h, page.body, page.gzip, true);
+            return Ok((page_response(self.req, h, body, self.im), None));
+        }
+        match protocol::plan_at_once(feed.log(), cursor, now) {
+            Some(plan) => Ok(self.answer(plan, consumer, now)),
+            None => Err(self),
+        }
+    }
+
+    /// The answer `plan` decides, and the position a 304 holds.
+    fn answer(self, plan: Plan, consumer: Option<&str>, now: u64) -> (Res, Option<u64>) {
+        let log = self.feed.log();
+        self.feed.reads().plan(self.format, &plan);
+        if let Some(consumer) = consumer {
+            let cursor = self.request.cursor;
+            self.app
+                .consumers()
+                .record(log, consumer, cursor, &plan, now);
+        }
+        let head = log.published();
+        let log_now = LogNow {
+            head: head.seq,
+            head_stamp: head.stamp,
+            dropped: log.dropped(),
+        };
+        match protocol::outcome(plan, &self.request, log_now) {
+            Outcome::NotModified {
+                position,
+                last_modified,
+            } => (self.not_modified(position, last_modified), Some(position)),
+            Outcome::Page(page) => (self.page(page), None),
+        }
+    }
+
     /// The 304 at `position`, ready-made when it is the head's.
     fn not_modified(&self, position: u64, last_modified: u64) -> Res {
         let log = self.feed.log();
@@ -153,149 +221,6 @@ impl FeedRead<'_> {
         respond(StatusCode::NOT_MODIFIED, h, Bytes::new())
     }
 
-    /// The page `out` describes, rendered, and kept in memory when it may be.
-    fn page(mut self, out: PageOutcome) -> Res {
-        let epoch = self.feed.log().epoch();
-        let base = base_url(self.app, self.req.headers());
-        let next_url = out
-            .next
-            .map(|p| self.next_url(&base, &format!("{epoch}.{p}")));
-        let mut h = self.page_headers(&out, next_url.as_deref());
-        let self_url = match &self.key {
-            Some(key) => Cow::Borrowed(key.url.as_str()),
-            None => Cow::Owned(self_url(self.app, self.req)),
-        };
-        // WebSub discovery (PROTOCOL §9): in the document and in `Link`.
-        let hub = self.app.hub().enabled().then(|| format!("{base}/websub"));
-        if let Some(hub) = &hub {
-            let links = format!("<{hub}>; rel=\"hub\", <{self_url}>; rel=\"self\"");
-            if let Ok(v) = HeaderValue::from_str(&links) {
-                h.append(header::LINK, v);
-            }
-        }
-        let urls = Urls {
-            base: &base,
-            self_url: &self_url,
-            next: next_url.as_deref(),
-            hub: hub.as_deref(),
-        };
-        let mut body = self.render(&out, &urls);
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-        let mut kept = false;
-        if let Some(keep) = out.keep {
-            (body, kept) = self.keep(keep, &out.page, &h, body);
-        }
-        let mut h = dated(h, out.dated);
-        let body = self.encoded(&mut h, body, None, kept);
-        page_response(self.req, h, body, self.im)
-    }
-
-    /// The document of `out`, with its links `urls`.
-    fn render(&self, out: &PageOutcome, urls: &Urls<'_>) -> Bytes {
-        let (page, info) = (&out.page, self.feed.info());
-        let doc = Document {
-            title: &info.title,
-            link: &info.link,
-            description: &info.description,
-            feed_url: &format!("{}/feeds/{}", urls.base, self.name),
-            self_url: urls.self_url,
-            next_url: urls.next,
-            hub_url: urls.hub,
-            etag: &format!("{}.{}", self.feed.log().epoch(), page.last),
-            last_modified: Some(page.last_modified * 1000),
-            sync_mode: out.sync_mode,
-            head_tick: out.digest_tick,
-            head_stamp: out.digest_stamp,
-            entries: &page.entries,
-        };
-        Bytes::from(render::render(self.format, &doc))
-    }
-
-    /// Keep the rendered `page` (headers `h`, `body`) under this read's key;
-    /// the body to send is the kept copy (and whether it was kept).
-    fn keep(
-        &mut self,
-        keep: Keep,
-        page: &protocol::Page,
-        h: &HeaderMap,
-        body: Bytes,
-    ) -> (Bytes, bool) {
-        let Some(key) = self.key.clone() else {
-            return (body, false);
-        };
-        // The renderer's buffer is sized ahead (~1.5x the page): keep an
-        // exact copy, so the cache holds what its budget counts.
-        let body = Bytes::copy_from_slice(&body);
-        let cached = CachedPage {
-            headers: h.clone(),
-            body: body.clone(),
-            gzip: None,
-            entries: page.entries.len(),
-            last: page.last,
-            last_stamp: page.last_stamp,
-            last_modified: page.last_modified,
-            more: page.more,
-        };
-        let cache = self.feed.cache();
-        cache.insert(key, cached, self.generation, keep.head, keep.full);
-        (body, true)
-    }
-
-    /// The headers of the plain `200` of `out` (no `A-IM`), all but
-    /// `Content-Length`; `Last-Modified` included (a cached page is served
-    /// to requests that may want it).
-    fn page_headers(&self, out: &PageOutcome, next: Option<&str>) -> HeaderMap {
-        let mut h = HeaderMap::with_capacity(9);
-        if out.preferred {
-            let vary = if self.feed.info().im_feed {
-                caching::VARY_PREFER_IM
-            } else {
-                caching::VARY_PREFER
-            };
-            h.insert(header::VARY, vary);
-            h.insert(caching::PREFERENCE_APPLIED, caching::RETURN_REPRESENTATION);
-        } else {
-            h.insert(header::VARY, self.vary());
-        }
-        let cache_control = if out.immutable {
-            caching::immutable_cache_control(self.app.auth().enabled())
-        } else {
-            NO_STORE
-        };
-        h.insert(header::CACHE_CONTROL, cache_control);
-        set_position(
-            &mut h,
-            self.feed.log().epoch(),
-            out.page.last,
-            out.page.last_modified,
-        );
-        let content_type = HeaderValue::from_static(self.format.content_type());
-        h.insert(header::CONTENT_TYPE, content_type);
-        if let Some(next) = next {
-            if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
-                h.insert(header::LINK, v);
-            }
-        }
-        h
-    }
-
-    /// The `next` link: this feed's URL with `?etag=` of the next position,
-    /// and the request's `limit` and `format` when it named them.
-    fn next_url(&self, base: &str, etag: &str) -> String {
-        let mut url = format!("{base}{}?etag={etag}", self.req.uri().path());
-        if self.query.limit.is_some() {
-            url.push_str(&format!("&limit={}", self.limit));
-        }
-        if let Some(f) = &self.query.format {
-            url.push_str(if f == "atom" {
-                "&format=atom"
-            } else {
-                "&format=rss"
-            });
-        }
-        url
-    }
-
     /// `Vary` of the feed's answers (`A-IM` only where it selects one).
     fn vary(&self) -> HeaderValue {
         if self.feed.info().im_feed {
@@ -304,14 +229,6 @@ impl FeedRead<'_> {
             VARY
         }
     }
-}
-
-/// The absolute URLs a document links to.
-struct Urls<'a> {
-    base: &'a str,
-    self_url: &'a str,
-    next: Option<&'a str>,
-    hub: Option<&'a str>,
 }
 
 /// `h` without `Last-Modified` unless `dated` ([`protocol::ReadRequest::dated`]).
@@ -393,6 +310,7 @@ fn base_url<'a>(app: &'a App, headers: &HeaderMap) -> Cow<'a, str> {
 mod caching;
 pub(super) mod encoding;
 mod headers;
+mod page;
 mod query;
 mod request;
 #[cfg(test)]

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::Payload;
+use crate::model::{Action, Payload};
 use crate::sync::ready;
 use std::convert::Infallible;
 
@@ -159,6 +159,41 @@ fn at_head_is_not_modified_with_the_held_position() {
     };
     assert_eq!(plan(&log, Cursor::Seq(2), now, BIG).unwrap(), at_2);
     assert_eq!(plan(&log, Cursor::Star, now, BIG).unwrap(), at_2);
+}
+
+#[test]
+fn plan_at_once_is_plan_for_polls_at_the_head_and_declines_the_rest() {
+    let mut log = Mem::new();
+    let empty = Mem::new();
+    for (i, now) in [T0 + 400, T0 + 999, T0 + 1000, T0 + 5000]
+        .into_iter()
+        .enumerate()
+    {
+        log.push(&format!("i{i}"), Action::Add, T0 + i as u64);
+        let head = log.head;
+        // Open and closed seconds, an empty log, `*` and ETags at or past the head.
+        for (view, cursors) in [
+            (
+                &log,
+                vec![Cursor::Star, Cursor::Seq(head), Cursor::Seq(head + 7)],
+            ),
+            (&empty, vec![Cursor::Star, Cursor::Seq(0), Cursor::Seq(3)]),
+        ] {
+            for c in cursors {
+                assert_eq!(
+                    plan_at_once(view, c, now),
+                    Some(plan(view, c, now, BIG).unwrap())
+                );
+            }
+        }
+        for c in [
+            Cursor::Seq(head - 1),
+            Cursor::CatchUp,
+            Cursor::Date(T0 / 1000),
+        ] {
+            assert_eq!(plan_at_once(&log, c, now), None, "{c:?}");
+        }
+    }
 }
 
 #[test]

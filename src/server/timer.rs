@@ -9,12 +9,14 @@
 //!
 //! [`ConnTimer`] (one per connection) keeps one tokio `Sleep` instead. A
 //! sleep hyper drops goes back to the connection's slot, still registered,
-//! and the next head re-arms it: moving its deadline later is one atomic
-//! compare-and-swap in tokio (the wheel moves the entry when its old
-//! deadline comes), with no lock and no allocation but the box hyper's API
-//! asks for. The protection is hyper's own, unchanged: the same deadline
-//! (now + `header_read_timeout` from when hyper starts waiting for a head),
-//! the same point where it stops, the same error when it passes.
+//! and the next head takes it with its new deadline. The tokio sleep is
+//! moved only when the new deadline is earlier than the one it is armed
+//! for; a later one (each head's, with a fixed timeout) is only noted, and
+//! when the tokio sleep fires before it, it is re-armed for it then: the
+//! timer wheel is touched about once per timeout, not once per request.
+//! The protection is hyper's own, unchanged: the same deadline (now +
+//! `header_read_timeout` from when hyper starts waiting for a head), the
+//! same point where it stops, the same error when it passes.
 
 use crate::sync::lock;
 use hyper::rt::{Sleep, Timer};
@@ -39,17 +41,16 @@ impl Timer for ConnTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        let sleep = match lock(&self.idle).take() {
-            Some(mut sleep) => {
-                sleep.as_mut().reset(deadline.into());
-                sleep
-            }
-            None => Box::pin(tokio::time::sleep_until(deadline.into())),
-        };
-        Box::pin(Armed {
+        let sleep = lock(&self.idle)
+            .take()
+            .unwrap_or_else(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        let mut armed = Armed {
             sleep: Some(sleep),
+            deadline,
             home: self.idle.clone(),
-        })
+        };
+        armed.reset(deadline);
+        Box::pin(armed)
     }
 
     fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
@@ -60,17 +61,23 @@ impl Timer for ConnTimer {
     }
 }
 
-/// The sleep handed to hyper; dropped, it returns its tokio sleep to the
+/// The sleep handed to hyper, due at `deadline`; its tokio sleep is armed
+/// for that or earlier. Dropped, it returns the tokio sleep to the
 /// connection's slot.
 struct Armed {
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: Instant,
     home: Slot,
 }
 
 impl Armed {
     fn reset(&mut self, deadline: Instant) {
+        self.deadline = deadline;
         if let Some(sleep) = &mut self.sleep {
-            sleep.as_mut().reset(deadline.into());
+            // Armed for later than that: it would fire late; move it.
+            if sleep.deadline() > deadline.into() {
+                sleep.as_mut().reset(deadline.into());
+            }
         }
     }
 }
@@ -79,9 +86,17 @@ impl Future for Armed {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match &mut self.get_mut().sleep {
-            Some(sleep) => sleep.as_mut().poll(cx),
-            None => Poll::Ready(()),
+        let me = self.get_mut();
+        let Some(sleep) = &mut me.sleep else {
+            return Poll::Ready(());
+        };
+        loop {
+            std::task::ready!(sleep.as_mut().poll(cx));
+            if sleep.deadline() >= me.deadline.into() {
+                return Poll::Ready(());
+            }
+            // Fired at an older deadline: wait on for this one.
+            sleep.as_mut().reset(me.deadline.into());
         }
     }
 }

@@ -7,7 +7,8 @@
 //! - `cursor/*`: choosing a request's cursor from its validators (the first
 //!   thing every poll does): one ETag, a list of three, an `etag` query
 //!   parameter, an HTTP date.
-//! - `plan/*`: deciding a 304, and planning a 100-entry delta page over a
+//! - `plan/*`: deciding a 304 (through `plan`, and at once as polls are
+//!   answered: `plan_at_once`), and planning a 100-entry delta page over a
 //!   store of 10,000 transactions (scan, decode, one entry per item).
 //! - `render/*`: a 100-entry page (~500 bytes per entry) as RSS and as Atom.
 //! - `append/*`: one durable append of a single item and of a batch of 1,000
@@ -205,6 +206,9 @@ fn planning(c: &mut Criterion) {
                 limits,
             ))
         })
+    });
+    g.bench_function("at_once_304", |b| {
+        b.iter(|| protocol::plan_at_once(log.as_ref(), Cursor::Seq(black_box(head)), now))
     });
     g.bench_function("delta_100_of_10k", |b| {
         b.iter(|| {

@@ -69,11 +69,13 @@ impl Future for Reply {
 
 /// Answer one request. Never fails: errors become problem documents.
 ///
-/// A request whose handler waits ([`Handler::Later`], or a feed read whose
-/// upstream must sync first) is answered by a future that owns it. Every
-/// other one, polls above all, is answered here and now, and dropped before
-/// this returns: hyper can then reuse its read buffer (the request's URI and
-/// headers borrow it) instead of allocating a new one for the next read.
+/// A request whose handler waits ([`Handler::Later`]) is answered by a
+/// future that owns it, except a feed read that needs no waiting (a kept
+/// page, the 304 at the head: [`read::feed_response_now`]). Those, polls
+/// above all, and every [`Handler::Now`] are answered here and now, and
+/// dropped before this returns: hyper can then reuse its read buffer (the
+/// request's URI and headers borrow it) instead of allocating a new one for
+/// the next read.
 pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
     if let Err(e) = host::check(req.version(), req.headers()) {
         let debug = debug_start(&req);

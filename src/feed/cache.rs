@@ -86,8 +86,9 @@ struct Pages {
 
 /// One feed's ready-made answers.
 pub struct FeedCache {
-    /// The 304 headers of (position, Last-Modified second).
-    not_modified: Mutex<Option<(u64, u64, HeaderMap)>>,
+    /// The 304 headers of (position, Last-Modified second): with the
+    /// strong ETag, and with the weak one gzip answers carry.
+    not_modified: [Mutex<Option<(u64, u64, HeaderMap)>>; 2],
     pages: Mutex<Pages>,
     budget: usize,
 }
@@ -95,31 +96,34 @@ pub struct FeedCache {
 impl FeedCache {
     pub(super) fn new(budget: usize) -> FeedCache {
         FeedCache {
-            not_modified: Mutex::new(None),
+            not_modified: [Mutex::new(None), Mutex::new(None)],
             pages: Mutex::new(Pages::default()),
             budget,
         }
     }
 
     /// The headers of a 304 at `position` with Last-Modified second
-    /// `last_modified`: from the ready-made set when it is for both, else
-    /// built by `build` (and kept if `position` is still the head; its
-    /// second only grows, when it closes).
+    /// `last_modified`, with the `weak` ETag or the strong one: from the
+    /// ready-made set when it is for both, else built by `build` (and kept
+    /// if `position` is still the head; its second only grows, when it
+    /// closes).
     pub fn not_modified(
         &self,
         log: &dyn Log,
         position: u64,
         last_modified: u64,
+        weak: bool,
         build: impl FnOnce() -> HeaderMap,
     ) -> HeaderMap {
-        if let Some((seq, lm, h)) = &*lock(&self.not_modified) {
+        let slot = &self.not_modified[usize::from(weak)];
+        if let Some((seq, lm, h)) = &*lock(slot) {
             if (*seq, *lm) == (position, last_modified) {
                 return h.clone();
             }
         }
         let h = build();
         if position == log.head() {
-            let mut slot = lock(&self.not_modified);
+            let mut slot = lock(slot);
             if slot
                 .as_ref()
                 .is_none_or(|(seq, lm, _)| (*seq, *lm) < (position, last_modified))

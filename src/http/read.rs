@@ -200,23 +200,23 @@ impl FeedRead<'_> {
     /// The 304 at `position`, ready-made when it is the head's.
     fn not_modified(&self, position: u64, last_modified: u64) -> Res {
         let log = self.feed.log();
-        // As a 200 would carry them (no `A-IM`).
+        // As a 200 would carry them (no `A-IM`): with the ETag a 200 to
+        // this request would carry, weak when it would be in gzip.
         let mut h = self
             .feed
             .cache()
-            .not_modified(log, position, last_modified, || {
+            .not_modified(log, position, last_modified, self.gzip, || {
                 let mut h = HeaderMap::with_capacity(4);
                 h.insert(header::VARY, self.vary());
                 h.insert(header::CACHE_CONTROL, NO_STORE);
                 set_position(&mut h, log.epoch(), position, last_modified);
+                if self.gzip {
+                    encoding::weaken(&mut h);
+                }
                 h
             });
         if self.im {
             h.insert(header::CACHE_CONTROL, CACHE_IM);
-        }
-        if self.gzip {
-            // The ETag a 200 to this request would carry.
-            encoding::weaken(&mut h);
         }
         respond(StatusCode::NOT_MODIFIED, h, Bytes::new())
     }

@@ -217,31 +217,43 @@ async fn the_304_headers_are_built_once_per_head() {
         h
     };
     for _ in 0..3 {
-        let h = cache.not_modified(log, 1, 7, || build(1));
+        let h = cache.not_modified(log, 1, 7, false, || build(1));
         assert_eq!(h[ETAG], "1");
     }
     assert_eq!(built.get(), 1);
     // The head moves: the set for 1 is still right for 1.
     log.append(&[put("b")]).await.unwrap();
-    assert_eq!(cache.not_modified(log, 1, 7, || build(1))[ETAG], "1");
+    assert_eq!(cache.not_modified(log, 1, 7, false, || build(1))[ETAG], "1");
     assert_eq!(built.get(), 1);
     // The new head replaces it.
     for _ in 0..2 {
-        assert_eq!(cache.not_modified(log, 2, 7, || build(2))[ETAG], "2");
+        assert_eq!(cache.not_modified(log, 2, 7, false, || build(2))[ETAG], "2");
     }
     assert_eq!(built.get(), 2);
     // A position behind the head (a date cursor's): built each time, never kept.
     for _ in 0..2 {
-        assert_eq!(cache.not_modified(log, 1, 7, || build(1))[ETAG], "1");
+        assert_eq!(cache.not_modified(log, 1, 7, false, || build(1))[ETAG], "1");
     }
     assert_eq!(built.get(), 4);
-    assert_eq!(cache.not_modified(log, 2, 7, || build(2))[ETAG], "2");
+    assert_eq!(cache.not_modified(log, 2, 7, false, || build(2))[ETAG], "2");
     assert_eq!(built.get(), 4);
     // The head's second closes: its Last-Modified grows, the set is rebuilt once.
     for _ in 0..2 {
-        assert_eq!(cache.not_modified(log, 2, 8, || build(2))[ETAG], "2");
+        assert_eq!(cache.not_modified(log, 2, 8, false, || build(2))[ETAG], "2");
     }
     assert_eq!(built.get(), 5);
+    // The weak set (gzip answers) is kept beside the strong one, each built once.
+    let weak = |seq: u64| {
+        built.set(built.get() + 1);
+        let mut h = HeaderMap::new();
+        h.insert(ETAG, HeaderValue::from_str(&format!("W/{seq}")).unwrap());
+        h
+    };
+    for _ in 0..2 {
+        assert_eq!(cache.not_modified(log, 2, 8, true, || weak(2))[ETAG], "W/2");
+        assert_eq!(cache.not_modified(log, 2, 8, false, || build(2))[ETAG], "2");
+    }
+    assert_eq!(built.get(), 6);
 }
 
 #[test]

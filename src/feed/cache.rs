@@ -2,7 +2,8 @@
 //! feed ([`super::Feed`]) keeps two things in memory:
 //! - **the 304 at the head**: the header set of a `304 Not Modified` at the
 //!   head position (`ETag`, `Last-Modified`, `Cache-Control`, `Vary`), built
-//!   once per head instead of once per poll;
+//!   once per head instead of once per poll, with the strong ETag and with
+//!   the weak one of gzip answers;
 //! - **rendered pages** of ETag-selected reads (a consumer at position `p`
 //!   asking for what follows), body and headers, keyed by everything that
 //!   makes up their bytes: format, `p`, the page limit and the URL the

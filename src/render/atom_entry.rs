@@ -15,7 +15,7 @@ use super::content::{kind, Kind, MimeClass};
 use super::dates::{atom_updated, published, rfc3339_millis};
 use super::ids::{is_own_atom_id, push_urn};
 use super::uri::{item_url, media_type, uri};
-use super::write::{attribute, element, number, number_attribute, push, Esc};
+use super::write::{attribute, element, enclosure_link, number, push, Esc};
 use super::xml::base64;
 use super::Document;
 use crate::model::{Action, Entry, Payload};
@@ -155,15 +155,6 @@ fn links(out: &mut Vec<u8>, feed_url: &str, e: &Entry, p: &Payload) {
         None => {}
     }
     for enc in &p.enclosures {
-        out.extend_from_slice(b"<link");
-        attribute(out, "href", &uri(&enc.url), Esc::Raw);
-        out.extend_from_slice(b" rel=\"enclosure\"");
-        if let Some(mime) = media_type(&enc.mime) {
-            attribute(out, "type", &mime, Esc::Raw);
-        }
-        if enc.length > 0 {
-            number_attribute(out, "length", enc.length);
-        }
-        out.extend_from_slice(b"/>");
+        enclosure_link(out, "link", enc);
     }
 }

@@ -63,11 +63,7 @@ fn date_time(out: &mut Vec<u8>, secs: u64) {
     out.push(b'-');
     digits(out, day, 2);
     out.push(b'T');
-    digits(out, s / 3600, 2);
-    out.push(b':');
-    digits(out, s / 60 % 60, 2);
-    out.push(b':');
-    digits(out, s % 60, 2);
+    time_of_day(out, s);
 }
 
 /// [`rfc3339_ms`]: `2024-05-01T12:00:00.250Z`.
@@ -121,11 +117,7 @@ pub(crate) fn imf(out: &mut Vec<u8>, ms: u64) {
     out.push(b' ');
     digits(out, year, 4);
     out.push(b' ');
-    digits(out, s / 3600, 2);
-    out.push(b':');
-    digits(out, s / 60 % 60, 2);
-    out.push(b':');
-    digits(out, s % 60, 2);
+    time_of_day(out, s);
     out.extend_from_slice(b" GMT");
 }
 
@@ -200,6 +192,15 @@ fn utc_form(b: &[u8]) -> Option<(&[u8], u32)> {
         _ => return None,
     };
     Some((head, nanos))
+}
+
+/// `HH:MM:SS` of `s` seconds into a day.
+fn time_of_day(out: &mut Vec<u8>, s: u64) {
+    digits(out, s / 3600, 2);
+    out.push(b':');
+    digits(out, s / 60 % 60, 2);
+    out.push(b':');
+    digits(out, s % 60, 2);
 }
 
 #[cfg(test)]

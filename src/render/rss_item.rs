@@ -16,7 +16,9 @@
 use super::content::{kind, Kind};
 use super::dates::{imf, rfc3339_millis};
 use super::uri::{is_http_url, media_type, uri};
-use super::write::{attribute, cdata_element, element, number, number_attribute, push, Esc};
+use super::write::{
+    attribute, cdata_element, element, enclosure_link, number, number_attribute, push, Esc,
+};
 use super::Document;
 use crate::model::{Action, Entry, Payload};
 
@@ -142,16 +144,7 @@ fn payload_tail(out: &mut Vec<u8>, p: &Payload, rss_enclosure: Option<usize>) {
         if Some(i) == rss_enclosure {
             continue;
         }
-        out.extend_from_slice(b"<atom:link");
-        attribute(out, "href", &uri(&e.url), Esc::Raw);
-        out.extend_from_slice(b" rel=\"enclosure\"");
-        if let Some(mime) = media_type(&e.mime) {
-            attribute(out, "type", &mime, Esc::Raw);
-        }
-        if e.length > 0 {
-            number_attribute(out, "length", e.length);
-        }
-        out.extend_from_slice(b"/>");
+        enclosure_link(out, "atom:link", e);
     }
     if let Some(a) = &p.author {
         element(out, "dc:creator", a, Esc::Text);

@@ -230,6 +230,23 @@ pub(crate) fn number(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
+/// `<TAG href rel="enclosure" type length/>` for an enclosure: `TAG` is
+/// Atom's `link` (or `atom:link` in RSS); `type` only for a MIME type,
+/// `length` only when known.
+pub(crate) fn enclosure_link(out: &mut Vec<u8>, tag: &str, enc: &crate::model::Enclosure) {
+    out.push(b'<');
+    out.extend_from_slice(tag.as_bytes());
+    attribute(out, "href", &super::uri::uri(&enc.url), Esc::Raw);
+    out.extend_from_slice(b" rel=\"enclosure\"");
+    if let Some(mime) = super::uri::media_type(&enc.mime) {
+        attribute(out, "type", &mime, Esc::Raw);
+    }
+    if enc.length > 0 {
+        number_attribute(out, "length", enc.length);
+    }
+    out.extend_from_slice(b"/>");
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::xml::{clean_attr, escape_attr, escape_html};

@@ -21,6 +21,7 @@ mod read;
 mod redact;
 mod route;
 mod sse;
+mod status;
 mod write;
 
 pub use outgoing::Body;
@@ -199,6 +200,7 @@ fn now(
         }),
         Now::Healthz => Ok(no_store(ops::healthz())),
         Now::Feeds => Ok(no_store(ops::list_feeds(app, who))),
+        Now::OpenApi => Ok(ops::openapi()),
     }
 }
 
@@ -221,6 +223,7 @@ async fn later(
         Handler::Later(Later::Feed(name, format)) => {
             return Box::pin(read::feed_response(app, &req, name, format, who)).await
         }
+        Handler::Later(Later::Status) => Box::pin(async { Ok(no_store(status::page(app).await)) }),
         Handler::Later(Later::Readyz) => {
             Box::pin(async { Ok(no_store(ops::readyz(app, probe_detail(app, &req)).await)) })
         }

@@ -11,6 +11,21 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde_json::json;
 
+/// The API's OpenAPI 3.1 description, as kept in the repository
+/// (`docs/openapi.json`): the same bytes for everyone, so caches may keep
+/// it for a minute.
+pub fn openapi() -> Res {
+    static DOC: &[u8] = include_bytes!("../../docs/openapi.json");
+    let mut res = Response::new(Body::full(Bytes::from_static(DOC)));
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        hyper::header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    res
+}
+
 pub fn healthz() -> Res {
     let mut res = Response::new(Body::full(Bytes::from_static(b"ok\n")));
     res.headers_mut().insert(

@@ -13,6 +13,10 @@ use std::borrow::Cow;
 
 /// The resources, by path shape.
 pub enum Route<'a> {
+    /// The operator's status page (`GET /`).
+    Status,
+    /// The API's OpenAPI description (`GET /openapi.json`).
+    OpenApi,
     Healthz,
     Readyz,
     Metrics,
@@ -65,11 +69,14 @@ pub enum Now {
     NotAllowed,
     Healthz,
     Feeds,
+    OpenApi,
 }
 
 /// The handlers that may wait: everything that reads or writes the store
 /// (whose calls are `async`, for backends that wait on a network).
 pub enum Later<'a> {
+    /// The status page: consumer reports and WebSub subscribers are read.
+    Status,
     Readyz,
     Metrics,
     Consumers(&'a str),
@@ -94,6 +101,8 @@ impl<'a> Route<'a> {
     /// The `route` label of `feedgate_http_requests_total`.
     pub fn label(&self) -> &'static str {
         match self {
+            Route::Status => "status",
+            Route::OpenApi => "openapi",
             Route::Healthz => "healthz",
             Route::Readyz => "readyz",
             Route::Metrics => "metrics",
@@ -116,6 +125,8 @@ impl<'a> Route<'a> {
         let read = method == Method::GET || method == Method::HEAD;
         let label = self.label();
         let (allow, access, handler) = match self {
+            Route::Status => (READ_ONLY, AdminOfAll, read.then_some(L(Later::Status))),
+            Route::OpenApi => (READ_ONLY, Open, read.then_some(N(Now::OpenApi))),
             Route::Healthz => (READ_ONLY, Open, read.then_some(N(Now::Healthz))),
             Route::Readyz => (READ_ONLY, Open, read.then_some(L(Later::Readyz))),
             Route::Metrics => (READ_ONLY, AdminOfAll, read.then_some(L(Later::Metrics))),
@@ -179,6 +190,8 @@ pub fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
         segs.next(),
         segs.next(),
     ) {
+        (Some(""), None, ..) => Route::Status,
+        (Some("openapi.json"), None, ..) => Route::OpenApi,
         (Some("healthz"), None, ..) => Route::Healthz,
         (Some("readyz"), None, ..) => Route::Readyz,
         (Some("metrics"), None, ..) => Route::Metrics,

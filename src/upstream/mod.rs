@@ -246,6 +246,26 @@ impl Syncer {
         lock(&self.status).clone()
     }
 
+    /// When the next sync is due (ms), and whether it runs by itself: with
+    /// an `interval`, the background sync's next tick (at once before the
+    /// first); without one, the first read once `refresh` has passed.
+    pub fn next_sync(&self) -> (u64, bool) {
+        let last = self.last_end.load(Ordering::Acquire);
+        let now = self.clock.now_ms();
+        let after = |d: Duration| {
+            let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            if last == 0 {
+                now
+            } else {
+                last.saturating_add(ms).max(now)
+            }
+        };
+        match self.config.interval {
+            Some(every) => (after(every), true),
+            None => (after(self.config.refresh), false),
+        }
+    }
+
     /// Whether the last sync ended less than `refresh` ago (a read then
     /// does not sync first).
     pub fn fresh(&self) -> bool {

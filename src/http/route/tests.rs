@@ -14,6 +14,8 @@ const METHODS: [Method; 7] = [
 
 fn every_route() -> Vec<Route<'static>> {
     vec![
+        Route::Status,
+        Route::OpenApi,
         Route::Healthz,
         Route::Readyz,
         Route::Metrics,

@@ -9,7 +9,11 @@ use hyper::header::{
 };
 use std::time::Duration;
 
-/// The challenges of a 401: a bearer token (RFC 6750) or HTTP Basic (RFC 7617).
+/// The challenges of a 401: a bearer token (RFC 6750) or HTTP Basic (RFC 7617),
+/// in one line: browsers read a line's first challenge only, so an
+/// `EventSource` with a wrong `access_token` fails instead of waiting on a
+/// login prompt (the status page, meant for people, offers Basic on a line
+/// of its own: `http::status::login`).
 const CHALLENGE: &str = "Bearer realm=\"feedgate\", Basic realm=\"feedgate\", charset=\"UTF-8\"";
 use hyper::{Response, StatusCode};
 

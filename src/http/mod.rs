@@ -213,7 +213,13 @@ async fn later(
     target: &Target<'_>,
     handler: Handler<'_>,
 ) -> Result<Res, ApiError> {
-    let who = authorize(app, &req, target.access)?;
+    let who = match authorize(app, &req, target.access) {
+        Ok(who) => who,
+        Err(e) if matches!(handler, Handler::Later(Later::Status)) => {
+            return Ok(status::login(e.into_response()))
+        }
+        Err(e) => return Err(e),
+    };
     // Each handler's future is boxed on its own: inline, the largest would
     // set the size of every request's future (allocated per request, and
     // held by every long-poll while it waits): 3.4 KB before, 0.6 KB and

@@ -15,7 +15,7 @@ mod render;
 use super::{Body, Res};
 use crate::app::App;
 use bytes::Bytes;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::Response;
 
 /// The state the page shows, read at `now_ms`.
@@ -58,8 +58,9 @@ pub struct UpstreamRow {
     pub format: &'static str,
     /// `never`, `ok` or `failing`.
     pub state: &'static str,
-    pub last_sync: Option<String>,
-    pub last_success: Option<String>,
+    /// When the last sync ended and the last one that succeeded (ms).
+    pub last_sync_ms: Option<u64>,
+    pub last_success_ms: Option<u64>,
     pub last_error: Option<String>,
     pub consecutive_failures: u64,
     pub next_sync_ms: u64,
@@ -99,6 +100,25 @@ pub async fn page(app: &App) -> Res {
         HeaderName::from_static("referrer-policy"),
         HeaderValue::from_static("no-referrer"),
     );
+    res
+}
+
+/// The page's 401 for people: a browser offers its login only for a Basic
+/// challenge on a `WWW-Authenticate` line of its own (Chromium reads a line's
+/// first challenge), so the page's challenges are two lines, Basic first;
+/// the list they form is the one every other 401 sends in one line.
+pub fn login(mut res: Res) -> Res {
+    let h = res.headers_mut();
+    if h.remove(WWW_AUTHENTICATE).is_some() {
+        h.append(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"feedgate\", charset=\"UTF-8\""),
+        );
+        h.append(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"feedgate\""),
+        );
+    }
     res
 }
 
@@ -182,8 +202,8 @@ pub async fn gather(app: &App) -> Snapshot {
                 url: s.url,
                 format: s.format,
                 state: s.state,
-                last_sync: s.last_sync,
-                last_success: s.last_success,
+                last_sync_ms: s.last_sync.as_deref().and_then(ms_of),
+                last_success_ms: s.last_success.as_deref().and_then(ms_of),
                 last_error: s.last_error,
                 consecutive_failures: s.consecutive_failures,
                 next_sync_ms,
@@ -203,4 +223,10 @@ pub async fn gather(app: &App) -> Snapshot {
         upstreams,
         subscribers,
     }
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 timestamp.
+fn ms_of(rfc3339: &str) -> Option<u64> {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
+    u64::try_from(t.timestamp_millis()).ok()
 }

@@ -16,30 +16,18 @@ installs all three.
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
-import os
-import pathlib
-import queue
 import secrets
-import shutil
-import subprocess
-import threading
 import time
 import urllib.parse
 
 import pytest
 
+from browserdriver import BrowserDriver, require_browser
 from cutproxy import CutProxy
 from fgclient import Producer, check_write_ack, payload_for, request, split_etag
 
-BROWSER_DIR = pathlib.Path(__file__).resolve().parent / "browser"
-DRIVER = BROWSER_DIR / "sse.mjs"
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-START_TIMEOUT = 30.0  # the driver's launch of chromium
-CALL_TIMEOUT = 15.0  # one driver command
 WAIT_TIMEOUT = 15.0  # the page receiving what the test expects
 
 READER_TOKEN = secrets.token_urlsafe(18)
@@ -64,46 +52,11 @@ SSE_CONFIG = {
 # --------------------------------------------------------------------------- the browser
 
 
-class BrowserDriver:
-    """`node browser/sse.mjs`: one chromium with one page, commanded over JSON lines."""
+class SseDriver(BrowserDriver):
+    """`node browser/sse.mjs`: one chromium with one page that reads a stream."""
 
     def __init__(self):
-        self.proc = subprocess.Popen(
-            ["node", str(DRIVER), CHROMIUM], cwd=BROWSER_DIR, text=True, encoding="utf-8",
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.stderr: collections.deque[str] = collections.deque(maxlen=200)
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._next_id = 0
-        threading.Thread(target=self._read, args=(self.proc.stdout, self._lines.put), daemon=True).start()
-        threading.Thread(target=self._read, args=(self.proc.stderr, self.stderr.append), daemon=True).start()
-        hello = self._reply(START_TIMEOUT)
-        assert hello.get("ready"), hello
-        self.version = hello["browser"]
-
-    @staticmethod
-    def _read(stream, sink) -> None:
-        for line in iter(stream.readline, ""):
-            sink(line.rstrip("\n"))
-        sink(None)
-
-    def _reply(self, timeout: float) -> dict:
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"the browser driver said nothing within {timeout}s{self.diagnostics()}")
-        if line is None:
-            self.proc.wait(timeout=5)
-            raise AssertionError(f"the browser driver exited ({self.proc.returncode}){self.diagnostics()}")
-        return json.loads(line)
-
-    def call(self, cmd: str, **args) -> dict:
-        self._next_id += 1
-        self.proc.stdin.write(json.dumps({"id": self._next_id, "cmd": cmd, **args}) + "\n")
-        self.proc.stdin.flush()
-        reply = self._reply(CALL_TIMEOUT)
-        assert reply.get("id") == self._next_id, reply
-        assert reply["ok"], f"driver command {cmd} failed: {reply.get('error')}{self.diagnostics()}"
-        return reply
+        super().__init__("sse.mjs")
 
     def open(self, origin: str, stream: str) -> None:
         self.call("open", origin=origin, stream=stream)
@@ -125,18 +78,6 @@ class BrowserDriver:
                 raise AssertionError(f"{what}: not within {timeout}s; the page has {describe(state)}")
             time.sleep(0.1)
 
-    def diagnostics(self) -> str:
-        return "\n--- browser driver stderr ---\n" + "\n".join(self.stderr) if self.stderr else ""
-
-    def quit(self) -> None:
-        try:
-            self.call("quit")
-            self.proc.wait(timeout=10)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-
 
 def describe(state: dict) -> str:
     events = "\n  ".join(f"{e['type']} id={e['lastEventId']!r} data={e['data']}" for e in state["events"])
@@ -145,25 +86,10 @@ def describe(state: dict) -> str:
             f"{len(state['events'])} event(s):\n  {events}\nconsole:\n  {console}")
 
 
-def require_browser() -> None:
-    missing = []
-    if shutil.which("node") is None:
-        missing.append("node")
-    if not os.access(CHROMIUM, os.X_OK):
-        missing.append(CHROMIUM)
-    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
-        missing.append("tests/interop/browser/node_modules (npm ci --prefix tests/interop/browser)")
-    if missing:
-        message = f"missing for the browser tests: {', '.join(missing)} (.ci/run installs them)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture
 def browser():
     require_browser()
-    driver = BrowserDriver()
+    driver = SseDriver()
     yield driver
     driver.quit()
 

@@ -27,6 +27,7 @@ mod read_caching;
 mod retention;
 mod second_cap;
 mod sse;
+mod status_page;
 mod upstream;
 mod upstream_replica;
 mod upstream_sync;

@@ -23,7 +23,7 @@ pub fn content_security_policy() -> String {
         let hash = |s: &str| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s));
         format!(
             "default-src 'none'; style-src 'sha256-{}'; script-src 'sha256-{}'; \
-             connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; \
+             connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; \
              frame-ancestors 'none'",
             hash(STYLE),
             hash(SCRIPT)
@@ -39,7 +39,7 @@ pub fn page(s: &Snapshot) -> String {
         o,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>feedgate status</title>\n<style>{STYLE}</style>\n</head>\n\
+         <link rel=\"icon\" href=\"data:,\">\n<title>feedgate status</title>\n<style>{STYLE}</style>\n</head>\n\
          <body data-refresh=\"{REFRESH_MS}\">\n<header>\n<h1>feedgate status</h1>\n\
          <p class=\"meta\">feedgate {} · store: {} · <span id=\"live\" aria-live=\"polite\">\
          Reload the page for newer figures.</span></p>\n</header>\n<main>\n\
@@ -220,8 +220,8 @@ fn upstream_row(o: &mut String, now_ms: u64, u: &UpstreamRow) {
         state = esc(u.state),
         url = esc(&u.url),
         format = esc(u.format),
-        last = esc(u.last_sync.as_deref().unwrap_or("never")),
-        ok = esc(u.last_success.as_deref().unwrap_or("never")),
+        last = u.last_sync_ms.map_or("never".into(), |t| when(now_ms, t)),
+        ok = u.last_success_ms.map_or("never".into(), |t| when(now_ms, t)),
         error = esc(u.last_error.as_deref().unwrap_or("")),
     );
 }

@@ -67,6 +67,15 @@ impl Resp {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a header that may repeat, in order.
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     pub fn etag(&self) -> String {
         self.header("etag").expect("an ETag").to_string()
     }

@@ -36,8 +36,8 @@ fn snapshot(consumers: Vec<ConsumerRow>) -> Snapshot {
             url: "http://127.0.0.1:9/feed.json".into(),
             format: "json",
             state: "failing",
-            last_sync: Some("2026-05-28T20:26:00.000Z".into()),
-            last_success: None,
+            last_sync_ms: Some(NOW - 61_000),
+            last_success_ms: None,
             last_error: Some("connect: <refused>".into()),
             consecutive_failures: 3,
             next_sync_ms: NOW + 30_000,
@@ -112,6 +112,7 @@ fn feed_upstream_and_subscriber_rows_say_their_state() {
     assert!(html.contains("data-upstream=\"mirror\" data-state=\"failing\""));
     assert!(html.contains("failing (3 in a row)"));
     assert!(html.contains("in 30 s"));
+    assert!(html.contains("1 min 1 s ago"));
     assert!(html.contains("data-state=\"failing\"><th scope=\"row\"><code>http://sub.example"));
     assert!(html.contains("failing (2 attempts)"));
 }

@@ -109,3 +109,57 @@ async fn it_shows_each_consumer_as_far_behind_as_the_report_says() {
     assert_eq!(report["consumers"].as_array().map(Vec::len), Some(4));
     assert!(page.contains(&format!("<code>{epoch}.6</code>")));
 }
+
+#[tokio::test]
+async fn websub_subscribers_show_their_delivery_state() {
+    use crate::support::subscriber::Subscriber;
+    let sub = Subscriber::start().await;
+    let toml = format!(
+        "[websub]\nallow = [{:?}]\nretry_min = \"20ms\"\nretry_max = \"50ms\"\n",
+        sub.origin()
+    );
+    let app = TestApp::builder().toml(&toml).spawn().await;
+    let callback = sub.callback("/cb");
+    let body = format!(
+        "hub.mode=subscribe&hub.topic={}&hub.callback={}",
+        enc(&format!("http://{}/feeds/news", app.addr)),
+        enc(&callback)
+    );
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    assert_eq!(
+        app.req("POST", "/websub", &form, body.as_bytes())
+            .await
+            .status,
+        202
+    );
+    sub.until("verified", |s| !s.verifications().is_empty())
+        .await;
+    sub.fail_next(1_000_000);
+    app.put("news", "a", "{}").await;
+    app.put("news", "b", "{}").await;
+    sub.until("failures", |s| s.deliveries().len() >= 3).await;
+    let page = app.get("/", &[]).await.text().to_string();
+    let row = format!("<tr data-subscriber=\"{callback}\" data-state=\"failing\">");
+    let tail = page.split(&row).nth(1).unwrap_or_else(|| panic!("{page}"));
+    let tail = tail.split("</tr>").next().unwrap_or_default();
+    assert!(
+        tail.contains("data-field=\"lag-transactions\" class=\"num\">2</td>"),
+        "{tail}"
+    );
+    assert!(tail.contains("failing ("), "{tail}");
+    // Once the callback takes deliveries again, it is up to date.
+    sub.fail_next(0);
+    sub.until("delivered", |s| s.deliveries().iter().any(|d| d.taken))
+        .await;
+    let mut shown = String::new();
+    for _ in 0..400 {
+        shown = app.get("/", &[]).await.text().to_string();
+        if shown.contains(&format!(
+            "data-subscriber=\"{callback}\" data-state=\"up_to_date\""
+        )) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("not up to date: {shown}");
+}

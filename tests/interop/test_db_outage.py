@@ -36,6 +36,10 @@ def test_writes_fail_cleanly_while_the_database_is_down_and_resume_after(postgre
             producer.add(f"a{i}", payload_for(f"a{i}", f"A{i}"))
         position = head(a)
         epoch = position.rsplit(".", 1)[0]
+        # b learns of a's last write by notification, a moment later (PROTOCOL §10).
+        caught_up = time.monotonic() + 5
+        while head(b) != position and time.monotonic() < caught_up:
+            time.sleep(0.02)
         assert head(b) == position
         pollers = [Poller(s.base, "news", "header", limit=3, start=f"{epoch}.0") for s in servers]
         for p in pollers:

@@ -27,6 +27,8 @@ pub enum AppError {
         feed: String,
         source: crate::upstream::SyncError,
     },
+    #[error("cannot open the content store: {0}")]
+    Content(#[from] crate::content::ContentError),
     #[error("cannot seed feed {feed} from {path}: {message}")]
     Seed {
         feed: String,
@@ -50,6 +52,8 @@ pub struct App {
     waiting: Waiting,
     /// The WebSub hub (off unless `[websub] allow` is set).
     hub: crate::websub::Hub,
+    /// Mirrored files (`data_dir/content`), when a feed mirrors its enclosures.
+    content: Option<Arc<crate::content::ContentStore>>,
 }
 
 impl App {
@@ -109,6 +113,12 @@ impl App {
         let ingest = Budget::new(config.ingest_memory_bytes, config.max_body_bytes);
         let waiting = Waiting::new(config.max_waiting, metrics.clone());
         let hub = crate::websub::Hub::new(&config.websub);
+        let content = if config.feeds.values().any(|f| f.content.mirror) {
+            let root = config.data_dir.join("content");
+            Some(Arc::new(crate::content::ContentStore::open(&root)?))
+        } else {
+            None
+        };
         let app = App {
             config,
             auth,
@@ -121,6 +131,7 @@ impl App {
             ingest,
             waiting,
             hub,
+            content,
         };
         app.seed().await?;
         app.upstreams.start_background();
@@ -170,6 +181,11 @@ impl App {
     /// Long-polls and event streams: their places and the shutdown that ends them.
     pub fn waiting(&self) -> &Waiting {
         &self.waiting
+    }
+
+    /// The store of mirrored files, if any feed mirrors.
+    pub fn content(&self) -> Option<&Arc<crate::content::ContentStore>> {
+        self.content.as_ref()
     }
 
     /// The WebSub hub.

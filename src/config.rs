@@ -146,6 +146,8 @@ pub struct FeedConfig {
     /// `IM: feed` and `Cache-Control: no-store, im`. Off by default: readers built on
     /// feedparser send `A-IM: feed` and many treat any 2xx but 200 as an error.
     pub im_feed: bool,
+    /// Mirroring of the files the feed's items point to (`crate::content`).
+    pub content: crate::content::ContentConfig,
 }
 
 /// `[feeds.NAME.retention]`: what compaction may remove, and how often it runs.
@@ -287,6 +289,13 @@ impl Config {
                 return Err(ConfigError::invalid(
                     format!("feeds.{name}"),
                     "feed names must match [a-z0-9][a-z0-9_-]{0,63}",
+                ));
+            }
+            feed.content.validate(&format!("feeds.{name}.content"))?;
+            if feed.content.mirror && self.base_url.is_none() {
+                return Err(ConfigError::invalid(
+                    format!("feeds.{name}.content"),
+                    "mirroring needs base_url: items point at {base_url}/content/{sha256}",
                 ));
             }
             if let Some(upstream) = &feed.upstream {

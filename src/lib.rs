@@ -62,6 +62,7 @@ pub mod clock;
 mod codec;
 pub mod config;
 pub mod consumers;
+pub mod content;
 pub mod cursor;
 pub mod error;
 pub mod feed;

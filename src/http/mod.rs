@@ -11,6 +11,7 @@
 //! `cursor`, `protocol`, `ingest` and `store`.
 
 mod body;
+mod content;
 mod outgoing;
 
 mod host;
@@ -239,6 +240,9 @@ async fn later(
         }
         Handler::Later(Later::Batch(feed)) => Box::pin(write::batch(app, req, feed)),
         Handler::Later(Later::Hub) => Box::pin(hub::request(app, req)),
+        Handler::Later(Later::Content(sha)) => {
+            Box::pin(async move { content::get(app, &req, sha).await })
+        }
         Handler::Later(Later::PutItem(feed, id)) => {
             Box::pin(async move { write::put_item(app, req, feed, &id).await })
         }

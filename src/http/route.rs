@@ -27,6 +27,8 @@ pub enum Route<'a> {
     Consumers(&'a str),
     /// The WebSub hub (`POST /websub`).
     Hub,
+    /// A mirrored file (`GET /content/{sha256}`).
+    Content(&'a str),
 }
 
 /// What the dispatcher needs to know of a request besides its handler.
@@ -90,6 +92,9 @@ pub enum Later<'a> {
     /// A WebSub (un)subscription: its feed's `read` is checked once the
     /// body names it (`hub`).
     Hub,
+    /// A mirrored file: `read` on a feed that references it is checked once
+    /// the file is found (`content`).
+    Content(&'a str),
 }
 
 const READ_ONLY: &str = "GET, HEAD, OPTIONS";
@@ -112,6 +117,7 @@ impl<'a> Route<'a> {
             Route::Item(..) => "item",
             Route::Consumers(_) => "consumers",
             Route::Hub => "hub",
+            Route::Content(_) => "content",
         }
     }
 
@@ -146,6 +152,7 @@ impl<'a> Route<'a> {
                 read.then_some(L(Later::Consumers(feed))),
             ),
             Route::Hub => (HUB, Open, (method == Method::POST).then_some(L(Later::Hub))),
+            Route::Content(sha) => (READ_ONLY, Open, read.then_some(L(Later::Content(sha)))),
             Route::Items(feed) => (
                 BATCH,
                 Needs(Some(feed), Role::Write),
@@ -196,6 +203,7 @@ pub fn parse_route(path: &str) -> Result<Route<'_>, ApiError> {
         (Some("readyz"), None, ..) => Route::Readyz,
         (Some("metrics"), None, ..) => Route::Metrics,
         (Some("websub"), None, ..) => Route::Hub,
+        (Some("content"), Some(sha), None, ..) if !sha.is_empty() => Route::Content(sha),
         (Some("feeds"), None, ..) => Route::Feeds,
         (Some("feeds"), Some(feed), None, ..) if !feed.is_empty() => feed_route(feed),
         (Some("feeds"), Some(feed), Some("items"), None, ..) => Route::Items(feed),

@@ -15,7 +15,7 @@
 //!   took it (2xx), so a restart or an outage resumes from there: at least
 //!   once, in order.
 
-mod config;
+pub mod config;
 mod deliver;
 mod subscription;
 mod verify;

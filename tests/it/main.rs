@@ -11,6 +11,7 @@ mod cli;
 mod client_dates;
 mod compression;
 mod consumers;
+mod content;
 mod cursors;
 mod documents;
 mod durability;

@@ -24,6 +24,7 @@ fn every_route() -> Vec<Route<'static>> {
         Route::Items("news"),
         Route::Item("news", Cow::Borrowed("a")),
         Route::Consumers("news"),
+        Route::Content("ab"),
     ]
 }
 
@@ -158,8 +159,16 @@ fn routes() {
         parse_route("/feeds/news/items/%FF"),
         Err(ApiError::InvalidParameter(_))
     ));
+    assert!(matches!(parse_route("/"), Ok(Route::Status)));
+    assert!(matches!(parse_route("/openapi.json"), Ok(Route::OpenApi)));
+    assert!(matches!(
+        parse_route("/content/ab"),
+        Ok(Route::Content("ab"))
+    ));
     for none in [
-        "/",
+        "//",
+        "/content/",
+        "/content/ab/c",
         "/feeds/",
         "/feeds/news/",
         "/feeds/news/items/a/b",

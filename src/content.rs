@@ -1,0 +1,12 @@
+//! Content mirroring, the second phase of a sync (issue 18): the files
+//! items point to (enclosures) fetched in the background, kept by their
+//! SHA-256, and served by feedgate (`GET /content/{sha256}`).
+//!
+//! `config` is `[feeds.NAME.content]`; `store` owns the files on disk.
+
+pub mod config;
+pub mod store;
+
+pub use config::ContentConfig;
+
+pub use store::{is_sha256, ContentError, ContentStore, Meta, Object};

@@ -36,6 +36,10 @@ pub struct Enclosure {
     pub length: u64,
     #[serde(rename = "type")]
     pub mime: String,
+    /// Where the file came from, when `url` is feedgate's mirrored copy
+    /// (`{base_url}/content/{sha256}`, `crate::content`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// The full state of an item (never a partial one). Field order is the

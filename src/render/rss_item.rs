@@ -17,7 +17,8 @@ use super::content::{kind, Kind};
 use super::dates::{imf, rfc3339_millis};
 use super::uri::{is_http_url, media_type, uri};
 use super::write::{
-    attribute, cdata_element, element, enclosure_link, number, number_attribute, push, Esc,
+    attribute, cdata_element, element, enclosure_link, number, number_attribute, push, via_link,
+    Esc,
 };
 use super::Document;
 use crate::model::{Action, Entry, Payload};
@@ -122,6 +123,7 @@ fn payload_head(out: &mut Vec<u8>, p: &Payload) -> Option<usize> {
     number_attribute(out, "length", e.length);
     attribute(out, "type", &mime, Esc::Raw);
     out.extend_from_slice(b"/>");
+    via_link(out, "atom:link", e);
     Some(i)
 }
 

@@ -186,6 +186,7 @@ fn gen_payload(r: &mut Rng) -> Payload {
             url: r.text(LINKS),
             length: [0, 1, 1234, u64::MAX][r.below(4)],
             mime: r.pick(MIMES).to_owned(),
+            via: None,
         })
         .collect();
     Payload {

@@ -46,11 +46,13 @@ pub fn payload(title: &str) -> Payload {
                 url: "http://cdn.example/a.mp3".into(),
                 length: 1234,
                 mime: "audio/mpeg".into(),
+                via: None,
             },
             Enclosure {
                 url: "http://cdn.example/b.mp4".into(),
                 length: 0,
                 mime: "video/mp4".into(),
+                via: None,
             },
         ],
         published: Some("2024-04-30T08:00:00Z".to_owned()),

@@ -300,3 +300,27 @@ fn a_hundred_entry_page_keeps_seq_order() {
     );
     assert_eq!(ch.items.len(), 100);
 }
+
+#[test]
+fn a_mirrored_enclosure_links_where_it_came_from_in_both_formats() {
+    let mut p = payload("Episode");
+    p.enclosures[0].url = "https://gw.example/content/ab12".into();
+    p.enclosures[0].via = Some("http://cdn.example/a.mp3?x=1&y=2".into());
+    let entries = [entry(1, "ep", Action::Update, T0, Some(p))];
+    let (body, channel) = rss(&doc(&entries));
+    let text = String::from_utf8(body).unwrap();
+    let enclosure = channel.items()[0].enclosure().expect("an enclosure");
+    assert_eq!(enclosure.url(), "https://gw.example/content/ab12");
+    assert!(text.contains(
+        "<atom:link href=\"http://cdn.example/a.mp3?x=1&amp;y=2\" rel=\"via\" type=\"audio/mpeg\"/>"
+    ));
+    roxmltree::Document::parse(&text).expect("well-formed");
+    let (body, feed) = atom(&doc(&entries));
+    let links = feed.entries()[0].links();
+    let via = links.iter().find(|l| l.rel() == "via").expect("a via link");
+    assert_eq!(via.href(), "http://cdn.example/a.mp3?x=1&y=2");
+    assert!(links
+        .iter()
+        .any(|l| l.rel() == "enclosure" && l.href() == "https://gw.example/content/ab12"));
+    roxmltree::Document::parse(std::str::from_utf8(&body).unwrap()).expect("well-formed");
+}

@@ -245,6 +245,21 @@ pub(crate) fn enclosure_link(out: &mut Vec<u8>, tag: &str, enc: &crate::model::E
         number_attribute(out, "length", enc.length);
     }
     out.extend_from_slice(b"/>");
+    via_link(out, tag, enc);
+}
+
+/// Where a mirrored enclosure came from: `<TAG href=… rel="via"/>` (RFC
+/// 4287 §4.2.7.2), when it has a `via`.
+pub(crate) fn via_link(out: &mut Vec<u8>, tag: &str, enc: &crate::model::Enclosure) {
+    let Some(via) = &enc.via else { return };
+    out.push(b'<');
+    out.extend_from_slice(tag.as_bytes());
+    attribute(out, "href", &super::uri::uri(via), Esc::Raw);
+    out.extend_from_slice(b" rel=\"via\"");
+    if let Some(mime) = super::uri::media_type(&enc.mime) {
+        attribute(out, "type", &mime, Esc::Raw);
+    }
+    out.extend_from_slice(b"/>");
 }
 
 #[cfg(test)]

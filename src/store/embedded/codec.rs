@@ -11,6 +11,7 @@
 //!           | n u32 | n x str (categories)
 //!           | n u32 | n x (url str | length u64 | mime str) (enclosures)
 //!           | opt-str (published)
+//!           [ | 1 u8 | n x opt-str (each enclosure's via) ]  (only when one has it)
 //! opt-str:= 0 | 1 str
 //! ```
 //!
@@ -235,7 +236,18 @@ fn put_payload(out: &mut Vec<u8>, p: &Payload) {
         put_str(out, &e.mime);
     }
     put_opt(out, &p.published);
+    // An extension older records lack: each enclosure's `via`, written only
+    // when one has it (so every payload without one keeps its bytes).
+    if p.enclosures.iter().any(|e| e.via.is_some()) {
+        out.push(VIAS);
+        for e in &p.enclosures {
+            put_opt(out, &e.via);
+        }
+    }
 }
+
+/// The tag of the payload extension that holds each enclosure's `via`.
+const VIAS: u8 = 1;
 
 struct Reader<'a>(&'a [u8]);
 
@@ -311,10 +323,23 @@ impl<'a> Reader<'a> {
                     url: self.string()?,
                     length: self.u64()?,
                     mime: self.string()?,
+                    via: None,
                 })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         let published = self.opt()?;
+        let mut enclosures = enclosures;
+        // The extension after the payload (see `put_payload`).
+        if !self.0.is_empty() {
+            match self.u8()? {
+                VIAS => {
+                    for e in &mut enclosures {
+                        e.via = self.opt()?;
+                    }
+                }
+                t => return Err(CodecError::Tag(t)),
+            }
+        }
         Ok(Payload {
             title,
             link,

@@ -16,11 +16,13 @@ fn full() -> Payload {
                 url: "https://example.org/a.mp3".into(),
                 length: 12,
                 mime: "audio/mpeg".into(),
+                via: None,
             },
             Enclosure {
                 url: "https://example.org/b.ogg".into(),
                 length: 0,
                 mime: "audio/ogg".into(),
+                via: None,
             },
         ],
         published: Some("2024-05-01T10:00:00.5Z".into()),

@@ -36,7 +36,8 @@ fn json_array_with_default_fields() {
         [Enclosure {
             url: "https://x/a.mp3".into(),
             length: 12,
-            mime: "audio/mpeg".into()
+            mime: "audio/mpeg".into(),
+            via: None,
         }]
     );
     assert_eq!(a.published.as_deref(), Some("2024-05-01T10:00:00Z"));

@@ -14,6 +14,7 @@ fn full() -> Payload {
             url: "https://example.org/m.mp3".into(),
             length: u64::MAX,
             mime: "audio/mpeg".into(),
+            via: None,
         }],
         published: Some("2026-11-25T00:00:00Z".into()),
     }
@@ -100,6 +101,35 @@ fn records_round_trip() {
 }
 
 #[test]
+fn a_payload_without_a_via_keeps_its_bytes_and_one_with_it_round_trips() {
+    // The bytes a payload had before `via` existed: no extension.
+    let mut old = Vec::new();
+    put_live(&mut old, 7, 8, 7, &full());
+    assert!(
+        old.ends_with(b"2026-11-25T00:00:00Z"),
+        "ends with `published`, no extension"
+    );
+    let mut mirrored = full();
+    mirrored.enclosures[0].via = Some("https://media.example.org/m.mp3".into());
+    mirrored.enclosures.push(Enclosure {
+        url: "v".into(),
+        length: 1,
+        mime: "m".into(),
+        via: None,
+    });
+    let mut out = Vec::new();
+    put_live(&mut out, 7, 8, 7, &mirrored);
+    let Record::Live(state) = record(&out).unwrap() else {
+        panic!("live")
+    };
+    assert_eq!(state.payload, mirrored);
+    // An unknown extension is an error, never a payload read wrongly.
+    let mut future = old.clone();
+    future.push(9);
+    assert!(matches!(record(&future), Err(CodecError::Tag(9))));
+}
+
+#[test]
 fn every_truncation_is_an_error_not_a_panic() {
     let bytes = chunk(&sample());
     for n in 0..bytes.len() {
@@ -142,11 +172,15 @@ proptest! {
         cats in proptest::collection::vec(".{0,8}", 0..4),
         len in any::<u64>(),
         published in proptest::option::of("[0-9TZ:-]{0,20}"),
+        via in proptest::option::of(".{0,12}"),
     ) {
         let p = Payload {
             title,
             categories: cats,
-            enclosures: vec![Enclosure { url: "u".into(), length: len, mime: "m".into() }],
+            enclosures: vec![
+                Enclosure { url: "u".into(), length: len, mime: "m".into(), via },
+                Enclosure { url: "w".into(), length: 0, mime: "n".into(), via: None },
+            ],
             published,
             ..Payload::default()
         };

@@ -19,6 +19,9 @@ pub enum StoreError {
     Format { what: String },
     #[error("item {0:?} not found")]
     ItemNotFound(String),
+    /// An [`Op::Replace`] found the item changed since it was read.
+    #[error("item {0:?} changed since it was read")]
+    Conflict(String),
     #[error("the store failed to make a write durable earlier and refuses writes")]
     Failed,
     /// A batch shared by several appends failed to apply: each gets this.
@@ -30,14 +33,44 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)] // built once per op and consumed at once; boxing buys nothing
 pub enum Op {
-    Put { id: String, payload: Payload },
-    Delete { id: String },
+    Put {
+        id: String,
+        payload: Payload,
+    },
+    /// A `Put` only while the item's state is still the one the transaction
+    /// `seq` set, else the append fails with [`StoreError::Conflict`]: a
+    /// change feedgate derives from an item (a mirrored enclosure) never
+    /// overwrites a producer's write that came in between.
+    Replace {
+        id: String,
+        payload: Payload,
+        seq: u64,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 impl Op {
     pub fn id(&self) -> &str {
         match self {
-            Op::Put { id, .. } | Op::Delete { id } => id,
+            Op::Put { id, .. } | Op::Replace { id, .. } | Op::Delete { id } => id,
+        }
+    }
+
+    /// The state the op sets (`None`: a delete).
+    pub fn payload(&self) -> Option<&Payload> {
+        match self {
+            Op::Put { payload, .. } | Op::Replace { payload, .. } => Some(payload),
+            Op::Delete { .. } => None,
+        }
+    }
+
+    /// The seq of the state a `Replace` expects to find.
+    pub fn expects(&self) -> Option<u64> {
+        match self {
+            Op::Replace { seq, .. } => Some(*seq),
+            _ => None,
         }
     }
 }

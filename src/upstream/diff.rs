@@ -133,7 +133,7 @@ mod tests {
         d.ops
             .iter()
             .map(|op| match op {
-                Op::Put { id, payload } => {
+                Op::Put { id, payload } | Op::Replace { id, payload, .. } => {
                     format!("put {id} {}", payload.title.as_deref().unwrap_or(""))
                 }
                 Op::Delete { id } => format!("delete {id}"),

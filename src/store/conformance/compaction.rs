@@ -42,7 +42,7 @@ pub(crate) async fn workload(
         };
         log.append(std::slice::from_ref(&op)).await.unwrap();
         match op {
-            Op::Put { .. } => state.insert(id, title),
+            Op::Put { .. } | Op::Replace { .. } => state.insert(id, title),
             Op::Delete { .. } => state.remove(&id),
         };
     }

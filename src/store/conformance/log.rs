@@ -37,6 +37,53 @@ pub(super) async fn actions_and_gap_free_seqs(open: Open) {
     assert_eq!(store.feed("other").unwrap().head(), 0);
 }
 
+/// `Replace` applies only over the state it was derived from.
+pub(super) async fn a_replace_applies_only_over_the_state_it_read(open: Open) {
+    use crate::store::Op;
+    let store = open(&feeds(), Arc::new(ManualClock::new(5_000))).await;
+    let log = store.feed("news").unwrap();
+    log.append(&[put("a", "1")]).await.unwrap();
+    let replace = |title: &str, seq: u64| Op::Replace {
+        id: "a".into(),
+        payload: crate::model::Payload {
+            title: Some(title.into()),
+            ..Default::default()
+        },
+        seq,
+    };
+    let a = log.append(&[replace("derived", 1)]).await.unwrap();
+    assert_eq!(outcomes(&a), [(Outcome::Update, 2)]);
+    // A producer's write in between: the stale replace changes nothing.
+    log.append(&[put("a", "producer")]).await.unwrap();
+    let e = log.append(&[replace("stale", 2)]).await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict(ref id) if id == "a"),
+        "{e}"
+    );
+    let state = log.item("a").await.unwrap().unwrap();
+    assert_eq!(
+        (state.seq, state.payload.title.as_deref()),
+        (3, Some("producer"))
+    );
+    assert_eq!(log.head(), 3);
+    // Nor over a deleted item, nor one that never was.
+    log.append(&[del("a")]).await.unwrap();
+    assert!(matches!(
+        log.append(&[replace("x", 3)]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let none = Op::Replace {
+        id: "b".into(),
+        payload: Default::default(),
+        seq: 1,
+    };
+    assert!(matches!(
+        log.append(&[none]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(log.head(), 4);
+}
+
 pub(super) async fn batches_are_atomic_and_rejected_ones_leave_no_trace(open: Open) {
     let store = open(&feeds(), Arc::new(ManualClock::new(5_000))).await;
     let log = store.feed("news").unwrap();

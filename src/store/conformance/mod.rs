@@ -100,6 +100,7 @@ macro_rules! suite {
 
 suite!([embedded, memory, postgres] [
     log::actions_and_gap_free_seqs,
+    log::a_replace_applies_only_over_the_state_it_read,
     log::batches_are_atomic_and_rejected_ones_leave_no_trace,
     log::stamps_never_go_back_and_seconds_are_indexed,
     log::concurrent_producers_and_a_polling_consumer,

@@ -216,9 +216,15 @@ impl FeedLog {
                     state.map(Current::from)
                 }
             };
+            if op
+                .expects()
+                .is_some_and(|want| current.as_ref().map(|c| c.seq) != Some(want))
+            {
+                return Err(StoreError::Conflict(id.to_string()));
+            }
             let seq = w.head + (all.txns.len() + mine.txns.len()) as u64 + 1;
-            let (outcome, born, next) = match (op, current) {
-                (Op::Put { payload, .. }, Some(cur)) if *cur.payload == *payload => {
+            let (outcome, born, next) = match (op.payload(), current) {
+                (Some(payload), Some(cur)) if *cur.payload == *payload => {
                     applied.push(Applied {
                         id: id.to_string(),
                         outcome: Outcome::Unchanged,
@@ -226,13 +232,13 @@ impl FeedLog {
                     });
                     continue;
                 }
-                (Op::Delete { .. }, None) => return Err(StoreError::ItemNotFound(id.to_string())),
-                (Op::Delete { .. }, Some(cur)) => {
+                (None, None) => return Err(StoreError::ItemNotFound(id.to_string())),
+                (None, Some(cur)) => {
                     my_live -= 1;
                     mine.tombs.insert(id, seq);
                     (Outcome::Delete, cur.born, None)
                 }
-                (Op::Put { payload, .. }, cur) => {
+                (Some(payload), cur) => {
                     let (outcome, born) = match &cur {
                         Some(c) => (Outcome::Update, c.born),
                         None => (Outcome::Add, seq),

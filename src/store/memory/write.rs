@@ -25,9 +25,15 @@ impl MemoryLog {
                     _ => None,
                 },
             };
+            if op
+                .expects()
+                .is_some_and(|want| current.as_ref().map(|c| c.seq) != Some(want))
+            {
+                return Err(StoreError::Conflict(id.to_string()));
+            }
             let seq = s.head + txns.len() as u64 + 1;
-            let (action, born, next) = match (op, current) {
-                (Op::Put { payload, .. }, Some(cur)) if cur.payload == *payload => {
+            let (action, born, next) = match (op.payload(), current) {
+                (Some(payload), Some(cur)) if cur.payload == *payload => {
                     applied.push(Applied {
                         id: id.to_string(),
                         outcome: Outcome::Unchanged,
@@ -35,9 +41,9 @@ impl MemoryLog {
                     });
                     continue;
                 }
-                (Op::Delete { .. }, None) => return Err(StoreError::ItemNotFound(id.to_string())),
-                (Op::Delete { .. }, Some(cur)) => (Action::Delete, cur.born, None),
-                (Op::Put { payload, .. }, cur) => {
+                (None, None) => return Err(StoreError::ItemNotFound(id.to_string())),
+                (None, Some(cur)) => (Action::Delete, cur.born, None),
+                (Some(payload), cur) => {
                     let (action, born) = match &cur {
                         Some(c) => (Action::Update, c.born),
                         None => (Action::Add, seq),

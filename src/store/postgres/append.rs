@@ -63,20 +63,29 @@ struct Decided<'a> {
 
 /// The ops with their payloads as JSON (canonical: equal payloads, equal
 /// text), so that deciding "unchanged" compares text.
-fn encode(ops: &[Op]) -> Result<Vec<(&str, Option<String>)>, StoreError> {
+fn encode(ops: &[Op]) -> Result<Vec<Encoded<'_>>, StoreError> {
     ops.iter()
-        .map(|op| match op {
-            Op::Put { id, payload } => serde_json::to_string(payload)
-                .map(|j| (id.as_str(), Some(j)))
-                .map_err(|e| StoreError::Write(format!("item {id:?}: {e}"))),
-            Op::Delete { id } => Ok((id.as_str(), None)),
+        .map(|op| {
+            let id = op.id();
+            let json = match op.payload() {
+                Some(p) => Some(
+                    serde_json::to_string(p)
+                        .map_err(|e| StoreError::Write(format!("item {id:?}: {e}")))?,
+                ),
+                None => None,
+            };
+            Ok((id, json, op.expects()))
         })
         .collect()
 }
 
+/// An op as `decide` takes it: id, JSON (`None`: a delete), the seq a
+/// `Replace` expects.
+type Encoded<'a> = (&'a str, Option<String>, Option<u64>);
+
 /// Decide `ops` (`(id, JSON)`, `None` for a delete) in order after `head`.
 fn decide<'a>(
-    ops: &'a [(&'a str, Option<String>)],
+    ops: &'a [Encoded<'a>],
     stored: &'a HashMap<String, Current<'a>>,
     head: u64,
 ) -> Result<Decided<'a>, StoreError> {
@@ -86,7 +95,7 @@ fn decide<'a>(
         items: HashMap::new(),
         live: 0,
     };
-    for (id, json) in ops {
+    for (id, json, expects) in ops {
         let id: &str = id;
         let current = d
             .items
@@ -94,6 +103,9 @@ fn decide<'a>(
             .or_else(|| stored.get(id))
             .filter(|c| c.json.is_some())
             .cloned();
+        if expects.is_some_and(|want| current.as_ref().map(|c| c.seq) != Some(want)) {
+            return Err(StoreError::Conflict(id.to_string()));
+        }
         let seq = head + d.txns.len() as u64 + 1;
         let (action, born) = match (json.as_deref(), &current) {
             (Some(j), Some(cur)) if cur.json == Some(j) => {
@@ -162,7 +174,7 @@ WHERE id = $1 RETURNING pg_notify('feedgate', $17)";
 impl PgLog {
     pub(super) async fn append_ops(&self, ops: &[Op]) -> Result<Appended, StoreError> {
         let ops = encode(ops)?;
-        let mut ids: Vec<&str> = ops.iter().map(|(id, _)| *id).collect();
+        let mut ids: Vec<&str> = ops.iter().map(|(id, ..)| *id).collect();
         ids.sort_unstable();
         ids.dedup();
         let _turn = self.writer.lock().await;

@@ -54,6 +54,8 @@ pub struct App {
     hub: crate::websub::Hub,
     /// Mirrored files (`data_dir/content`), when a feed mirrors its enclosures.
     content: Option<Arc<crate::content::ContentStore>>,
+    /// The background fetching of mirrored feeds' files.
+    mirror: Option<crate::content::Mirror>,
 }
 
 impl App {
@@ -119,6 +121,9 @@ impl App {
         } else {
             None
         };
+        let mirror = content
+            .as_ref()
+            .and_then(|store| crate::content::Mirror::new(&config, store.clone()));
         let app = App {
             config,
             auth,
@@ -132,6 +137,7 @@ impl App {
             waiting,
             hub,
             content,
+            mirror,
         };
         app.seed().await?;
         app.upstreams.start_background();
@@ -186,6 +192,11 @@ impl App {
     /// The store of mirrored files, if any feed mirrors.
     pub fn content(&self) -> Option<&Arc<crate::content::ContentStore>> {
         self.content.as_ref()
+    }
+
+    /// The content mirror, if any feed mirrors.
+    pub fn mirror(&self) -> Option<&crate::content::Mirror> {
+        self.mirror.as_ref()
     }
 
     /// The WebSub hub.

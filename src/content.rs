@@ -2,10 +2,16 @@
 //! items point to (enclosures) fetched in the background, kept by their
 //! SHA-256, and served by feedgate (`GET /content/{sha256}`).
 //!
-//! `config` is `[feeds.NAME.content]`; `store` owns the files on disk.
+//! `config` is `[feeds.NAME.content]`; `store` owns the files on disk;
+//! `fetch` is one download attempt; `mirror` follows the feeds' logs and
+//! runs the downloads.
 
 pub mod config;
+pub mod fetch;
+pub mod mirror;
 pub mod store;
+
+pub use mirror::Mirror;
 
 pub use config::ContentConfig;
 

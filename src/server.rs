@@ -43,7 +43,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), crate::store::StoreError> {
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
-    let mut background = crate::background::spawn(&app, stopped);
+    let mut background = crate::content::Mirror::start(&app, &stopped);
+    background.extend(crate::background::spawn(&app, stopped));
     background.extend(crate::websub::Hub::start(&app));
     let conns = Arc::new(Conns::default());
     conns.start_clock();

@@ -68,7 +68,7 @@ pub struct ContentStore {
 impl ContentStore {
     /// Open (creating its directories) the store at `root`.
     pub fn open(root: &Path) -> Result<ContentStore, ContentError> {
-        for dir in [root.join("objects"), root.join("partial")] {
+        for dir in ["objects", "partial", "urls", "cursors"].map(|d| root.join(d)) {
             fs::create_dir_all(&dir).map_err(io_err("cannot create", &dir))?;
         }
         Ok(ContentStore {
@@ -84,6 +84,47 @@ impl ContentStore {
     pub fn partial_path(&self, url: &str) -> PathBuf {
         let key = hex::encode(Sha256::digest(url.as_bytes()));
         self.root.join("partial").join(key)
+    }
+
+    fn url_path(&self, url: &str) -> PathBuf {
+        let key = hex::encode(Sha256::digest(url.as_bytes()));
+        self.root.join("urls").join(key)
+    }
+
+    /// The object a download from `url` gave, if it is still stored.
+    pub fn recall(&self, url: &str) -> Option<Object> {
+        let sha = fs::read_to_string(self.url_path(url)).ok()?;
+        self.get(sha.trim())
+    }
+
+    /// Remember that `url` gave `sha256`, and that `feed` references it.
+    pub fn remember(&self, url: &str, sha256: &str, feed: &str) -> Result<(), ContentError> {
+        write_atomically(&self.url_path(url), sha256.as_bytes())?;
+        let Some(mut object) = self.get(sha256) else {
+            return Ok(());
+        };
+        if !object.meta.feeds.iter().any(|f| f == feed) {
+            object.meta.feeds.push(feed.to_string());
+            object.meta.feeds.sort();
+            let meta = serde_json::to_vec(&object.meta).unwrap_or_default();
+            write_atomically(&object.path.with_extension("json"), &meta)?;
+        }
+        Ok(())
+    }
+
+    /// Where the mirror of `feed` stopped reading its log: the position, if
+    /// it was in the log's `epoch` (else nothing of this log was read).
+    pub fn cursor(&self, feed: &str, epoch: &str) -> u64 {
+        let text = fs::read_to_string(self.root.join("cursors").join(feed)).unwrap_or_default();
+        match text.trim().split_once('.') {
+            Some((e, seq)) if e == epoch => seq.parse().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    pub fn set_cursor(&self, feed: &str, epoch: &str, seq: u64) -> Result<(), ContentError> {
+        let path = self.root.join("cursors").join(feed);
+        write_atomically(&path, format!("{epoch}.{seq}").as_bytes())
     }
 
     /// The object `sha256`, if it is stored (whole, with its metadata).
@@ -214,7 +255,9 @@ pub fn hash_file(path: &Path) -> Result<(String, u64), ContentError> {
 
 /// Write `bytes` to `path` by a synced temporary file renamed over it.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ContentError> {
-    let tmp = path.with_extension("json.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)

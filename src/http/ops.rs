@@ -102,6 +102,7 @@ pub fn list_feeds(app: &App, who: Option<&crate::auth::Credential>) -> Res {
                 "transactions": head.seq,
                 "items": head.live,
                 "upstream": upstream,
+                "content": app.mirror().and_then(|m| m.state(feed.name())),
             })
         })
         .collect();

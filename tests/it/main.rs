@@ -12,6 +12,7 @@ mod client_dates;
 mod compression;
 mod consumers;
 mod content;
+mod content_mirror;
 mod cursors;
 mod documents;
 mod durability;

@@ -31,6 +31,15 @@ pub enum Reply {
         declared: usize,
     },
     Redirect(String),
+    /// A file (content mirroring): ETag `"file"`, `Range: bytes=N-` honoured
+    /// when `ranges` (206; `If-Range` other than the ETag: the whole file),
+    /// and, with `cut_after`, each answer declared whole but cut off after
+    /// that many of its bytes.
+    File {
+        body: Vec<u8>,
+        ranges: bool,
+        cut_after: Option<usize>,
+    },
 }
 
 impl Reply {
@@ -203,6 +212,11 @@ async fn serve(mut s: TcpStream, state: Arc<Mutex<State>>, hits: Arc<AtomicUsize
             return;
         }
         Some(Reply::Redirect(to)) => response(302, &[("Location", to)], b""),
+        Some(Reply::File {
+            body,
+            ranges,
+            cut_after,
+        }) => file(&seen, &body, ranges, cut_after),
         Some(Reply::Truncated { body, declared }) => {
             let mut out = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n"
@@ -242,6 +256,42 @@ async fn serve(mut s: TcpStream, state: Arc<Mutex<State>>, hits: Arc<AtomicUsize
     };
     let _ = s.write_all(&out).await;
     let _ = s.shutdown().await;
+}
+
+fn file(seen: &Seen, body: &[u8], ranges: bool, cut_after: Option<usize>) -> Vec<u8> {
+    let same = seen.header("if-range").is_none_or(|v| v == "\"file\"");
+    let from = seen
+        .header("range")
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|_| ranges && same);
+    let mut hs = vec![
+        ("Content-Type", "audio/mpeg".to_string()),
+        ("ETag", "\"file\"".to_string()),
+    ];
+    let mut out = match from {
+        Some(n) if n >= body.len() => {
+            hs.push(("Content-Range", format!("bytes */{}", body.len())));
+            response(416, &hs, b"")
+        }
+        Some(n) => {
+            hs.push((
+                "Content-Range",
+                format!("bytes {n}-{}/{}", body.len() - 1, body.len()),
+            ));
+            response(206, &hs, &body[n..])
+        }
+        None => response(200, &hs, body),
+    };
+    if let Some(cut) = cut_after {
+        let head = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(0, |p| p + 4);
+        out.truncate((head + cut).min(out.len()));
+    }
+    out
 }
 
 fn response(status: u16, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {

@@ -1,0 +1,332 @@
+//! Content mirroring against a local origin that serves files, honours or
+//! ignores `Range`, fails, cuts answers short, hangs and lies about
+//! lengths: a stored file is always the whole file, an item points at
+//! feedgate's copy only once it is stored (its original URL kept as `via`),
+//! a file that cannot be fetched leaves the item alone and is reported, and
+//! a restart resumes what a stop cut off.
+
+use crate::support::origin::{Origin, Reply};
+use crate::support::*;
+use std::time::Duration;
+
+const BASE: &str = "https://gw.example";
+
+fn toml(origin: &Origin, extra: &str) -> String {
+    format!(
+        "base_url = \"{BASE}\"\n[feeds.news.content]\nmirror = true\nallow = [{:?}]\n\
+         retry_min = \"20ms\"\nretry_max = \"100ms\"\ntimeout = \"1s\"\nattempts = 6\n{extra}\n",
+        origin.url("")
+    )
+}
+
+fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 253) as u8).collect()
+}
+
+fn file(body: &[u8]) -> Reply {
+    Reply::File {
+        body: body.to_vec(),
+        ranges: true,
+        cut_after: None,
+    }
+}
+
+fn item(url: &str, length: u64) -> String {
+    serde_json::json!({
+        "title": "Episode",
+        "enclosures": [{"url": url, "length": length, "type": "audio/mpeg"}],
+    })
+    .to_string()
+}
+
+/// The item's first enclosure once `done` holds for it (or panic after ~10 s).
+async fn enclosure_when(
+    app: &TestApp,
+    id: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..1000 {
+        last = app
+            .get(&format!("/feeds/news/items/{id}"), &[])
+            .await
+            .json();
+        let e = &last["enclosures"][0];
+        if done(e) {
+            return e.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("not reached; the item is {last}");
+}
+
+fn mirrored(e: &serde_json::Value) -> bool {
+    e["url"].as_str().is_some_and(|u| u.starts_with(BASE))
+}
+
+/// The content state `GET /feeds` shows for `news`.
+async fn state(app: &TestApp) -> serde_json::Value {
+    let feeds = app.get("/feeds", &[]).await.json();
+    let news = feeds["feeds"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == "news"));
+    news.map(|f| f["content"].clone()).unwrap_or_default()
+}
+
+/// Served at `/content/…` of the copy `e` points at.
+async fn served(app: &TestApp, e: &serde_json::Value) -> Vec<u8> {
+    let url = e["url"].as_str().unwrap_or_default();
+    let r = app.get(url.trim_start_matches(BASE), &[]).await;
+    assert_eq!(r.status, 200, "{url}");
+    r.body
+}
+
+#[tokio::test]
+async fn a_file_is_fetched_stored_and_the_item_points_at_the_copy() {
+    let origin = Origin::start().await;
+    let body = bytes(200_000);
+    origin.set("/ep1.mp3", file(&body));
+    let app = TestApp::builder().toml(&toml(&origin, "")).spawn().await;
+    let url = origin.url("/ep1.mp3");
+    let ack = app.put("news", "ep1", &item(&url, 200_000)).await;
+    assert_eq!(ack.status, 201);
+    let added = ack.json()["etag"].as_str().unwrap_or_default().to_string();
+    let e = enclosure_when(&app, "ep1", mirrored).await;
+    assert_eq!(e["via"], url.as_str());
+    assert_eq!(e["length"], 200_000);
+    assert_eq!(served(&app, &e).await, body);
+    // A consumer that took the add learns of the copy through the protocol:
+    // an update, once its second is whole.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let page = app
+        .get(&format!("/feeds/news.atom?etag={added}"), &[])
+        .await;
+    let feed = Feed::parse(&page.body);
+    let actions: Vec<_> = feed.entries.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["update"],
+        "one entry per item, its latest transaction"
+    );
+    let doc = page.text();
+    assert!(
+        doc.contains(&format!(
+            "href=\"{}\" rel=\"enclosure\"",
+            e["url"].as_str().unwrap()
+        )),
+        "{doc}"
+    );
+    assert!(
+        doc.contains(&format!("href=\"{url}\" rel=\"via\"")),
+        "{doc}"
+    );
+    let st = state(&app).await;
+    assert_eq!(
+        (st["stored_files"].as_u64(), st["stored_bytes"].as_u64()),
+        (Some(1), Some(200_000))
+    );
+    // The same URL in another item is not fetched again.
+    let hits = origin.hits();
+    app.put("news", "ep1-again", &item(&url, 0)).await;
+    let again = enclosure_when(&app, "ep1-again", mirrored).await;
+    assert_eq!(
+        (again["url"].clone(), origin.hits()),
+        (e["url"].clone(), hits)
+    );
+}
+
+#[tokio::test]
+async fn a_cut_off_download_resumes_with_a_range() {
+    let origin = Origin::start().await;
+    let body = bytes(300_000);
+    origin.set(
+        "/ep.mp3",
+        Reply::File {
+            body: body.clone(),
+            ranges: true,
+            cut_after: Some(120_000),
+        },
+    );
+    let app = TestApp::builder().toml(&toml(&origin, "")).spawn().await;
+    app.put("news", "ep", &item(&origin.url("/ep.mp3"), 300_000))
+        .await;
+    // Let an attempt or two be cut off, then serve the rest.
+    for _ in 0..500 {
+        if origin.hits() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    origin.set("/ep.mp3", file(&body));
+    let e = enclosure_when(&app, "ep", mirrored).await;
+    assert_eq!(served(&app, &e).await, body);
+    let ranges: Vec<_> = origin
+        .seen()
+        .iter()
+        .filter_map(|s| s.header("range").map(String::from))
+        .collect();
+    assert!(ranges.contains(&"bytes=120000-".to_string()), "{ranges:?}");
+    assert!(origin
+        .seen()
+        .iter()
+        .skip(1)
+        .all(|s| s.header("if-range") == Some("\"file\"")));
+}
+
+#[tokio::test]
+async fn an_origin_that_ignores_ranges_still_gives_the_whole_file() {
+    let origin = Origin::start().await;
+    let body = bytes(100_000);
+    let cut = |cut_after| Reply::File {
+        body: body.clone(),
+        ranges: false,
+        cut_after,
+    };
+    origin.set("/ep.mp3", cut(Some(30_000)));
+    let app = TestApp::builder().toml(&toml(&origin, "")).spawn().await;
+    app.put("news", "ep", &item(&origin.url("/ep.mp3"), 0))
+        .await;
+    for _ in 0..500 {
+        if origin.hits() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    origin.set("/ep.mp3", cut(None));
+    let e = enclosure_when(&app, "ep", mirrored).await;
+    assert_eq!(served(&app, &e).await, body);
+    assert_eq!(e["length"], 100_000, "filled in: the item gave none");
+}
+
+#[tokio::test]
+async fn failures_hangs_and_lies_leave_the_item_alone_and_are_reported() {
+    let origin = Origin::start().await;
+    origin.set("/gone.mp3", Reply::Status(404));
+    origin.set("/broken.mp3", Reply::Status(503));
+    origin.set("/short.mp3", file(&bytes(500)));
+    origin.set("/huge.mp3", file(&bytes(5_000)));
+    let app = TestApp::builder()
+        .toml(&toml(&origin, "max_bytes = 4000\nmax_total_bytes = 100000"))
+        .spawn()
+        .await;
+    app.put("news", "gone", &item(&origin.url("/gone.mp3"), 0))
+        .await;
+    app.put("news", "broken", &item(&origin.url("/broken.mp3"), 0))
+        .await;
+    // The item says 999 bytes; the origin has 500.
+    app.put("news", "lie", &item(&origin.url("/short.mp3"), 999))
+        .await;
+    app.put("news", "huge", &item(&origin.url("/huge.mp3"), 0))
+        .await;
+    let mut st = serde_json::Value::Null;
+    for _ in 0..1000 {
+        st = state(&app).await;
+        if st["failed"].as_object().map_or(0, |f| f.len()) == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let failed = st["failed"].as_object().unwrap_or_else(|| panic!("{st}"));
+    assert_eq!(failed.len(), 4, "{st}");
+    assert!(failed[&origin.url("/gone.mp3")]
+        .as_str()
+        .unwrap()
+        .contains("404"));
+    assert!(failed[&origin.url("/short.mp3")]
+        .as_str()
+        .unwrap()
+        .contains("999"));
+    assert!(failed[&origin.url("/huge.mp3")]
+        .as_str()
+        .unwrap()
+        .contains("max_bytes"));
+    for id in ["gone", "broken", "lie", "huge"] {
+        let i = app
+            .get(&format!("/feeds/news/items/{id}"), &[])
+            .await
+            .json();
+        assert!(
+            i["enclosures"][0]["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://127.0.0.1"),
+            "{i}"
+        );
+        assert!(i["enclosures"][0].get("via").is_none());
+    }
+    // 503 is retried (6 attempts), 404 and a wrong length are not.
+    let count = |p: &str| origin.seen().iter().filter(|s| s.path == p).count();
+    assert_eq!(
+        (
+            count("/broken.mp3"),
+            count("/gone.mp3"),
+            count("/short.mp3")
+        ),
+        (6, 1, 1)
+    );
+    assert!(
+        app.app().content().unwrap().list().is_empty(),
+        "nothing broken is stored"
+    );
+    // The feed is served all along.
+    assert_eq!(app.get("/feeds/news", &[]).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_hanging_origin_times_out_and_is_tried_again() {
+    let origin = Origin::start().await;
+    origin.set("/ep.mp3", Reply::Hang);
+    let app = TestApp::builder().toml(&toml(&origin, "")).spawn().await;
+    app.put("news", "ep", &item(&origin.url("/ep.mp3"), 0))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let st = state(&app).await;
+    assert_eq!(
+        st["pending"],
+        serde_json::json!([origin.url("/ep.mp3")]),
+        "{st}"
+    );
+    origin.set("/ep.mp3", file(b"finally"));
+    let e = enclosure_when(&app, "ep", mirrored).await;
+    assert_eq!(served(&app, &e).await, b"finally");
+}
+
+#[tokio::test]
+async fn a_restart_resumes_what_a_stop_cut_off() {
+    let origin = Origin::start().await;
+    let body = bytes(150_000);
+    origin.set("/ep.mp3", Reply::Hang);
+    let app = TestApp::builder().toml(&toml(&origin, "")).spawn().await;
+    app.put("news", "ep", &item(&origin.url("/ep.mp3"), 150_000))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let dir = app.stop().await;
+    origin.set("/ep.mp3", file(&body));
+    let app = TestApp::builder()
+        .toml(&toml(&origin, ""))
+        .dir(dir)
+        .spawn()
+        .await;
+    let e = enclosure_when(&app, "ep", mirrored).await;
+    assert_eq!(served(&app, &e).await, body);
+}
+
+#[tokio::test]
+async fn a_producer_write_during_a_download_is_kept() {
+    let origin = Origin::start().await;
+    origin.set("/ep.mp3", Reply::Hang);
+    let app = TestApp::builder().toml(&toml(&origin, "")).spawn().await;
+    let url = origin.url("/ep.mp3");
+    app.put("news", "ep", &item(&url, 0)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The producer changes the title while the file is being fetched.
+    let changed = serde_json::json!({
+        "title": "Episode, corrected",
+        "enclosures": [{"url": url, "length": 0, "type": "audio/mpeg"}],
+    });
+    app.put("news", "ep", &changed.to_string()).await;
+    origin.set("/ep.mp3", file(b"audio"));
+    enclosure_when(&app, "ep", mirrored).await;
+    let i = app.get("/feeds/news/items/ep", &[]).await.json();
+    assert_eq!(i["title"], "Episode, corrected");
+}

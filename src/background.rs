@@ -29,6 +29,12 @@ pub fn spawn(app: &Arc<App>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>>
                 match compaction_pass(&app, &name, &policy, &stop).await {
                     Ok(r) if r.removed + r.tombstones_dropped > 0 => {
                         tracing::info!(feed = %name, examined = r.examined, removed = r.removed, tombstones_dropped = r.tombstones_dropped, "compacted");
+                        // Files only removed states pointed at go too.
+                        if let Some(m) = app.mirror() {
+                            if let Err(e) = m.collect(&app).await {
+                                tracing::warn!(error = %e, "content collection failed");
+                            }
+                        }
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(feed = %name, error = %e, "compaction failed"),

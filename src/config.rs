@@ -75,6 +75,9 @@ pub struct Config {
     /// `max_connections`; beyond, a long-poll is answered at once and a
     /// stream ends after its backlog.
     pub max_waiting: usize,
+    /// Most content downloads at once, every mirrored feed together
+    /// (`[feeds.NAME.content] concurrency` bounds each feed's).
+    pub content_downloads: usize,
     /// An event stream's comment line when nothing else was sent this long.
     #[serde(with = "duration")]
     pub sse_heartbeat: Duration,
@@ -117,6 +120,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             max_wait: Duration::from_secs(30),
             max_waiting: 10_000,
+            content_downloads: 4,
             sse_heartbeat: Duration::from_secs(15),
             sse_retry: Duration::from_secs(2),
             sse_lifetime: Duration::from_secs(300),

@@ -41,6 +41,10 @@ pub enum FetchError {
     TooLarge(u64),
     #[error("the origin says {said} bytes, the item {want}")]
     Mismatch { said: u64, want: u64 },
+    #[error("the feed's files would take more than max_total_bytes ({0} bytes)")]
+    Full(u64),
+    #[error("the file's SHA-256 is {0}, not the one its URL names")]
+    Corrupt(String),
     #[error("the download ended after {got} of {want} bytes")]
     Truncated { got: u64, want: u64 },
     #[error(transparent)]
@@ -54,6 +58,8 @@ impl FetchError {
         match self {
             FetchError::Status(s) => *s >= 500 || *s == 408 || *s == 429,
             FetchError::TooLarge(_)
+            | FetchError::Full(_)
+            | FetchError::Corrupt(_)
             | FetchError::Mismatch { .. }
             | FetchError::Content(ContentError::LengthMismatch { .. }) => false,
             _ => true,

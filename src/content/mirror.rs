@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 
 /// Transactions read per step.
 const STEP: usize = 64;
+/// How often files no item references are looked for (also after each compaction pass).
+const COLLECT_EVERY: Duration = Duration::from_secs(600);
 
 /// A feed's content state, as `GET /feeds` and the status page show it.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -51,6 +53,12 @@ struct Job {
 pub struct Mirror {
     store: Arc<ContentStore>,
     client: reqwest::Client,
+    /// `content_downloads`: every feed's downloads together.
+    downloads: Semaphore,
+    /// Held (shared) from a download to the item pointing at its copy, and
+    /// (exclusively) by [`Mirror::collect`]: a file is never collected in
+    /// between.
+    gc: tokio::sync::RwLock<()>,
     /// `{base_url}/content/`: what the mirrored URLs start with.
     prefix: String,
     feeds: BTreeMap<String, (ContentConfig, Arc<Semaphore>, Mutex<FeedState>)>,
@@ -97,6 +105,8 @@ impl Mirror {
         Some(Mirror {
             store,
             client,
+            downloads: Semaphore::new(app_config.content_downloads.max(1)),
+            gc: tokio::sync::RwLock::new(()),
             prefix,
             feeds,
         })
@@ -112,11 +122,26 @@ impl Mirror {
         let Some(mirror) = app.mirror() else {
             return Vec::new();
         };
-        mirror
+        let mut tasks: Vec<_> = mirror
             .feeds
             .keys()
             .map(|name| tokio::spawn(follow(app.clone(), name.clone(), stop.clone())))
-            .collect()
+            .collect();
+        let (app, mut stop) = (app.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(COLLECT_EVERY) => {}
+                    _ = stop.changed() => return,
+                }
+                if let Some(m) = app.mirror() {
+                    if let Err(e) = m.collect(&app).await {
+                        tracing::warn!(error = %e, "content collection failed");
+                    }
+                }
+            }
+        }));
+        tasks
     }
 
     /// The files `txns` ask for: enclosures at allowed origins, not ours.
@@ -199,11 +224,13 @@ async fn follow(app: Arc<App>, name: String, mut stop: watch::Receiver<bool>) {
 async fn one(app: &App, feed: &str, job: Job) {
     let Some(mirror) = app.mirror() else { return };
     let (config, slots, state) = &mirror.feeds[feed];
+    let _no_collection = mirror.gc.read().await;
     lock(state).pending.insert(job.url.clone());
     let object = match mirror.store.recall(&job.url) {
         Some(o) => Ok(o),
         None => {
             let _slot = slots.acquire().await;
+            let _download = mirror.downloads.acquire().await;
             fetch_with_retries(mirror, config, feed, &job).await
         }
     };
@@ -226,7 +253,7 @@ async fn one(app: &App, feed: &str, job: Job) {
         tracing::warn!(feed, error = %e, "content store cannot record a URL");
     }
     let copy = format!("{}{}", mirror.prefix, object.sha256);
-    match point(app, feed, &job, &copy, &object).await {
+    match point(app, feed, &job, &copy).await {
         Ok(true) => {
             let mut st = lock(state);
             st.stored_files += 1;
@@ -248,10 +275,15 @@ async fn fetch_with_retries(
     job: &Job,
 ) -> Result<Object, FetchError> {
     let partial = mirror.store.partial_path(&job.url);
+    let used = mirror.store.feed_bytes(feed);
+    let room = config.max_total_bytes.saturating_sub(used);
+    if room == 0 || job.want.is_some_and(|w| w > room) {
+        return Err(FetchError::Full(config.max_total_bytes));
+    }
     let download = Download {
         url: &job.url,
         partial: partial.clone(),
-        max_bytes: config.max_bytes,
+        max_bytes: config.max_bytes.min(room),
         want: job.want,
     };
     let state = &mirror.feeds[feed].2;
@@ -270,6 +302,14 @@ async fn fetch_with_retries(
                 ))),
             };
         let result = result.and_then(|source| {
+            // A file from another feedgate must be the one its URL names.
+            if let Some(named) = content_sha(&job.url) {
+                let (sha, _) = super::store::hash_file(&partial)?;
+                if sha != named {
+                    fetch::discard(&partial);
+                    return Err(FetchError::Corrupt(sha));
+                }
+            }
             let store = &mirror.store;
             let object = store.commit(&job.url, job.want, &source.content_type, feed);
             fetch::discard(&partial);
@@ -293,13 +333,7 @@ async fn fetch_with_retries(
 
 /// Point the item's enclosures at `url` to `copy`; `Ok(false)`: the item no
 /// longer has that enclosure (or already points at the copy).
-async fn point(
-    app: &App,
-    feed: &str,
-    job: &Job,
-    copy: &str,
-    object: &Object,
-) -> Result<bool, StoreError> {
+async fn point(app: &App, feed: &str, job: &Job, copy: &str) -> Result<bool, StoreError> {
     let Some(f) = app.feed(feed) else {
         return Ok(false);
     };
@@ -307,7 +341,7 @@ async fn point(
         let Some(item) = f.log().item(&job.id).await? else {
             return Ok(false);
         };
-        let Some(payload) = pointed(&item.payload, &job.url, copy, object.meta.length) else {
+        let Some(payload) = pointed(&item.payload, &job.url, copy) else {
             return Ok(false);
         };
         let op = Op::Replace {
@@ -324,20 +358,86 @@ async fn point(
     Ok(false)
 }
 
-/// `payload` with its enclosures at `url` pointing at `copy` (the original
-/// kept as `via`, the length filled in when the item gave none); `None` if
-/// it has none at `url`.
-pub fn pointed(payload: &Payload, url: &str, copy: &str, length: u64) -> Option<Payload> {
+/// `payload` with its enclosures at `url` pointing at `copy`, the original
+/// kept as `via` and nothing else changed (so [`unmirrored`] gives the
+/// item back as its origin had it); `None` if it has none at `url`.
+pub fn pointed(payload: &Payload, url: &str, copy: &str) -> Option<Payload> {
     let mut p = payload.clone();
     let mut any = false;
     for e in p.enclosures.iter_mut().filter(|e| e.url == url) {
         e.via = Some(std::mem::replace(&mut e.url, copy.to_string()));
-        if e.length == 0 {
-            e.length = length;
-        }
         any = true;
     }
     any.then_some(p)
+}
+
+/// The hash a `…/content/{sha256}` URL (another feedgate's copy) names.
+fn content_sha(url: &str) -> Option<&str> {
+    let path = url.split(['?', '#']).next()?;
+    let (before, sha) = path.rsplit_once('/')?;
+    (before.ends_with("/content") && super::is_sha256(sha)).then_some(sha)
+}
+
+impl Mirror {
+    /// Remove the files no item of any feed points at any more (after
+    /// deletes, updates and compaction), and record which feeds point at
+    /// the rest. Returns the files and bytes removed.
+    pub async fn collect(&self, app: &App) -> Result<(usize, u64), StoreError> {
+        let _exclusive = self.gc.write().await;
+        let mut referenced: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for feed in app.feeds() {
+            for (_, item) in feed.log().items().await? {
+                for e in &item.payload.enclosures {
+                    if let Some(sha) = e.url.strip_prefix(&self.prefix) {
+                        let feeds = referenced.entry(sha.to_string()).or_default();
+                        feeds.insert(feed.name().to_string());
+                    }
+                }
+            }
+        }
+        let (mut files, mut bytes) = (0, 0);
+        for sha in self.store.list() {
+            let Some(object) = self.store.get(&sha) else {
+                continue;
+            };
+            let result = match referenced.remove(&sha) {
+                None => {
+                    files += 1;
+                    bytes += object.meta.length;
+                    self.store.remove(&sha)
+                }
+                Some(feeds) => {
+                    let feeds: Vec<String> = feeds.into_iter().collect();
+                    if feeds == object.meta.feeds {
+                        continue;
+                    }
+                    self.store.set_feeds(&sha, feeds)
+                }
+            };
+            if let Err(e) = result {
+                tracing::warn!(sha256 = %sha, error = %e, "content collection cannot update a file");
+            }
+        }
+        if files > 0 {
+            tracing::info!(files, bytes, "content no item references any more removed");
+        }
+        Ok((files, bytes))
+    }
+}
+
+/// `payload` as its origin gave it: each mirrored enclosure back at its
+/// `via` (what an upstream sync compares with the origin's items).
+pub fn unmirrored(payload: &Payload) -> std::borrow::Cow<'_, Payload> {
+    if payload.enclosures.iter().all(|e| e.via.is_none()) {
+        return std::borrow::Cow::Borrowed(payload);
+    }
+    let mut p = payload.clone();
+    for e in &mut p.enclosures {
+        if let Some(via) = e.via.take() {
+            e.url = via;
+        }
+    }
+    std::borrow::Cow::Owned(p)
 }
 
 #[cfg(test)]
@@ -357,11 +457,11 @@ mod tests {
             enclosures: vec![enc("https://m/a", 0), enc("https://m/b", 7)],
             ..Payload::default()
         };
-        let q = pointed(&p, "https://m/a", "https://gw/content/ab", 42).unwrap();
+        let q = pointed(&p, "https://m/a", "https://gw/content/ab").unwrap();
         assert_eq!(q.enclosures[0].url, "https://gw/content/ab");
         assert_eq!(q.enclosures[0].via.as_deref(), Some("https://m/a"));
-        assert_eq!(q.enclosures[0].length, 42);
         assert_eq!(q.enclosures[1], p.enclosures[1]);
-        assert!(pointed(&p, "https://m/c", "x", 1).is_none());
+        assert!(pointed(&p, "https://m/c", "x").is_none());
+        assert_eq!(unmirrored(&q).into_owned(), p, "the origin's item again");
     }
 }

@@ -192,6 +192,16 @@ impl ContentStore {
         Ok(Object { sha256, path, meta })
     }
 
+    /// Replace the feeds an object is referenced by.
+    pub fn set_feeds(&self, sha256: &str, feeds: Vec<String>) -> Result<(), ContentError> {
+        let Some(mut object) = self.get(sha256) else {
+            return Ok(());
+        };
+        object.meta.feeds = feeds;
+        let meta = serde_json::to_vec(&object.meta).unwrap_or_default();
+        write_atomically(&object.path.with_extension("json"), &meta)
+    }
+
     /// Every stored object's hash.
     pub fn list(&self) -> Vec<String> {
         let Ok(dirs) = fs::read_dir(self.root.join("objects")) else {
@@ -224,6 +234,16 @@ impl ContentStore {
             }
         }
         Ok(())
+    }
+
+    /// Bytes of the objects `feed` references.
+    pub fn feed_bytes(&self, feed: &str) -> u64 {
+        self.list()
+            .iter()
+            .filter_map(|s| self.get(s))
+            .filter(|o| o.meta.feeds.iter().any(|f| f == feed))
+            .map(|o| o.meta.length)
+            .sum()
     }
 
     /// Bytes of every stored object.

@@ -176,7 +176,13 @@ pub(super) async fn apply_snapshot(
         .items()
         .await?
         .into_iter()
-        .map(|(id, st)| (id, diff::payload_hash(&st.payload)))
+        // A mirrored enclosure is the origin's as long as its `via` is the origin's URL.
+        .map(|(id, st)| {
+            (
+                id,
+                diff::payload_hash(&crate::content::mirror::unmirrored(&st.payload)),
+            )
+        })
         .collect();
     let d = diff::diff(&current, snap);
     diff::guard(&d, current.len(), s.config.max_delete_ratio)?;

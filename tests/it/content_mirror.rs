@@ -195,7 +195,7 @@ async fn an_origin_that_ignores_ranges_still_gives_the_whole_file() {
     origin.set("/ep.mp3", cut(None));
     let e = enclosure_when(&app, "ep", mirrored).await;
     assert_eq!(served(&app, &e).await, body);
-    assert_eq!(e["length"], 100_000, "filled in: the item gave none");
+    assert_eq!(e["length"], 0, "as the item gave it");
 }
 
 #[tokio::test]
@@ -329,4 +329,119 @@ async fn a_producer_write_during_a_download_is_kept() {
     enclosure_when(&app, "ep", mirrored).await;
     let i = app.get("/feeds/news/items/ep", &[]).await.json();
     assert_eq!(i["title"], "Episode, corrected");
+}
+
+#[tokio::test]
+async fn files_no_item_points_at_are_collected_shared_ones_stay() {
+    let origin = Origin::start().await;
+    origin.set("/a.mp3", file(b"file a"));
+    origin.set("/b.mp3", file(b"file b"));
+    let app = TestApp::builder().toml(&toml(&origin, "")).spawn().await;
+    let (a, b) = (origin.url("/a.mp3"), origin.url("/b.mp3"));
+    app.put("news", "one", &item(&a, 0)).await;
+    app.put("news", "two", &item(&a, 0)).await;
+    app.put("news", "three", &item(&b, 0)).await;
+    for id in ["one", "two", "three"] {
+        enclosure_when(&app, id, mirrored).await;
+    }
+    let store = app.app().content().unwrap().clone();
+    let mirror = app.app().mirror().unwrap();
+    assert_eq!(store.list().len(), 2);
+    assert_eq!(mirror.collect(app.app()).await.unwrap(), (0, 0));
+    // `a` is still shared by `two`; `b` no item points at.
+    app.req("DELETE", "/feeds/news/items/one", &[], b"").await;
+    app.req("DELETE", "/feeds/news/items/three", &[], b"").await;
+    assert_eq!(mirror.collect(app.app()).await.unwrap(), (1, 6));
+    let left = store.list();
+    assert_eq!(left.len(), 1);
+    let two = enclosure_when(&app, "two", mirrored).await;
+    assert!(two["url"].as_str().unwrap().ends_with(&left[0]));
+    assert_eq!(served(&app, &two).await, b"file a");
+    // A file an update no longer points at goes too.
+    app.put(
+        "news",
+        "two",
+        &serde_json::json!({"title": "no audio"}).to_string(),
+    )
+    .await;
+    assert_eq!(mirror.collect(app.app()).await.unwrap(), (1, 6));
+    assert!(store.list().is_empty());
+}
+
+#[tokio::test]
+async fn a_feed_stays_within_max_total_bytes() {
+    let origin = Origin::start().await;
+    origin.set("/a.mp3", file(&bytes(6_000)));
+    origin.set("/b.mp3", file(&bytes(6_001)));
+    let app = TestApp::builder()
+        .toml(&toml(&origin, "max_bytes = 8000\nmax_total_bytes = 10000"))
+        .spawn()
+        .await;
+    app.put("news", "a", &item(&origin.url("/a.mp3"), 0)).await;
+    enclosure_when(&app, "a", mirrored).await;
+    app.put("news", "b", &item(&origin.url("/b.mp3"), 0)).await;
+    let mut st = serde_json::Value::Null;
+    for _ in 0..500 {
+        st = state(&app).await;
+        if st["failed"].as_object().is_some_and(|f| !f.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let why = st["failed"][origin.url("/b.mp3").as_str()]
+        .as_str()
+        .unwrap_or_else(|| panic!("{st}"));
+    assert!(
+        why.contains("max_bytes") || why.contains("max_total_bytes"),
+        "{why}"
+    );
+    assert_eq!(app.app().content().unwrap().total_bytes(), 6_000);
+}
+
+#[tokio::test]
+async fn a_chain_of_two_gateways_carries_the_files() {
+    let origin = Origin::start().await;
+    let body = bytes(250_000);
+    origin.set("/ep.mp3", file(&body));
+    // The first gateway mirrors from the origin.
+    let up_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up_addr = up_listener.local_addr().unwrap();
+    drop(up_listener);
+    let up_base = format!("http://{up_addr}");
+    let up_toml = toml(&origin, "").replace(BASE, &up_base);
+    let up = TestApp::builder()
+        .toml(&up_toml)
+        .addr(up_addr)
+        .spawn()
+        .await;
+    up.put("news", "ep", &item(&origin.url("/ep.mp3"), 250_000))
+        .await;
+    // The second follows the first (feedgate protocol) and mirrors from its /content/.
+    let down_toml = format!(
+        "base_url = \"{BASE}\"\n[feeds.replica]\nupstream = {{ url = \"{up_base}/feeds/news\", format = \"feedgate\", refresh = \"0s\" }}\n\
+         [feeds.replica.content]\nmirror = true\nallow = [\"{up_base}\"]\nretry_min = \"20ms\"\nretry_max = \"100ms\"\n"
+    );
+    let down = TestApp::builder().toml(&down_toml).spawn().await;
+    let mut e = serde_json::Value::Null;
+    for _ in 0..1000 {
+        // A read syncs the replica; its items follow the first gateway's.
+        down.get("/feeds/replica", &[]).await;
+        e = down.get("/feeds/replica/items/ep", &[]).await.json()["enclosures"][0].clone();
+        if mirrored(&e) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(mirrored(&e), "{e}");
+    let via = e["via"].as_str().unwrap_or_default();
+    assert!(
+        via.starts_with(&format!("{up_base}/content/")),
+        "mirrored from the first gateway: {via}"
+    );
+    assert_eq!(served(&down, &e).await, body);
+    let from_origin = origin.seen().iter().filter(|s| s.path == "/ep.mp3").count();
+    assert_eq!(
+        from_origin, 1,
+        "the origin served the file once, to the first gateway"
+    );
 }

@@ -31,11 +31,13 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
+mod content;
 mod immediate;
 mod limits;
 mod reads;
 mod requests;
 mod writes;
+pub use content::Content;
 pub use immediate::{Immediate, WaitEnd, WaitKind};
 pub use limits::{Limits, Rejection};
 pub use reads::FeedReads;
@@ -104,6 +106,8 @@ pub struct Metrics {
     pub limits: Limits,
     /// Long-polls, event streams and WebSub deliveries (PROTOCOL §9).
     pub immediate: Immediate,
+    /// Content mirroring: downloads, bytes, stored files.
+    pub content: Content,
 }
 
 fn latency_histogram() -> Histogram {
@@ -172,6 +176,7 @@ impl Metrics {
         );
         let limits = Limits::register(&mut registry);
         let immediate = Immediate::register(&mut registry);
+        let content = Content::register(&mut registry);
         let feeds = feeds
             .into_iter()
             .map(|feed| {
@@ -204,6 +209,7 @@ impl Metrics {
             scrape: Mutex::new(()),
             limits,
             immediate,
+            content,
         }
     }
 

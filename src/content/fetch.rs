@@ -14,6 +14,9 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// A large download logs its progress each time this many more bytes arrived.
+const PROGRESS_EVERY: u64 = 32 << 20;
+
 /// What a download asks for.
 pub struct Download<'a> {
     pub url: &'a str,
@@ -170,12 +173,17 @@ pub async fn attempt(client: &reqwest::Client, d: &Download<'_>) -> Result<Sourc
         .open(&d.partial)
         .map_err(io(&d.partial))?;
     let mut got = from;
+    let mut logged = from / PROGRESS_EVERY;
     while let Some(chunk) = resp
         .chunk()
         .await
         .map_err(|e| FetchError::Http(chain(&e)))?
     {
         got += chunk.len() as u64;
+        if got / PROGRESS_EVERY > logged {
+            logged = got / PROGRESS_EVERY;
+            tracing::info!(url = d.url, received = got, total = ?total, "downloading content");
+        }
         if got > d.max_bytes {
             drop(file);
             discard(&d.partial);

@@ -129,10 +129,13 @@ impl Mirror {
             .collect();
         let (app, mut stop) = (app.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
+            let mut first = true;
             loop {
-                tokio::select! {
-                    () = tokio::time::sleep(COLLECT_EVERY) => {}
-                    _ = stop.changed() => return,
+                if !std::mem::take(&mut first) {
+                    tokio::select! {
+                        () = tokio::time::sleep(COLLECT_EVERY) => {}
+                        _ = stop.changed() => return,
+                    }
                 }
                 if let Some(m) = app.mirror() {
                     if let Err(e) = m.collect(&app).await {
@@ -231,7 +234,7 @@ async fn one(app: &App, feed: &str, job: Job) {
         None => {
             let _slot = slots.acquire().await;
             let _download = mirror.downloads.acquire().await;
-            fetch_with_retries(mirror, config, feed, &job).await
+            fetch_with_retries(app, mirror, config, feed, &job).await
         }
     };
     let object = {
@@ -269,6 +272,7 @@ async fn one(app: &App, feed: &str, job: Job) {
 
 /// Fetch `job.url` into the store, retrying with doubling delays.
 async fn fetch_with_retries(
+    app: &App,
     mirror: &Mirror,
     config: &ContentConfig,
     feed: &str,
@@ -287,10 +291,13 @@ async fn fetch_with_retries(
         want: job.want,
     };
     let state = &mirror.feeds[feed].2;
+    let metrics = &app.metrics().content;
+    let size = || std::fs::metadata(&partial).map_or(0, |m| m.len());
     let mut delay = config.retry_min;
     let mut attempt = 1;
     loop {
         lock(state).downloads += 1;
+        let before = size();
         let result =
             match tokio::time::timeout(config.timeout, fetch::attempt(&mirror.client, &download))
                 .await
@@ -301,6 +308,7 @@ async fn fetch_with_retries(
                     config.timeout
                 ))),
             };
+        metrics.received(feed, size().saturating_sub(before));
         let result = result.and_then(|source| {
             // A file from another feedgate must be the one its URL names.
             if let Some(named) = content_sha(&job.url) {
@@ -316,12 +324,17 @@ async fn fetch_with_retries(
             object.map_err(FetchError::from)
         });
         match result {
-            Ok(object) => return Ok(object),
+            Ok(object) => {
+                metrics.attempt(feed, "stored");
+                return Ok(object);
+            }
             Err(e) => {
                 lock(state).download_failures += 1;
                 if !e.retryable() || attempt >= config.attempts {
+                    metrics.attempt(feed, "given_up");
                     return Err(e);
                 }
+                metrics.attempt(feed, "failed");
                 tracing::info!(feed, url = %job.url, attempt, error = %e, "content download failed; retrying");
             }
         }
@@ -396,6 +409,8 @@ impl Mirror {
             }
         }
         let (mut files, mut bytes) = (0, 0);
+        let mut per_feed: BTreeMap<&str, (u64, u64)> =
+            self.feeds.keys().map(|f| (f.as_str(), (0, 0))).collect();
         for sha in self.store.list() {
             let Some(object) = self.store.get(&sha) else {
                 continue;
@@ -407,6 +422,12 @@ impl Mirror {
                     self.store.remove(&sha)
                 }
                 Some(feeds) => {
+                    for f in &feeds {
+                        if let Some((n, b)) = per_feed.get_mut(f.as_str()) {
+                            *n += 1;
+                            *b += object.meta.length;
+                        }
+                    }
                     let feeds: Vec<String> = feeds.into_iter().collect();
                     if feeds == object.meta.feeds {
                         continue;
@@ -417,6 +438,9 @@ impl Mirror {
             if let Err(e) = result {
                 tracing::warn!(sha256 = %sha, error = %e, "content collection cannot update a file");
             }
+        }
+        for (feed, (n, b)) in per_feed {
+            app.metrics().content.stored(feed, n, b);
         }
         if files > 0 {
             tracing::info!(files, bytes, "content no item references any more removed");

@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub feeds: Vec<FeedRow>,
     pub upstreams: Vec<UpstreamRow>,
     pub subscribers: Vec<SubscriberRow>,
+    /// Per mirrored feed, its content state.
+    pub content: Vec<(String, crate::content::mirror::FeedState)>,
 }
 
 pub struct FeedRow {
@@ -211,7 +213,14 @@ pub async fn gather(app: &App) -> Snapshot {
             })
         })
         .collect();
+    let content = app.mirror().map_or_else(Vec::new, |m| {
+        app.feeds()
+            .into_iter()
+            .filter_map(|f| Some((f.name().to_string(), m.state(f.name())?)))
+            .collect()
+    });
     Snapshot {
+        content,
         now_ms,
         version: env!("CARGO_PKG_VERSION"),
         backend: if app.store().shared() {

@@ -125,6 +125,15 @@ async fn a_file_is_fetched_stored_and_the_item_points_at_the_copy() {
         (st["stored_files"].as_u64(), st["stored_bytes"].as_u64()),
         (Some(1), Some(200_000))
     );
+    let m = app.get("/metrics", &[]).await.text().to_string();
+    assert!(
+        m.contains("feedgate_content_downloads_total{feed=\"news\",outcome=\"stored\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("feedgate_content_received_bytes_total{feed=\"news\"} 200000"),
+        "{m}"
+    );
     // The same URL in another item is not fetched again.
     let hits = origin.hits();
     app.put("news", "ep1-again", &item(&url, 0)).await;
@@ -352,6 +361,12 @@ async fn files_no_item_points_at_are_collected_shared_ones_stay() {
     app.req("DELETE", "/feeds/news/items/one", &[], b"").await;
     app.req("DELETE", "/feeds/news/items/three", &[], b"").await;
     assert_eq!(mirror.collect(app.app()).await.unwrap(), (1, 6));
+    let m = app.get("/metrics", &[]).await.text().to_string();
+    assert!(m.contains("feedgate_content_files{feed=\"news\"} 1"), "{m}");
+    assert!(
+        m.contains("feedgate_content_stored_bytes{feed=\"news\"} 6"),
+        "{m}"
+    );
     let left = store.list();
     assert_eq!(left.len(), 1);
     let two = enclosure_when(&app, "two", mirrored).await;

@@ -52,6 +52,7 @@ pub fn page(s: &Snapshot) -> String {
     feeds(&mut o, s);
     consumers(&mut o, s);
     upstreams(&mut o, s);
+    content(&mut o, s);
     subscribers(&mut o, s);
     let _ = write!(
         o,
@@ -224,6 +225,42 @@ fn upstream_row(o: &mut String, now_ms: u64, u: &UpstreamRow) {
         ok = u.last_success_ms.map_or("never".into(), |t| when(now_ms, t)),
         error = esc(u.last_error.as_deref().unwrap_or("")),
     );
+}
+
+fn content(o: &mut String, s: &Snapshot) {
+    if s.content.is_empty() {
+        return;
+    }
+    o.push_str(
+        "<section aria-labelledby=\"content\">\n<h2 id=\"content\">Mirrored content</h2>\n<table>\n\
+         <thead><tr><th scope=\"col\">Feed</th><th scope=\"col\" class=\"num\">Files</th>\
+         <th scope=\"col\" class=\"num\">Bytes</th><th scope=\"col\" class=\"num\">Pending</th>\
+         <th scope=\"col\">Failed</th></tr></thead>\n<tbody>\n",
+    );
+    for (feed, st) in &s.content {
+        let mut failed = String::new();
+        for (url, why) in &st.failed {
+            let _ = write!(failed, "<code>{}</code>: {}<br>", esc(url), esc(why));
+        }
+        let _ = writeln!(
+            o,
+            "<tr data-content=\"{feed}\" data-state=\"{state}\"><th scope=\"row\">{feed}</th>\
+             <td data-label=\"Files\" data-field=\"files\" class=\"num\">{files}</td>\
+             <td data-label=\"Bytes\" data-field=\"bytes\" class=\"num\">{bytes}</td>\
+             <td data-label=\"Pending\" data-field=\"pending\" class=\"num\">{pending}</td>\
+             <td data-label=\"Failed\" data-field=\"failed\" class=\"error\">{failed}</td></tr>",
+            feed = esc(feed),
+            state = if st.failed.is_empty() {
+                "ok"
+            } else {
+                "failing"
+            },
+            files = st.stored_files,
+            bytes = st.stored_bytes,
+            pending = st.pending.len(),
+        );
+    }
+    o.push_str("</tbody>\n</table>\n</section>\n");
 }
 
 fn subscribers(o: &mut String, s: &Snapshot) {

@@ -53,6 +53,16 @@ fn snapshot(consumers: Vec<ConsumerRow>) -> Snapshot {
             last_delivery_ms: None,
             lease_until_ms: NOW + 86_400_000,
         }],
+        content: vec![("news".into(), {
+            let mut st = crate::content::mirror::FeedState {
+                stored_files: 2,
+                stored_bytes: 2048,
+                ..Default::default()
+            };
+            st.failed
+                .insert("https://m/x.mp3".into(), "the origin answered 404".into());
+            st
+        })],
     }
 }
 
@@ -115,6 +125,8 @@ fn feed_upstream_and_subscriber_rows_say_their_state() {
     assert!(html.contains("1 min 1 s ago"));
     assert!(html.contains("data-state=\"failing\"><th scope=\"row\"><code>http://sub.example"));
     assert!(html.contains("failing (2 attempts)"));
+    assert!(html.contains("data-content=\"news\" data-state=\"failing\""));
+    assert!(html.contains("<code>https://m/x.mp3</code>: the origin answered 404"));
 }
 
 #[test]

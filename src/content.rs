@@ -4,11 +4,12 @@
 //!
 //! `config` is `[feeds.NAME.content]`; `store` owns the files on disk;
 //! `fetch` is one download attempt; `mirror` follows the feeds' logs and
-//! runs the downloads.
+//! runs the downloads; `rewrite` is what mirroring does to an item.
 
 pub mod config;
 pub mod fetch;
 pub mod mirror;
+pub mod rewrite;
 pub mod store;
 
 pub use mirror::Mirror;

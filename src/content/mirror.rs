@@ -13,9 +13,9 @@
 //! resumes from its partial file.
 
 use super::fetch::{self, Download, FetchError};
+use super::rewrite::{content_sha, pointed};
 use super::{ContentConfig, ContentStore, Object};
 use crate::app::App;
-use crate::model::Payload;
 use crate::store::{Op, StoreError};
 use crate::sync::lock;
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 
 /// Transactions read per step.
 const STEP: usize = 64;
+
+mod collect;
 /// How often files no item references are looked for (also after each compaction pass).
 const COLLECT_EVERY: Duration = Duration::from_secs(600);
 
@@ -369,123 +371,4 @@ async fn point(app: &App, feed: &str, job: &Job, copy: &str) -> Result<bool, Sto
         }
     }
     Ok(false)
-}
-
-/// `payload` with its enclosures at `url` pointing at `copy`, the original
-/// kept as `via` and nothing else changed (so [`unmirrored`] gives the
-/// item back as its origin had it); `None` if it has none at `url`.
-pub fn pointed(payload: &Payload, url: &str, copy: &str) -> Option<Payload> {
-    let mut p = payload.clone();
-    let mut any = false;
-    for e in p.enclosures.iter_mut().filter(|e| e.url == url) {
-        e.via = Some(std::mem::replace(&mut e.url, copy.to_string()));
-        any = true;
-    }
-    any.then_some(p)
-}
-
-/// The hash a `…/content/{sha256}` URL (another feedgate's copy) names.
-fn content_sha(url: &str) -> Option<&str> {
-    let path = url.split(['?', '#']).next()?;
-    let (before, sha) = path.rsplit_once('/')?;
-    (before.ends_with("/content") && super::is_sha256(sha)).then_some(sha)
-}
-
-impl Mirror {
-    /// Remove the files no item of any feed points at any more (after
-    /// deletes, updates and compaction), and record which feeds point at
-    /// the rest. Returns the files and bytes removed.
-    pub async fn collect(&self, app: &App) -> Result<(usize, u64), StoreError> {
-        let _exclusive = self.gc.write().await;
-        let mut referenced: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for feed in app.feeds() {
-            for (_, item) in feed.log().items().await? {
-                for e in &item.payload.enclosures {
-                    if let Some(sha) = e.url.strip_prefix(&self.prefix) {
-                        let feeds = referenced.entry(sha.to_string()).or_default();
-                        feeds.insert(feed.name().to_string());
-                    }
-                }
-            }
-        }
-        let (mut files, mut bytes) = (0, 0);
-        let mut per_feed: BTreeMap<&str, (u64, u64)> =
-            self.feeds.keys().map(|f| (f.as_str(), (0, 0))).collect();
-        for sha in self.store.list() {
-            let Some(object) = self.store.get(&sha) else {
-                continue;
-            };
-            let result = match referenced.remove(&sha) {
-                None => {
-                    files += 1;
-                    bytes += object.meta.length;
-                    self.store.remove(&sha)
-                }
-                Some(feeds) => {
-                    for f in &feeds {
-                        if let Some((n, b)) = per_feed.get_mut(f.as_str()) {
-                            *n += 1;
-                            *b += object.meta.length;
-                        }
-                    }
-                    let feeds: Vec<String> = feeds.into_iter().collect();
-                    if feeds == object.meta.feeds {
-                        continue;
-                    }
-                    self.store.set_feeds(&sha, feeds)
-                }
-            };
-            if let Err(e) = result {
-                tracing::warn!(sha256 = %sha, error = %e, "content collection cannot update a file");
-            }
-        }
-        for (feed, (n, b)) in per_feed {
-            app.metrics().content.stored(feed, n, b);
-        }
-        if files > 0 {
-            tracing::info!(files, bytes, "content no item references any more removed");
-        }
-        Ok((files, bytes))
-    }
-}
-
-/// `payload` as its origin gave it: each mirrored enclosure back at its
-/// `via` (what an upstream sync compares with the origin's items).
-pub fn unmirrored(payload: &Payload) -> std::borrow::Cow<'_, Payload> {
-    if payload.enclosures.iter().all(|e| e.via.is_none()) {
-        return std::borrow::Cow::Borrowed(payload);
-    }
-    let mut p = payload.clone();
-    for e in &mut p.enclosures {
-        if let Some(via) = e.via.take() {
-            e.url = via;
-        }
-    }
-    std::borrow::Cow::Owned(p)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Enclosure;
-
-    #[test]
-    fn an_enclosure_points_at_its_copy_and_keeps_where_it_came_from() {
-        let enc = |url: &str, length| Enclosure {
-            url: url.into(),
-            length,
-            mime: "audio/mpeg".into(),
-            via: None,
-        };
-        let p = Payload {
-            enclosures: vec![enc("https://m/a", 0), enc("https://m/b", 7)],
-            ..Payload::default()
-        };
-        let q = pointed(&p, "https://m/a", "https://gw/content/ab").unwrap();
-        assert_eq!(q.enclosures[0].url, "https://gw/content/ab");
-        assert_eq!(q.enclosures[0].via.as_deref(), Some("https://m/a"));
-        assert_eq!(q.enclosures[1], p.enclosures[1]);
-        assert!(pointed(&p, "https://m/c", "x").is_none());
-        assert_eq!(unmirrored(&q).into_owned(), p, "the origin's item again");
-    }
 }

@@ -180,7 +180,7 @@ pub(super) async fn apply_snapshot(
         .map(|(id, st)| {
             (
                 id,
-                diff::payload_hash(&crate::content::mirror::unmirrored(&st.payload)),
+                diff::payload_hash(&crate::content::rewrite::unmirrored(&st.payload)),
             )
         })
         .collect();

@@ -12,16 +12,34 @@ mirror = true
 allow = ["https://media.example.org"]
 "#;
 
-/// A gateway whose content store holds `bytes` (referenced by `news`); its hash.
+/// A gateway whose content store holds `bytes`, referenced by an item of
+/// `news` (a file no item points at is collected); its hash.
 async fn with_file(toml: &str, bytes: &[u8]) -> (TestApp, String) {
+    use sha2::{Digest, Sha256};
     let app = TestApp::builder().toml(toml).spawn().await;
+    let sha = hex::encode(Sha256::digest(bytes));
+    let item = serde_json::json!({"title": "ep1", "enclosures": [{
+        "url": format!("https://feeds.example.org/content/{sha}"), "length": bytes.len(), "type": "audio/mpeg"}]});
+    let put = app
+        .req(
+            "PUT",
+            "/feeds/news/items/ep1",
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", "Bearer t-admin"),
+            ],
+            item.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(put.status, 201, "{}", put.text());
     let store = app.app().content().expect("a content store").clone();
     let url = "https://media.example.org/ep1.mp3";
     std::fs::write(store.partial_path(url), bytes).unwrap();
     let object = store
         .commit(url, Some(bytes.len() as u64), "audio/mpeg", "news")
         .unwrap();
-    (app, object.sha256)
+    assert_eq!(object.sha256, sha);
+    (app, sha)
 }
 
 fn body(n: usize) -> Vec<u8> {
@@ -134,9 +152,11 @@ async fn unknown_or_malformed_hashes_are_404() {
 async fn reading_a_file_needs_read_on_a_feed_that_references_it() {
     let toml = format!(
         "{MIRROR}\n[credentials.reader]\ntoken_sha256 = \"{}\"\nroles = {{ news = \"read\" }}\n\
-         [credentials.other]\ntoken_sha256 = \"{}\"\nroles = {{ other = \"read\" }}\n",
+         [credentials.other]\ntoken_sha256 = \"{}\"\nroles = {{ other = \"read\" }}\n\
+         [credentials.admin]\ntoken_sha256 = \"{}\"\nroles = {{ \"*\" = \"admin\" }}\n",
         hash_secret("t-reader"),
         hash_secret("t-other"),
+        hash_secret("t-admin"),
     );
     let (app, sha) = with_file(&toml, b"hello").await;
     let path = format!("/content/{sha}");

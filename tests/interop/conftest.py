@@ -68,8 +68,10 @@ def _toml_value(v) -> str:
 
 
 def render_config(data_dir: pathlib.Path, feeds: dict, extra: dict | None = None) -> str:
-    lines = [f"listen = {_toml_value('127.0.0.1:0')}", f"data_dir = {_toml_value(str(data_dir))}"]
-    for key, value in (extra or {}).items():
+    extra = dict(extra or {})
+    listen = extra.pop("listen", "127.0.0.1:0")  # a fixed port, for a base_url that names it
+    lines = [f"listen = {_toml_value(listen)}", f"data_dir = {_toml_value(str(data_dir))}"]
+    for key, value in extra.items():
         lines.append(f"{key} = {_toml_value(value)}")
     for name, settings in feeds.items():
         lines.append("")

@@ -149,6 +149,32 @@ impl Mirror {
         tasks
     }
 
+    /// Point the enclosures of a producer's `ops` whose files are mirrored
+    /// already at their copies, so that writing an item again as its origin
+    /// has it (a republishing CMS) appends nothing, instead of an update to
+    /// the origin's URL and another back to the copy.
+    pub fn known(&self, feed: &str, ops: &mut [Op]) {
+        let Some((config, ..)) = self.feeds.get(feed) else {
+            return;
+        };
+        for op in ops {
+            let Op::Put { payload, .. } = op else {
+                continue;
+            };
+            for e in &mut payload.enclosures {
+                if e.via.is_some() || e.url.starts_with(&self.prefix) || !config.allows(&e.url) {
+                    continue;
+                }
+                if let Some(object) = self.store.recall(&e.url) {
+                    e.via = Some(std::mem::replace(
+                        &mut e.url,
+                        format!("{}{}", self.prefix, object.sha256),
+                    ));
+                }
+            }
+        }
+    }
+
     /// The files `txns` ask for: enclosures at allowed origins, not ours.
     fn jobs(&self, config: &ContentConfig, txns: &[crate::model::Txn]) -> Vec<Job> {
         let mut jobs: Vec<Job> = txns

@@ -41,10 +41,13 @@ pub async fn put_item(
     drop(receiving);
     let payload = ingest::parse_put(&body, id)?;
     drop(body);
-    let put = [Op::Put {
+    let mut put = [Op::Put {
         id: id.to_string(),
         payload,
     }];
+    if let Some(m) = app.mirror() {
+        m.known(name, &mut put);
+    }
     let done = feed.append(&put).await?;
     let status = match done.applied.first().map(|a| a.outcome) {
         Some(Outcome::Add) => StatusCode::CREATED,
@@ -67,8 +70,11 @@ pub async fn batch(app: &App, req: Request<Incoming>, name: &str) -> Result<Res,
     let items = budget::count_items(&body);
     let _working = work(app, body.len(), items).await?;
     drop(receiving);
-    let ops = ingest::parse_batch_counted(&body, items)?;
+    let mut ops = ingest::parse_batch_counted(&body, items)?;
     drop(body);
+    if let Some(m) = app.mirror() {
+        m.known(name, &mut ops);
+    }
     let done = feed.append(&ops).await?;
     drop(ops);
     let epoch = feed.log().epoch();

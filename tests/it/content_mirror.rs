@@ -460,3 +460,38 @@ async fn a_chain_of_two_gateways_carries_the_files() {
         "the origin served the file once, to the first gateway"
     );
 }
+
+#[tokio::test]
+async fn writing_an_item_again_as_its_origin_has_it_appends_nothing() {
+    let origin = Origin::start().await;
+    origin.set("/ep.mp3", file(b"audio"));
+    let app = TestApp::builder().toml(&toml(&origin, "")).spawn().await;
+    let body = item(&origin.url("/ep.mp3"), 5);
+    app.put("news", "ep", &body).await;
+    enclosure_when(&app, "ep", mirrored).await;
+    let before = app
+        .get("/feeds/news", &[("If-None-Match", "*")])
+        .await
+        .etag();
+    // A CMS that republishes its whole state: the same item, the origin's URL.
+    let again = app.put("news", "ep", &body).await;
+    assert_eq!(again.status, 200);
+    let batch = format!("[{}]", body.replacen('{', "{\"id\":\"ep\",", 1));
+    let r = app
+        .req(
+            "POST",
+            "/feeds/news/items",
+            &[("Content-Type", "application/json")],
+            batch.as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = app
+        .get("/feeds/news", &[("If-None-Match", "*")])
+        .await
+        .etag();
+    assert_eq!(after, before, "nothing appended");
+    let e = enclosure_when(&app, "ep", mirrored).await;
+    assert_eq!(e["via"], origin.url("/ep.mp3").as_str());
+}

@@ -1,6 +1,6 @@
 -- wrk script of scripts/bench, driven by environment variables:
---   BENCH_MODE  get   : GET BENCH_PATH, with If-None-Match: BENCH_INM and Accept-Encoding:
---                       BENCH_AE when set (one fixed request)
+--   BENCH_MODE  get   : GET BENCH_PATH, with If-None-Match: BENCH_INM, Accept-Encoding:
+--                       BENCH_AE and Range: BENCH_RANGE when set (one fixed request)
 --               delta : GET BENCH_PATH with If-None-Match: "BENCH_EPOCH.N", N uniform in
 --                       [BENCH_LO, BENCH_HI] (a consumer somewhere behind the head)
 --               put   : PUT BENCH_PATH/<unique id> with a JSON item (one producer per connection)
@@ -29,6 +29,10 @@ if mode == "get" then
   local ae = os.getenv("BENCH_AE")
   if ae and ae ~= "" then
     wrk.headers["Accept-Encoding"] = ae
+  end
+  local range = os.getenv("BENCH_RANGE")
+  if range and range ~= "" then
+    wrk.headers["Range"] = range
   end
 elseif mode == "delta" then
   local epoch = os.getenv("BENCH_EPOCH")

@@ -15,7 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use std::io::{Read, Seek, SeekFrom};
 
 /// Bytes a streamed body sends a frame.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 
 /// Which bytes to send.
@@ -147,8 +147,8 @@ fn authorize(app: &App, req: &Request<Incoming>, object: &Object) -> Result<(), 
 }
 
 /// `count` bytes of the file from `first`, read on the blocking pool a
-/// chunk at a time: memory stays one chunk or two per download, whatever
-/// the file's size (the channel holds two).
+/// chunk at a time: memory stays a few chunks per download, whatever the
+/// file's size (the channel holds two).
 fn stream(object: Object, first: u64, count: u64) -> Body {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
     tokio::task::spawn_blocking(move || {

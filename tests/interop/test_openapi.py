@@ -333,8 +333,11 @@ def test_answers_fuzzing_rarely_reaches_conform(feedgate_factory, origin):
     waited = conforms(schema, base, feed, "GET", 304, path_parameters={"feed": "news.atom"},
                       headers={**auth, "If-None-Match": header(head, "etag"), "Prefer": "wait=5"})
     assert header(waited, "preference-applied") == "wait=1"  # max_wait
-    conforms(schema, base, feed, "GET", 200, path_parameters={"feed": "news"},
-             headers={**auth, "Prefer": "return=representation"}, query={"etag": "x"})
+    # The 304 at the head of the query form, turned into an empty 200 for a cache.
+    at_head = header(head, "etag").strip('"')
+    empty = conforms(schema, base, feed, "GET", 200, path_parameters={"feed": "news"},
+                     headers={**auth, "Prefer": "return=representation"}, query={"etag": at_head})
+    assert header(empty, "preference-applied") == "return=representation"
     conforms(schema, base, feed, "GET", 226, path_parameters={"feed": "other"}, headers={**auth, "A-IM": "feed"})
     conforms(schema, base, feed, "HEAD", 226, path_parameters={"feed": "other"}, headers={**auth, "A-IM": "feed"})
     stream = conforms(schema, base, feed, "GET", 200, path_parameters={"feed": "news"},

@@ -26,8 +26,42 @@ struct ItemInput {
     content_type: Option<String>,
     author: Option<String>,
     categories: Option<Vec<String>>,
-    enclosures: Option<Vec<Enclosure>>,
+    enclosures: Option<Vec<EnclosureInput>>,
     published: Option<String>,
+}
+
+/// An enclosure as producers send it (`model::Enclosure`, with a `length`
+/// that may be any JSON number of whole value: see [`whole_number`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnclosureInput {
+    url: String,
+    #[serde(default, deserialize_with = "whole_number")]
+    length: u64,
+    #[serde(rename = "type")]
+    mime: String,
+    /// Where a mirrored file came from (as `GET` of an item shows it, so
+    /// that an item read and written back keeps it).
+    #[serde(default)]
+    via: Option<String>,
+}
+
+/// A `u64` written as any JSON number whose value is whole: `12`, and also
+/// `12.0` or `1.2e1` (JSON does not tell them apart, JSON Schema's
+/// `integer` takes them all, and a Python producer's `float` is written so).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    // 2^64, exactly: the first f64 above u64::MAX.
+    const LIMIT: f64 = 18_446_744_073_709_551_616.0;
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..LIMIT).contains(f))
+                .map(|f| f as u64)
+        })
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid length {n}, expected a whole number >= 0"))
+        })
 }
 
 /// The body of `PUT /feeds/{feed}/items/{id}`.
@@ -144,10 +178,17 @@ fn payload(input: ItemInput) -> Result<Payload, ApiError> {
         Some(p) => Some(normalise_date(&p)?),
         None => None,
     };
-    for e in input.enclosures.iter().flatten() {
+    let mut enclosures = Vec::new();
+    for e in input.enclosures.into_iter().flatten() {
         if e.url.is_empty() || !valid_content_type(&e.mime) {
             return Err(invalid("an enclosure needs a url and a MIME type".into()));
         }
+        enclosures.push(Enclosure {
+            url: e.url,
+            length: e.length,
+            mime: e.mime,
+            via: e.via,
+        });
     }
     Ok(Payload {
         title: input.title,
@@ -157,7 +198,7 @@ fn payload(input: ItemInput) -> Result<Payload, ApiError> {
         content_type: input.content_type,
         author: input.author,
         categories: input.categories.unwrap_or_default(),
-        enclosures: input.enclosures.unwrap_or_default(),
+        enclosures,
         published,
     })
 }
@@ -232,6 +273,30 @@ mod tests {
         assert_eq!(p.published.as_deref(), Some("2024-05-01T10:00:00.500Z"));
         let back = item_json("a", &p);
         assert_eq!(parse_put(back.to_string().as_bytes(), "a").unwrap(), p);
+    }
+
+    #[test]
+    fn an_enclosure_length_is_any_whole_number() {
+        let length = |l: &str| {
+            let body = format!(r#"{{"enclosures":[{{"url":"u","type":"a/b","length":{l}}}]}}"#);
+            parse_put(body.as_bytes(), "a").map(|p| p.enclosures[0].length)
+        };
+        assert_eq!(length("12").unwrap(), 12);
+        assert_eq!(length("12.0").unwrap(), 12);
+        assert_eq!(length("1.2e1").unwrap(), 12);
+        assert_eq!(length("379270718567.0").unwrap(), 379_270_718_567);
+        assert_eq!(length("18446744073709551615").unwrap(), u64::MAX);
+        for bad in [
+            "1.5",
+            "-1",
+            "-1.0",
+            "18446744073709551616",
+            "1e20",
+            "null",
+            "\"1\"",
+        ] {
+            assert!(code(length(bad)).starts_with("invalid_item"), "{bad}");
+        }
     }
 
     #[test]

@@ -59,6 +59,7 @@ fn slot<'a>(c: &'a mut Config, key: &str) -> Option<Slot<'a>> {
         "sse_heartbeat" => Slot::Time(&mut c.sse_heartbeat),
         "sse_retry" => Slot::Time(&mut c.sse_retry),
         "sse_lifetime" => Slot::Time(&mut c.sse_lifetime),
+        "content_downloads" => Slot::Count(&mut c.content_downloads),
         _ => return None,
     })
 }

@@ -121,6 +121,28 @@ impl<'a> Route<'a> {
         }
     }
 
+    /// The route's path template in the OpenAPI description
+    /// (`docs/openapi.json`, whose `paths` are exactly these: `openapi_tests`).
+    /// A feed's `.rss` / `.atom` suffix forms are the one template
+    /// `/feeds/{feed}`, whose parameter may carry the suffix.
+    #[cfg(test)]
+    pub fn template(&self) -> &'static str {
+        match self {
+            Route::Status => "/",
+            Route::OpenApi => "/openapi.json",
+            Route::Healthz => "/healthz",
+            Route::Readyz => "/readyz",
+            Route::Metrics => "/metrics",
+            Route::Feeds => "/feeds",
+            Route::Feed(..) => "/feeds/{feed}",
+            Route::Items(_) => "/feeds/{feed}/items",
+            Route::Item(..) => "/feeds/{feed}/items/{id}",
+            Route::Consumers(_) => "/feeds/{feed}/consumers",
+            Route::Hub => "/websub",
+            Route::Content(_) => "/content/{sha256}",
+        }
+    }
+
     /// The routing table: per route, the methods it takes (`Allow`); per
     /// method, its handler and who may send it. A method the route does not
     /// take needs the route's highest role before it gets its 405, and
@@ -235,5 +257,7 @@ fn decode(seg: &str) -> Result<Cow<'_, str>, ApiError> {
         })
 }
 
+#[cfg(test)]
+mod openapi_tests;
 #[cfg(test)]
 mod tests;

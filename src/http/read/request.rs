@@ -139,26 +139,50 @@ impl<'r> FeedRead<'r> {
 }
 
 /// The document format: a `.atom` / `.rss` path suffix, else the `format`
-/// parameter, else `Accept`.
+/// parameter, else `Accept`. A `format` other than `rss` or `atom` is a
+/// `400`, suffix or not.
 fn format(
     suffix: Option<Format>,
     q: &Query<'_>,
     headers: &ReadHeaders<'_>,
 ) -> Result<Format, ApiError> {
-    Ok(match (suffix, q.format.as_deref()) {
-        (Some(f), _) => f,
-        (None, Some("atom")) => Format::Atom,
-        (None, Some("rss")) => Format::Rss,
-        (None, Some(other)) => {
+    let param = match q.format.as_deref() {
+        Some("atom") => Some(Format::Atom),
+        Some("rss") => Some(Format::Rss),
+        Some(other) => {
             return Err(ApiError::InvalidParameter(format!(
                 "format {other:?}: use rss or atom"
             )))
         }
-        (None, None) => negotiate(headers.accept),
-    })
+        None => None,
+    };
+    Ok(suffix
+        .or(param)
+        .unwrap_or_else(|| negotiate(headers.accept)))
 }
 
 /// A header's text; text that is not visible ASCII counts as empty.
 fn text(v: Option<&HeaderValue>) -> Option<&str> {
     v.map(|v| v.to_str().unwrap_or(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_format_by_suffix_then_parameter_then_accept() {
+        let f = |suffix, query| format(suffix, &Query::parse(query), &ReadHeaders::default());
+        assert_eq!(f(None, "").unwrap(), Format::Rss);
+        assert_eq!(f(None, "format=atom").unwrap(), Format::Atom);
+        assert_eq!(f(Some(Format::Rss), "format=atom").unwrap(), Format::Rss);
+        assert_eq!(f(Some(Format::Atom), "").unwrap(), Format::Atom);
+        // A bad parameter is refused even when the suffix names the format.
+        for suffix in [None, Some(Format::Atom)] {
+            assert!(matches!(
+                f(suffix, "format=json"),
+                Err(ApiError::InvalidParameter(_))
+            ));
+        }
+    }
 }

@@ -24,22 +24,22 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 /// The wait a request asks for: `Prefer: wait=N` first, else `?wait=N`,
 /// capped at `max`; `None` for no wait (or `0`). A `wait` parameter that is
-/// not a whole number is `400 invalid_parameter`.
+/// not a whole number is `400 invalid_parameter`, `Prefer` or not.
 pub fn requested(
     prefer: Option<u64>,
     q: &Query<'_>,
     max: Duration,
 ) -> Result<Option<Duration>, ApiError> {
-    let secs = match (prefer, q.wait.as_deref()) {
-        (Some(n), _) => n,
-        (None, Some(text)) => text.trim().parse::<u64>().map_err(|_| {
+    let param = match q.wait.as_deref() {
+        Some(text) => Some(text.trim().parse::<u64>().map_err(|_| {
             ApiError::InvalidParameter(format!(
                 "wait {text:?}: use a whole number of seconds (at most {})",
                 max.as_secs()
             ))
-        })?,
-        (None, None) => 0,
+        })?),
+        None => None,
     };
+    let secs = prefer.or(param).unwrap_or(0);
     let wait = Duration::from_secs(secs).min(max);
     Ok((!wait.is_zero()).then_some(wait))
 }
@@ -191,5 +191,8 @@ mod tests {
         assert_eq!(requested(None, &Query::parse(""), max).unwrap(), None);
         assert!(requested(None, &Query::parse("wait=-1"), max).is_err());
         assert!(requested(None, &Query::parse("wait=x"), max).is_err());
+        // A bad parameter is refused even when `Prefer` names the wait.
+        let beyond = Query::parse("wait=18446744073709551616");
+        assert!(requested(Some(3), &beyond, max).is_err());
     }
 }

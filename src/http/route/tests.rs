@@ -12,7 +12,9 @@ const METHODS: [Method; 7] = [
     Method::OPTIONS,
 ];
 
-fn every_route() -> Vec<Route<'static>> {
+/// One route of each variant, in declaration order
+/// (`every_variant_has_a_sample` keeps it so).
+pub(super) fn every_route() -> Vec<Route<'static>> {
     vec![
         Route::Status,
         Route::OpenApi,
@@ -24,8 +26,33 @@ fn every_route() -> Vec<Route<'static>> {
         Route::Items("news"),
         Route::Item("news", Cow::Borrowed("a")),
         Route::Consumers("news"),
+        Route::Hub,
         Route::Content("ab"),
     ]
+}
+
+#[test]
+fn every_variant_has_a_sample() {
+    // Exhaustive on purpose (no `_` arm): a new variant does not compile
+    // here until it gets the next place, and `LAST` with it; then this
+    // fails until `every_route` has a sample of it.
+    const LAST: usize = 11;
+    let place = |route: &Route<'_>| match route {
+        Route::Status => 0,
+        Route::OpenApi => 1,
+        Route::Healthz => 2,
+        Route::Readyz => 3,
+        Route::Metrics => 4,
+        Route::Feeds => 5,
+        Route::Feed(..) => 6,
+        Route::Items(_) => 7,
+        Route::Item(..) => 8,
+        Route::Consumers(_) => 9,
+        Route::Hub => 10,
+        Route::Content(_) => 11,
+    };
+    let places: Vec<usize> = every_route().iter().map(place).collect();
+    assert_eq!(places, (0..=LAST).collect::<Vec<_>>());
 }
 
 fn route(i: usize) -> Route<'static> {
@@ -146,6 +173,9 @@ fn routes() {
         Ok(Route::Feed("", Some(Format::Atom)))
     ));
     assert!(matches!(parse_route("/feeds"), Ok(Route::Feeds)));
+    assert!(matches!(parse_route("/"), Ok(Route::Status)));
+    assert!(matches!(parse_route("/openapi.json"), Ok(Route::OpenApi)));
+    assert!(matches!(parse_route("/websub"), Ok(Route::Hub)));
     assert!(matches!(parse_route("/metrics"), Ok(Route::Metrics)));
     assert!(matches!(
         parse_route("/feeds/news/consumers"),

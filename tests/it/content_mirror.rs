@@ -495,3 +495,28 @@ async fn writing_an_item_again_as_its_origin_has_it_appends_nothing() {
     let e = enclosure_when(&app, "ep", mirrored).await;
     assert_eq!(e["via"], origin.url("/ep.mp3").as_str());
 }
+
+#[tokio::test]
+async fn a_compaction_pass_takes_the_files_of_deleted_items_with_it() {
+    let origin = Origin::start().await;
+    origin.set("/a.mp3", file(b"file a"));
+    let retention = "[feeds.news.retention]\ncompact_after = \"0s\"\ntombstones = \"0s\"\ninterval = \"100ms\"\n";
+    let app = TestApp::builder()
+        .toml(&format!("{}{retention}", toml(&origin, "")))
+        .spawn()
+        .await;
+    app.put("news", "one", &item(&origin.url("/a.mp3"), 0))
+        .await;
+    enclosure_when(&app, "one", mirrored).await;
+    let store = app.app().content().unwrap().clone();
+    assert_eq!(store.list().len(), 1);
+    app.req("DELETE", "/feeds/news/items/one", &[], b"").await;
+    // No call here: the background compaction pass collects.
+    for _ in 0..500 {
+        if store.list().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the file of the deleted item is still stored");
+}

@@ -24,6 +24,17 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// As the config writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 /// One credential as configured (`[credentials.NAME]`): a bearer token
 /// and/or a password for HTTP Basic (the credential's name is the user name),
 /// stored as SHA-256 hex digests, and its role per feed (`"*"` for every feed).
@@ -205,8 +216,16 @@ impl Auth {
         match has {
             Some(role) if role >= need => Ok(()),
             _ => Err(ApiError::Forbidden(format!(
-                "credential {:?} lacks the {need:?} role here",
-                who.name
+                "credential {:?} lacks the {} role here ({})",
+                who.name,
+                need.as_str(),
+                match feed {
+                    Some(feed) => format!(
+                        "roles = {{ {feed} = \"{}\" }} or \"*\" grants it",
+                        need.as_str()
+                    ),
+                    None => format!("a role of \"{}\" on some feed grants it", need.as_str()),
+                }
             ))),
         }
     }
@@ -320,10 +339,15 @@ mod tests {
         let reader = a.authenticate(Some("Bearer r-token"), None).unwrap();
         let boss = a.authenticate(Some("Bearer b-token"), None).unwrap();
         assert!(a.authorize(reader, Some("news"), Role::Read).is_ok());
-        assert!(matches!(
-            a.authorize(reader, Some("news"), Role::Write),
-            Err(ApiError::Forbidden(_))
-        ));
+        match a.authorize(reader, Some("news"), Role::Write) {
+            // The role as the config writes it, and what would grant it.
+            Err(ApiError::Forbidden(why)) => assert_eq!(
+                why,
+                "credential \"reader\" lacks the write role here \
+                 (roles = { news = \"write\" } or \"*\" grants it)"
+            ),
+            other => panic!("{other:?}"),
+        }
         assert!(matches!(
             a.authorize(reader, Some("other"), Role::Read),
             Err(ApiError::Forbidden(_))

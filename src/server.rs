@@ -235,33 +235,43 @@ async fn persist_once(app: &Arc<App>) {
     }
 }
 
-/// Resolves on the first SIGTERM or SIGINT (Ctrl-C). The handlers are
-/// installed by this call, not when the future is first polled: a signal
-/// that arrives once the server says it is listening ends it gracefully.
+/// Resolves on the first SIGTERM, SIGINT (Ctrl-C) or SIGHUP: a graceful
+/// shutdown (feedgate does not reload its configuration, so SIGHUP, which
+/// a closed terminal or a supervisor's reload sends, stops it cleanly
+/// instead of killing it). A second signal during the shutdown exits at
+/// once, with code 1, without waiting for requests or the flush. The
+/// handlers are installed by this call, not when the future is first
+/// polled: a signal that arrives once the server says it is listening
+/// ends it gracefully.
 pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let (int, term) = {
+    let mut signals = {
         use tokio::signal::unix::{signal, SignalKind};
-        (
-            signal(SignalKind::interrupt()).ok(),
-            signal(SignalKind::terminate()).ok(),
-        )
+        [
+            (SignalKind::interrupt(), "SIGINT"),
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::hangup(), "SIGHUP"),
+        ]
+        .map(|(kind, name)| (signal(kind).ok(), name))
     };
     async move {
         #[cfg(unix)]
         {
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = wait(int) => tracing::info!("SIGINT received"),
-                () = wait(term) => tracing::info!("SIGTERM received"),
+            match next_signal(&mut signals).await {
+                "SIGHUP" => tracing::warn!(
+                    "SIGHUP received: feedgate does not reload its configuration; shutting down \
+                     gracefully (start it again to apply a changed configuration)"
+                ),
+                name => tracing::info!("{name} received"),
             }
+            tokio::spawn(async move {
+                let name = next_signal(&mut signals).await;
+                tracing::warn!(
+                    signal = name,
+                    "second signal: exiting now, without draining connections or flushing"
+                );
+                std::process::exit(1);
+            });
         }
         #[cfg(not(unix))]
         {
@@ -271,5 +281,26 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
                 std::future::pending::<()>().await;
             }
         }
+    }
+}
+
+/// The name of the next of `signals` to arrive.
+#[cfg(unix)]
+async fn next_signal(
+    signals: &mut [(Option<tokio::signal::unix::Signal>, &'static str); 3],
+) -> &'static str {
+    async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+    let [(a, an), (b, bn), (c, cn)] = signals;
+    tokio::select! {
+        () = one(a) => an,
+        () = one(b) => bn,
+        () = one(c) => cn,
     }
 }

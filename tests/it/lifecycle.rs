@@ -165,3 +165,72 @@ async fn sigterm_finishes_in_flight_requests_and_flushes() {
     p.term();
     assert_eq!(p.wait_exit(), 0);
 }
+
+fn config_in(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let cfg = dir.path().join("feedgate.toml");
+    let toml = format!("data_dir = {:?}\n[feeds.news]\n", dir.path().join("data"));
+    std::fs::write(&cfg, toml).unwrap();
+    cfg
+}
+
+/// SIGHUP (a closed terminal, a supervisor's reload) is a graceful stop,
+/// said as such, never a kill that skips the flush.
+#[tokio::test]
+async fn sighup_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(&dir);
+    let mut p = start(
+        &[
+            "serve",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let c = Client::new(p.addr);
+    assert_eq!(c.put("news", "a", r#"{"title":"1"}"#).await.status, 201);
+    p.signal("HUP");
+    assert_eq!(p.wait_exit(), 0);
+    let logs = p.all_logs();
+    assert!(
+        logs.contains("SIGHUP received: feedgate does not reload"),
+        "{logs}"
+    );
+    assert!(logs.contains("store flushed"), "{logs}");
+}
+
+/// A second signal while the shutdown waits for a request ends the process at once.
+#[tokio::test]
+async fn a_second_signal_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(&dir);
+    let mut p = start(
+        &[
+            "serve",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    // A request half sent keeps the graceful shutdown waiting (shutdown_grace: 10 s).
+    let mut s = tokio::net::TcpStream::connect(p.addr).await.unwrap();
+    let head = "PUT /feeds/news/items/x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+    s.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    p.term();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    p.signal("INT");
+    assert_eq!(p.wait_exit(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let logs = p.all_logs();
+    assert!(logs.contains("second signal: exiting now"), "{logs}");
+}

@@ -69,8 +69,13 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
 impl Proc {
     /// Send SIGTERM.
     pub fn term(&mut self) {
+        self.signal("TERM");
+    }
+
+    /// Send the signal `name` (`TERM`, `HUP`, `INT`).
+    pub fn signal(&mut self, name: &str) {
         let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(ok.success());

@@ -149,7 +149,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
         // Before the line that says it listens: a SIGTERM from then on is graceful.
-        let shutdown = feedgate::server::shutdown_signal();
+        let shutdown = feedgate::server::shutdown_signal(|| std::process::exit(1));
         let feeds: Vec<&str> = app.feeds().iter().map(|f| f.name()).collect();
         tracing::info!(store = %app.config().store_name(), ?feeds, "listening on http://{addr}");
         feedgate::server::run(listener, app, shutdown).await?;

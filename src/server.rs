@@ -238,12 +238,15 @@ async fn persist_once(app: &Arc<App>) {
 /// Resolves on the first SIGTERM, SIGINT (Ctrl-C) or SIGHUP: a graceful
 /// shutdown (feedgate does not reload its configuration, so SIGHUP, which
 /// a closed terminal or a supervisor's reload sends, stops it cleanly
-/// instead of killing it). A second signal during the shutdown exits at
-/// once, with code 1, without waiting for requests or the flush. The
+/// instead of killing it). A second signal during the shutdown calls
+/// `on_second` (the binary exits at once, with code 1, without waiting for
+/// requests or the flush: the library never exits the process). The
 /// handlers are installed by this call, not when the future is first
 /// polled: a signal that arrives once the server says it is listening
 /// ends it gracefully.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub fn shutdown_signal(
+    on_second: impl FnOnce() + Send + 'static,
+) -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let mut signals = {
         use tokio::signal::unix::{signal, SignalKind};
@@ -270,11 +273,12 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
                     signal = name,
                     "second signal: exiting now, without draining connections or flushing"
                 );
-                std::process::exit(1);
+                on_second();
             });
         }
         #[cfg(not(unix))]
         {
+            let _ = on_second;
             if tokio::signal::ctrl_c().await.is_ok() {
                 tracing::info!("Ctrl-C received");
             } else {

@@ -149,10 +149,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
         // Before the line that says it listens: a SIGTERM from then on is graceful.
-        let shutdown = feedgate::server::shutdown_signal(|| std::process::exit(1));
+        let shutdown = feedgate::server::shutdown_signal(exit_now);
         let feeds: Vec<&str> = app.feeds().iter().map(|f| f.name()).collect();
         tracing::info!(store = %app.config().store_name(), ?feeds, "listening on http://{addr}");
         feedgate::server::run(listener, app, shutdown).await?;
         Ok(())
     })
+}
+
+/// A second signal during the shutdown: the operator asked to stop now.
+#[expect(
+    clippy::exit,
+    reason = "a second signal: stop at once, without waiting for requests or the flush"
+)]
+fn exit_now() {
+    std::process::exit(1)
 }

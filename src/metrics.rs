@@ -34,6 +34,7 @@ use std::sync::Mutex;
 mod content;
 mod immediate;
 mod limits;
+mod process;
 mod reads;
 mod requests;
 mod writes;
@@ -93,6 +94,8 @@ pub struct ConsumerLag<'a> {
 
 pub struct Metrics {
     registry: Registry,
+    /// `process_*`, set at each scrape.
+    process: process::Process,
     requests: Requests,
     feeds: HashMap<String, FeedSeries>,
     syncs: Family<SyncLabels, Counter>,
@@ -118,8 +121,11 @@ fn latency_histogram() -> Histogram {
 impl Metrics {
     /// The registry with every series of `feeds` created (at zero).
     pub fn new<'a>(feeds: impl IntoIterator<Item = &'a str>) -> Metrics {
-        let mut registry = Registry::with_prefix("feedgate");
-        let requests = Requests::register(&mut registry);
+        let mut root = Registry::default();
+        let process = process::Process::register(&mut root);
+        let registry = root.sub_registry_with_prefix("feedgate");
+        process::build_info(registry);
+        let requests = Requests::register(registry);
         let reads = Family::<ReadLabels, Counter>::default();
         let pages: HistogramFamily<FeedLabel> = Family::new_with_constructor(page_histogram);
         let appended = Family::<ActionLabels, Counter>::default();
@@ -174,9 +180,9 @@ impl Metrics {
             "Head stamp minus the stamp of a consumer's last acknowledged position",
             lag_seconds.clone(),
         );
-        let limits = Limits::register(&mut registry);
-        let immediate = Immediate::register(&mut registry);
-        let content = Content::register(&mut registry);
+        let limits = Limits::register(registry);
+        let immediate = Immediate::register(registry);
+        let content = Content::register(registry);
         let feeds = feeds
             .into_iter()
             .map(|feed| {
@@ -198,7 +204,8 @@ impl Metrics {
             })
             .collect();
         Metrics {
-            registry,
+            registry: root,
+            process,
             requests,
             feeds,
             syncs,
@@ -250,6 +257,7 @@ impl Metrics {
         consumers: impl IntoIterator<Item = ConsumerLag<'a>>,
     ) -> String {
         let _one_at_a_time = crate::sync::lock(&self.scrape);
+        self.process.update(&process::read());
         if let Some(bytes) = store_bytes {
             self.store_bytes
                 .set(i64::try_from(bytes).unwrap_or(i64::MAX));

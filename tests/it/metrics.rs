@@ -262,3 +262,33 @@ async fn upstream_syncs_are_counted_by_outcome_with_their_transactions() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn build_info_and_the_process_series() {
+    let app = TestApp::builder().spawn().await;
+    let m = app.get("/metrics", &[]).await.text().to_string();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(
+        m.contains(&format!("feedgate_build_info{{version=\"{version}\"}} 1")),
+        "{m}"
+    );
+    let value = |name: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {m}"))
+    };
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_virtual_memory_bytes") > 1e6);
+    assert!(value("process_open_fds") >= 3.0);
+    assert!(value("process_max_fds") >= value("process_open_fds"));
+    assert!(value("process_cpu_seconds_total") > 0.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = value("process_start_time_seconds");
+    assert!(
+        started <= now + 1.0 && started > now - 3600.0,
+        "{started} vs {now}"
+    );
+}

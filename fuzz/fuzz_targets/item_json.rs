@@ -9,7 +9,6 @@
 
 use feedgate::ingest::{item_json, parse_batch, parse_put};
 use feedgate::model::valid_item_id;
-use feedgate::store::Op;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -39,9 +38,9 @@ fuzz_target!(|data: &[u8]| {
                     .iter()
                     .map(|op| {
                         assert!(valid_item_id(op.id()), "{:?}", op.id());
-                        match op {
-                            Op::Put { id, payload } => item_json(id, payload),
-                            Op::Delete { id } => serde_json::json!({"id": id, "deleted": true}),
+                        match op.payload() {
+                            Some(payload) => item_json(op.id(), payload),
+                            None => serde_json::json!({"id": op.id(), "deleted": true}),
                         }
                     })
                     .collect();

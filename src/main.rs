@@ -54,6 +54,13 @@ enum Command {
     MigrateSchema(feedgate::cli::MigrateSchemaArgs),
 }
 
+/// Colour in the log only on a terminal, and not when `NO_COLOR` is set
+/// (no-color.org): files, pipes and journald get plain text.
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -62,6 +69,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour())
         .init();
     match cli.command {
         Command::Serve(args) => serve(args),

@@ -234,3 +234,27 @@ async fn a_second_signal_exits_at_once() {
     let logs = p.all_logs();
     assert!(logs.contains("second signal: exiting now"), "{logs}");
 }
+
+/// A log going to a pipe or a file has no colour codes, NO_COLOR or not.
+#[tokio::test]
+async fn no_colour_codes_in_a_piped_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_in(&dir);
+    let args = [
+        "serve",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    // `start` sets NO_COLOR=1; an empty NO_COLOR is unset, per no-color.org.
+    let mut p = start(&args, &[("NO_COLOR", "")]);
+    p.term();
+    assert_eq!(p.wait_exit(), 0);
+    let logs = format!("{}\n{}", p.startup.join("\n"), p.all_logs());
+    assert!(
+        logs.contains("listening on") && logs.contains("store flushed"),
+        "{logs}"
+    );
+    assert!(!logs.contains('\u{1b}'), "{logs:?}");
+}

@@ -22,6 +22,10 @@ pub enum AppError {
     Config(#[from] ConfigError),
     #[error("cannot open the store in {dir}: {source}")]
     Store { dir: String, source: StoreError },
+    #[error(
+        "the store in {dir} is in use by another process (is another `feedgate serve` running on it?)"
+    )]
+    StoreBusy { dir: String },
     #[error("feed {feed}: cannot set up its upstream: {source}")]
     Upstream {
         feed: String,
@@ -75,9 +79,13 @@ impl App {
                 let cache_bytes = u64::try_from(config.store_cache_bytes).unwrap_or(u64::MAX);
                 let store =
                     Embedded::open_with_cache(&config.data_dir, &names, clock.clone(), cache_bytes)
-                        .map_err(|source| AppError::Store {
-                            dir: config.store_name(),
-                            source,
+                        .map_err(|source| {
+                            let dir = config.store_name();
+                            if source.to_string().contains("could not acquire lock") {
+                                AppError::StoreBusy { dir }
+                            } else {
+                                AppError::Store { dir, source }
+                            }
                         })?;
                 Arc::new(store)
             }

@@ -86,11 +86,24 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub config: ConfigArg,
     /// Address to listen on (port 0 picks a free port). Overrides `listen` [env: FEEDGATE_LISTEN=]
-    #[arg(long)]
+    #[arg(long, value_parser = listen_address)]
     pub listen: Option<SocketAddr>,
     /// Directory of the embedded store. Overrides `data_dir` [env: FEEDGATE_DATA_DIR=]
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+}
+
+/// `--listen`: an IP address and a port, with what to write instead of a
+/// host name (which is not looked up).
+pub fn listen_address(s: &str) -> Result<SocketAddr, String> {
+    s.trim().parse().map_err(|_| {
+        let port = s.rsplit_once(':').map_or("8080", |(_, p)| p);
+        let example = match s.split(':').next() {
+            Some("localhost") => format!("127.0.0.1:{port} (or [::1]:{port})"),
+            _ => format!("127.0.0.1:{port} or 0.0.0.0:{port}"),
+        };
+        format!("{s:?} is not an IP address and port (host names are not looked up): write e.g. {example}")
+    })
 }
 
 impl ServeArgs {
@@ -304,6 +317,36 @@ pub(crate) fn io(what: &str) -> impl Fn(std::io::Error) -> CliError + '_ {
         what: what.to_string(),
         source,
     }
+}
+
+/// `serve`'s failure, as the other commands say theirs: `error: …` once
+/// (each cause added only where the message does not hold it already), then
+/// exit 2 for invalid configuration, 1 for everything else.
+#[allow(
+    clippy::print_stderr,
+    clippy::exit,
+    reason = "serve's error exit: the server never started or has stopped and flushed"
+)]
+pub fn serve_failed(err: &anyhow::Error) -> ! {
+    let mut message = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    eprintln!("error: {message}");
+    let config = err.chain().any(|c| {
+        c.downcast_ref::<ConfigError>().is_some()
+            || c.downcast_ref::<CliError>()
+                .is_some_and(|e| e.exit_code() == 2)
+            || matches!(
+                c.downcast_ref::<crate::app::AppError>(),
+                Some(crate::app::AppError::Config(_))
+            )
+    });
+    std::process::exit(if config { 2 } else { 1 })
 }
 
 /// Print `err` as `error: …` on stderr and exit with its code.

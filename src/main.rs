@@ -72,7 +72,10 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(colour())
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            serve(args).unwrap_or_else(|e| feedgate::cli::serve_failed(&e));
+            Ok(())
+        }
         Command::CheckConfig(args) => {
             feedgate::cli::check_config(&args, &mut std::io::stdout().lock())
                 .unwrap_or_else(|e| feedgate::cli::exit(&e));

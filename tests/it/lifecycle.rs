@@ -87,7 +87,7 @@ async fn a_bad_config_names_the_key_and_exits_non_zero() {
         .args(["serve", "--config", cfg.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "invalid configuration: exit 2");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("feeds.News"),
         "{}",

@@ -300,7 +300,49 @@ fn offline_commands_fail_fast_while_a_server_holds_the_store() {
     }
     // check-config does not need the store.
     assert_eq!(run(&["check-config", "--config", &config]).code, 0);
+    // A second server says so once, in one line, and exits 1.
+    let out = run(&["serve", "--listen", "127.0.0.1:0", "--config", &config]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let said: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(said.len(), 1, "{}", out.stderr);
+    assert!(
+        said[0].starts_with("error: the store in "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        said[0].contains("is in use by another process"),
+        "{}",
+        out.stderr
+    );
     server.kill();
+}
+
+/// `serve` and the other commands say a configuration problem the same way,
+/// `error: …` once, and exit 2.
+#[test]
+fn serve_and_the_cli_agree_on_configuration_errors() {
+    for cmd in ["serve", "check-config"] {
+        let out = run(&[cmd, "--config", "/no/such/feedgate.toml"]);
+        assert_eq!(out.code, 2, "{cmd}: {}", out.stderr);
+        assert_eq!(
+            out.stderr.trim(),
+            "error: cannot read config file /no/such/feedgate.toml: No such file or directory (os error 2)",
+            "{cmd}"
+        );
+    }
+    let out = run(&["serve", "--listen", "localhost:8080"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("(host names are not looked up): write e.g. 127.0.0.1:8080"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -328,15 +328,7 @@ pub(crate) fn io(what: &str) -> impl Fn(std::io::Error) -> CliError + '_ {
     reason = "serve's error exit: the server never started or has stopped and flushed"
 )]
 pub fn serve_failed(err: &anyhow::Error) -> ! {
-    let mut message = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !message.contains(&cause) {
-            message.push_str(": ");
-            message.push_str(&cause);
-        }
-    }
-    eprintln!("error: {message}");
+    eprintln!("error: {}", crate::error::one_line(err.as_ref()));
     let config = err.chain().any(|c| {
         c.downcast_ref::<ConfigError>().is_some()
             || c.downcast_ref::<CliError>()

@@ -162,6 +162,23 @@ pub fn problem_json(status: StatusCode, code: &str, detail: &str) -> String {
     .to_string()
 }
 
+/// An error with its causes on one line, each cause added only where the
+/// message does not hold it already (most messages here quote their
+/// source).
+pub fn one_line(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -109,7 +109,10 @@ pub async fn attempt(client: &reqwest::Client, d: &Download<'_>) -> Result<Sourc
             req = req.header(IF_RANGE, v);
         }
     }
-    let mut resp = req.send().await.map_err(|e| FetchError::Http(chain(&e)))?;
+    let mut resp = req
+        .send()
+        .await
+        .map_err(|e| FetchError::Http(crate::error::one_line(&e)))?;
     let header = |name| {
         resp.headers()
             .get(name)
@@ -177,7 +180,7 @@ pub async fn attempt(client: &reqwest::Client, d: &Download<'_>) -> Result<Sourc
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| FetchError::Http(chain(&e)))?
+        .map_err(|e| FetchError::Http(crate::error::one_line(&e)))?
     {
         got += chunk.len() as u64;
         if got / PROGRESS_EVERY > logged {
@@ -202,21 +205,6 @@ fn content_range(v: &str) -> Option<(u64, Option<u64>)> {
     let (range, total) = v.strip_prefix("bytes ")?.split_once('/')?;
     let start = range.split_once('-')?.0.parse().ok()?;
     Some((start, total.parse().ok()))
-}
-
-/// An error with its causes, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
-        cause = c.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -162,7 +162,7 @@ impl Mirror {
                 continue;
             };
             for e in &mut payload.enclosures {
-                if e.via.is_some() || e.url.starts_with(&self.prefix) || !config.allows(&e.url) {
+                if e.via.is_some() || !self.wanted(config, &e.url) {
                     continue;
                 }
                 if let Some(object) = self.store.recall(&e.url) {
@@ -175,6 +175,11 @@ impl Mirror {
         }
     }
 
+    /// Is the file at `url` one to mirror: at an allowed origin, and not our own copy?
+    fn wanted(&self, config: &ContentConfig, url: &str) -> bool {
+        !url.starts_with(&self.prefix) && config.allows(url)
+    }
+
     /// The files `txns` ask for: enclosures at allowed origins, not ours.
     fn jobs(&self, config: &ContentConfig, txns: &[crate::model::Txn]) -> Vec<Job> {
         let mut jobs: Vec<Job> = txns
@@ -183,7 +188,7 @@ impl Mirror {
             .flat_map(|(t, p)| {
                 p.enclosures
                     .iter()
-                    .filter(|e| !e.url.starts_with(&self.prefix) && config.allows(&e.url))
+                    .filter(|e| self.wanted(config, &e.url))
                     .map(|e| Job {
                         id: t.id.clone(),
                         url: e.url.clone(),

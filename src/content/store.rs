@@ -82,13 +82,11 @@ impl ContentStore {
 
     /// The partial file of a download from `url`.
     pub fn partial_path(&self, url: &str) -> PathBuf {
-        let key = hex::encode(Sha256::digest(url.as_bytes()));
-        self.root.join("partial").join(key)
+        self.root.join("partial").join(url_key(url))
     }
 
     fn url_path(&self, url: &str) -> PathBuf {
-        let key = hex::encode(Sha256::digest(url.as_bytes()));
-        self.root.join("urls").join(key)
+        self.root.join("urls").join(url_key(url))
     }
 
     /// The object a download from `url` gave, if it is still stored.
@@ -254,6 +252,11 @@ impl ContentStore {
             .map(|m| m.len())
             .sum()
     }
+}
+
+/// A URL's name under `partial/` and `urls/`: its SHA-256, hex.
+fn url_key(url: &str) -> String {
+    hex::encode(Sha256::digest(url.as_bytes()))
 }
 
 /// SHA-256 (lowercase hex) and length of a file, read in 64 KiB blocks.

@@ -74,7 +74,12 @@ pub async fn get(app: &App, req: &Request<Incoming>, sha256: &str) -> Result<Res
         h.insert(header::ETAG, v);
     }
     let value = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if value(header::IF_NONE_MATCH).is_some_and(|inm| matches_etag(inm, &etag)) {
+    // Every If-None-Match line counts (a list may be split over several).
+    let inm = req.headers().get_all(header::IF_NONE_MATCH).iter();
+    if inm
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| matches_etag(v, &etag))
+    {
         return Ok(respond(StatusCode::NOT_MODIFIED, h, Body::empty()));
     }
     let len = object.meta.length;

@@ -170,12 +170,7 @@ pub async fn consumers(app: &App, name: &str) -> Result<Res, ApiError> {
         .await?
         .into_iter()
         .map(|s| {
-            let same_epoch = s.sub.epoch == log.epoch();
-            let lag = if same_epoch {
-                head.seq.saturating_sub(s.sub.position)
-            } else {
-                head.seq
-            };
+            let lag = s.lag(log.epoch(), head.seq);
             let state = s.state.as_ref();
             json!({
                 "callback": s.sub.callback,
@@ -184,12 +179,7 @@ pub async fn consumers(app: &App, name: &str) -> Result<Res, ApiError> {
                 "position": format!("{}.{}", s.sub.epoch, s.sub.position),
                 "lag_transactions": lag,
                 "lease_expires": http_date(s.sub.lease_until_ms),
-                "state": match state {
-                    None => "delivered_elsewhere",
-                    Some(st) if st.failures > 0 => "failing",
-                    Some(_) if lag > 0 => "delivering",
-                    Some(_) => "up_to_date",
-                },
+                "state": s.delivery_state(lag),
                 "failures": state.map_or(0, |st| st.failures),
                 "last_error": state.and_then(|st| st.last_error.clone()),
                 "last_delivery": state.and_then(|st| st.delivered_ms).map(http_date),

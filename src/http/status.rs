@@ -157,20 +157,11 @@ pub async fn gather(app: &App) -> Snapshot {
             .collect();
         if let Ok(subs) = app.hub().subscribers(app, feed.name()).await {
             for s in subs {
-                let lag = if s.sub.epoch == log.epoch() {
-                    head.seq.saturating_sub(s.sub.position)
-                } else {
-                    head.seq
-                };
+                let lag = s.lag(log.epoch(), head.seq);
                 let st = s.state.as_ref();
                 subscribers.push(SubscriberRow {
                     feed: feed.name().to_string(),
-                    state: match st {
-                        None => "delivered_elsewhere",
-                        Some(st) if st.failures > 0 => "failing",
-                        Some(_) if lag > 0 => "delivering",
-                        Some(_) => "up_to_date",
-                    },
+                    state: s.delivery_state(lag),
                     failures: st.map_or(0, |st| st.failures),
                     last_error: st.and_then(|st| st.last_error.clone()),
                     last_delivery_ms: st.and_then(|st| st.delivered_ms),

@@ -89,6 +89,29 @@ pub struct Subscriber {
     pub state: Option<State>,
 }
 
+impl Subscriber {
+    /// Transactions behind `head` of the log of `epoch` (the whole head for
+    /// a position of another epoch).
+    pub fn lag(&self, epoch: &str, head: u64) -> u64 {
+        if self.sub.epoch == epoch {
+            head.saturating_sub(self.sub.position)
+        } else {
+            head
+        }
+    }
+
+    /// `delivered_elsewhere` (another process leads), `failing`,
+    /// `delivering` (`lag` > 0) or `up_to_date`.
+    pub fn delivery_state(&self, lag: u64) -> &'static str {
+        match &self.state {
+            None => "delivered_elsewhere",
+            Some(st) if st.failures > 0 => "failing",
+            Some(_) if lag > 0 => "delivering",
+            Some(_) => "up_to_date",
+        }
+    }
+}
+
 pub struct Hub {
     config: WebSubConfig,
     client: Option<reqwest::Client>,

@@ -16,6 +16,7 @@
 
 mod conns;
 mod io;
+mod linger;
 mod overload;
 mod timer;
 
@@ -140,22 +141,26 @@ impl Connection {
         let conn = registered.conn.clone();
         let app = self.app.clone();
         let service = service_fn(move |req| track(&conn, http::serve(&app, req)));
-        Slot::new(slots, permit)
+        let stream = Slot::new(slots, permit)
             .scope(self.run(&registered, service))
             .await;
+        // Neither a slot nor the shutdown's drain waits for the lingering.
+        drop(registered);
+        linger::close(stream).await;
     }
 
     /// Run hyper on the connection with `service` until it ends, or until
     /// it is asked to close (then gracefully: a request in progress is
-    /// answered first).
-    async fn run<S>(self, registered: &Registered, service: S)
+    /// answered first). The socket comes back to be closed (`linger`).
+    async fn run<S>(self, registered: &Registered, service: S) -> io::ProblemIo<TcpStream>
     where
         S: hyper::service::Service<
                 hyper::Request<hyper::body::Incoming>,
                 Response = http::Res,
                 Error = std::convert::Infallible,
             > + 'static,
-        S::Future: Send + 'static,
+        S: Unpin,
+        S::Future: Send + Unpin + 'static,
     {
         let Connection {
             stream,
@@ -166,21 +171,22 @@ impl Connection {
         // Each connection re-arms one timer of its own (see `timer`).
         builder.timer(ConnTimer::default());
         let io = TokioIo::new(io::ProblemIo::new(stream));
-        let conn = builder.serve_connection(io, service);
-        tokio::pin!(conn);
+        let mut conn = builder.serve_connection(io, service);
         let closing = registered.conn.closing();
         tokio::pin!(closing);
+        // Without hyper's own shutdown of the socket: `linger` closes it.
         let ended = tokio::select! {
             biased;
-            r = conn.as_mut() => r,
+            r = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => r,
             () = &mut closing => {
-                conn.as_mut().graceful_shutdown();
-                conn.await
+                std::pin::Pin::new(&mut conn).graceful_shutdown();
+                std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)).await
             }
         };
         if let Err(e) = ended {
             tracing::debug!(?peer, error = %e, "connection ended with an error");
         }
+        conn.into_parts().io.into_inner()
     }
 }
 

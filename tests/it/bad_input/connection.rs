@@ -103,6 +103,37 @@ async fn a_huge_declared_body_is_refused_before_it_is_sent() {
     assert_eq!(stored(&app).await, before);
 }
 
+/// A client that sends its whole body before it reads gets the `413`, not a
+/// reset: the refused body is drained before the socket is closed
+/// (`server::linger`). Without that, the unread bytes made the kernel reset
+/// the connection and the answer was lost (a reqwest batch in CI).
+#[tokio::test]
+async fn a_refused_body_sent_in_full_still_gets_its_answer() {
+    let app = TestApp::builder()
+        .toml("max_body_bytes = 1000")
+        .spawn()
+        .await;
+    let body = vec![b' '; 4 << 20];
+    for path in ["/feeds/news/items/a", "/feeds/news/items"] {
+        let method = if path.ends_with("/a") { "PUT" } else { "POST" };
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut s = TcpStream::connect(app.addr).await.unwrap();
+        s.write_all(head.as_bytes()).await.unwrap();
+        // The server answers and closes while this is still being sent.
+        let sent = s.write_all(&body).await;
+        assert!(sent.is_ok(), "the body was cut off: {sent:?}");
+        // Read only once the server has long finished with the request.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let r = raw::read_one(&mut s, Duration::from_secs(5))
+            .await
+            .expect("the answer, not a reset");
+        assert_eq!((r.status, r.problem().as_str()), (413, "payload_too_large"));
+    }
+}
+
 #[tokio::test]
 async fn http_1_0_clients_without_host_are_served_and_closed() {
     let app = TestApp::builder().spawn().await;

@@ -279,11 +279,37 @@ impl Config {
         }
     }
 
-    /// The feeds with an `upstream` table, and that table.
-    pub fn upstreams(&self) -> impl Iterator<Item = (&str, &crate::upstream::UpstreamConfig)> {
-        self.feeds
-            .iter()
-            .filter_map(|(name, feed)| Some((name.as_str(), feed.upstream.as_ref()?)))
+    /// The feeds with an `upstream` table, and that table as it is fetched
+    /// (a path `url`, a feed of this gateway, resolved against `listen`).
+    pub fn upstreams(&self) -> impl Iterator<Item = (&str, crate::upstream::UpstreamConfig)> {
+        self.feeds.iter().filter_map(|(name, feed)| {
+            Some((name.as_str(), feed.upstream.as_ref()?.resolved(self.listen)))
+        })
+    }
+
+    /// A path `url` is a feed of this gateway: it needs a fixed port to be
+    /// reached at, and another feed of this config to follow.
+    fn check_own_upstream(&self, name: &str, path: &str) -> Result<(), ConfigError> {
+        let key = format!("feeds.{name}.upstream.url");
+        if self.listen.port() == 0 {
+            return Err(ConfigError::invalid(
+                key,
+                format!("{path:?} names a feed of this gateway, which needs a fixed listen port (not 0)"),
+            ));
+        }
+        let target = path
+            .split(['?', '#'])
+            .next()
+            .and_then(|p| p.strip_prefix("/feeds/"))
+            .map(|f| f.trim_end_matches(".rss").trim_end_matches(".atom"));
+        match target {
+            Some(f) if f == name => Err(ConfigError::invalid(key, "a feed cannot follow itself")),
+            Some(f) if self.feeds.contains_key(f) => Ok(()),
+            _ => Err(ConfigError::invalid(
+                key,
+                format!("{path:?}: a path names a feed of this gateway, /feeds/NAME with NAME one of [feeds]"),
+            )),
+        }
     }
 
     /// Check what serde cannot: names, ranges, URLs.
@@ -304,6 +330,9 @@ impl Config {
             }
             if let Some(upstream) = &feed.upstream {
                 upstream.validate(&format!("feeds.{name}.upstream"))?;
+                if upstream.is_own() {
+                    self.check_own_upstream(name, &upstream.url)?;
+                }
                 if feed.seed.is_some() {
                     return Err(ConfigError::invalid(
                         format!("feeds.{name}.seed"),

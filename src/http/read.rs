@@ -39,13 +39,22 @@ pub async fn feed_response(
     who: Option<&crate::auth::Credential>,
 ) -> Result<Res, ApiError> {
     let feed = super::feed(app, name)?;
-    if let Some(upstream) = feed.upstream() {
-        // Syncs first when its last sync is older than `refresh`, waiting
-        // at most `wait`.
-        Box::pin(upstream.before_read()).await;
-    }
     let q = Query::parse(req.uri().query().unwrap_or(""));
     let headers = ReadHeaders::of(req.headers());
+    if let Some(upstream) = feed.upstream() {
+        // Syncs first when its last sync is older than `refresh`, waiting
+        // at most `wait`. What it appended is stamped in the current
+        // second, which a response not selected by an ETag does not show
+        // (whole seconds): such a read waits for the second to end, so the
+        // read that synced shows what it synced (a replica's first read).
+        let synced = Box::pin(upstream.before_read()).await;
+        let by_etag = headers.if_none_match.is_some()
+            || q.etag.as_deref().is_some_and(|e| !e.trim().is_empty());
+        if synced && !by_etag {
+            let ms = app.clock().now_ms();
+            tokio::time::sleep(std::time::Duration::from_millis(1000 - ms % 1000)).await;
+        }
+    }
     if headers.event_stream && req.method() == Method::GET {
         let (etag, last_mod) = (q.etag.as_deref(), q.last_mod.as_deref());
         // Boxed: a poll's future stays the size of a poll.

@@ -8,6 +8,7 @@ use crate::setting::ConfigError;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 /// What the origin serves.
@@ -40,7 +41,9 @@ impl SourceFormat {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
-    /// The origin's URL (http or https).
+    /// The origin's URL (http or https), or a path (`/feeds/news`): a feed
+    /// of this gateway itself, reached at its own listen address
+    /// ([`UpstreamConfig::resolved`]).
     pub url: String,
     pub format: SourceFormat,
     /// A consumer read syncs first when the last sync ended longer ago than
@@ -172,7 +175,12 @@ impl UpstreamConfig {
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
         let invalid =
             |field: &str, message: String| ConfigError::invalid(format!("{key}.{field}"), message);
-        let url = reqwest::Url::parse(&self.url).map_err(|e| invalid("url", e.to_string()))?;
+        // A path is checked as it will be fetched (`resolved`).
+        let url = match self.url.starts_with('/') {
+            true => reqwest::Url::parse(&format!("http://localhost{}", self.url)),
+            false => reqwest::Url::parse(&self.url),
+        }
+        .map_err(|e| invalid("url", e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(invalid("url", "must be an http or https URL".into()));
         }
@@ -211,6 +219,29 @@ impl UpstreamConfig {
             }
         }
         Ok(())
+    }
+
+    /// This table with a path `url` (a feed of this gateway) made absolute:
+    /// `http://` + the address the gateway listens on (`listen`; an
+    /// unspecified address, `0.0.0.0` or `::`, is reached through loopback)
+    /// + the path. So the demo's replica follows the demo wherever
+    /// `--listen` puts it. An absolute `url` is kept as it is.
+    pub fn resolved(&self, listen: SocketAddr) -> UpstreamConfig {
+        let mut up = self.clone();
+        if up.url.starts_with('/') {
+            let ip = match listen.ip() {
+                IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                ip => ip,
+            };
+            up.url = format!("http://{}{}", SocketAddr::new(ip, listen.port()), up.url);
+        }
+        up
+    }
+
+    /// Whether `url` names a feed of this gateway (a path).
+    pub fn is_own(&self) -> bool {
+        self.url.starts_with('/')
     }
 
     /// What a stored sync state depends on besides the origin's answers: a

@@ -94,7 +94,7 @@ impl Upstreams {
     /// A syncer for every upstream feed (`Config::upstreams`: name and
     /// `upstream` table) that `store` holds.
     pub fn build<'a>(
-        feeds: impl IntoIterator<Item = (&'a str, &'a UpstreamConfig)>,
+        feeds: impl IntoIterator<Item = (&'a str, UpstreamConfig)>,
         store: &dyn Backend,
         clock: Arc<dyn Clock>,
         metrics: &Arc<Metrics>,
@@ -104,7 +104,7 @@ impl Upstreams {
             let Some(log) = store.feed(name) else {
                 continue;
             };
-            let syncer = Syncer::new(name, up.clone(), log, clock.clone(), metrics.clone())
+            let syncer = Syncer::new(name, up, log, clock.clone(), metrics.clone())
                 .map_err(|e| (name.to_string(), e))?;
             syncers.insert(name.to_string(), Arc::new(syncer));
         }
@@ -219,10 +219,12 @@ impl Syncer {
 
     /// Before a consumer read: when the last sync is older than `refresh`,
     /// start a sync (or join the running one) and wait for it at most `wait`.
-    /// When it is fresh this is one clock read and one atomic load.
-    pub async fn before_read(self: &Arc<Self>) {
+    /// When it is fresh this is one clock read and one atomic load. True
+    /// when the sync waited for appended transactions (stamped now: a
+    /// response selected by a date shows them once their second is over).
+    pub async fn before_read(self: &Arc<Self>) -> bool {
         if self.fresh() {
-            return;
+            return false;
         }
         let flight = self.start_or_join();
         let mut rx = self.done.subscribe();
@@ -232,7 +234,9 @@ impl Syncer {
             .is_err()
         {
             tracing::debug!(feed = %self.feed, wait = ?self.config.wait, "upstream sync still running; answering from the log");
+            return false;
         }
+        lock(&self.status).last_outcome == Some("applied")
     }
 
     /// Sync now (or join the running sync) and wait until it has finished.

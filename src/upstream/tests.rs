@@ -64,7 +64,8 @@ async fn of_two_processes_syncing_at_once_one_fetches_and_the_other_serves_the_l
     let mut processes = Vec::new();
     for _ in 0..2 {
         let store = Postgres::open(&db, &feeds, clock.clone()).await.unwrap();
-        let ups = Upstreams::build([("news", &config)], &store, clock.clone(), &metrics).unwrap();
+        let ups =
+            Upstreams::build([("news", config.clone())], &store, clock.clone(), &metrics).unwrap();
         processes.push((store, ups));
     }
     let (sa, sb) = (

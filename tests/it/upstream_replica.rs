@@ -8,6 +8,7 @@
 use crate::support::{upstream_kit::*, *};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// A's side: pages of 5 transactions, so a round of changes spans several pages.
 const A_PAGES: &str = "default_limit = 5";
@@ -321,4 +322,53 @@ async fn the_item_url_link_of_a_bare_entry_is_not_replicated() {
             .await;
         assert_eq!((on_b.status, on_b.json()), (200, on_a.json()), "{id}");
     }
+}
+
+/// The demo (fixtures/demo.toml) on a port of the test's choosing: its
+/// replica names `/feeds/news`, a feed of the same gateway, so it follows
+/// `--listen` (it used to hard-code 127.0.0.1:8080 and stay empty on any
+/// other port), and the read that syncs it first shows what it synced (it
+/// used to be empty: everything was stamped in the current second).
+#[tokio::test]
+async fn the_demo_replica_follows_the_demo_wherever_it_listens() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo.toml");
+    let listen = format!("127.0.0.1:{port}");
+    let data = dir.path().join("d");
+    let proc = binary::start(
+        &["serve", "--config", demo, "--listen", &listen],
+        &[("FEEDGATE_DATA_DIR", data.to_str().unwrap())],
+    );
+    let client = Client::new(proc.addr);
+    // The seed was written in the second the server started: a catch-up
+    // shows it once that second is over.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let news = client.get("/feeds/news", &[]).await.feed();
+    assert_eq!(news.entries.len(), 3, "the demo's seed");
+    for path in ["/feeds/news-replica", "/feeds/news-replica.atom"] {
+        let r = client.get(path, &[]).await;
+        assert_eq!(r.status, 200, "{path}");
+        let ids: Vec<String> = r.feed().entries.iter().map(|e| e.id.clone()).collect();
+        let want: Vec<String> = news.entries.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(ids, want, "{path}: the first read shows the synced items");
+    }
+    let info = client.get("/feeds", &[]).await.json();
+    let replica = info["feeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "news-replica")
+        .unwrap()
+        .clone();
+    assert_eq!(replica["upstream"]["state"], "ok");
+    assert_eq!(
+        replica["upstream"]["url"],
+        format!("http://{listen}/feeds/news")
+    );
+    proc.kill();
 }

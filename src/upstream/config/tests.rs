@@ -118,10 +118,48 @@ fn the_demo_declares_a_replica_of_its_own_news_feed() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo.toml");
     let c = Config::from_file(&path).unwrap();
     c.validate().unwrap();
-    let up = c.feeds["news-replica"].upstream.as_ref().unwrap();
-    assert_eq!(up.format, SourceFormat::Feedgate);
+    let (name, up) = c.upstreams().next().unwrap();
+    assert_eq!((name, up.format), ("news-replica", SourceFormat::Feedgate));
     assert_eq!(up.url, format!("http://{}/feeds/news", c.listen));
     assert!(c.feeds["news"].upstream.is_none());
+}
+
+#[test]
+fn a_path_url_follows_the_gateways_own_listen_address() {
+    let toml = |listen: &str, url: &str| {
+        Config::from_toml(&format!(
+            "listen = \"{listen}\"\n[feeds.news]\n[feeds.copy]\nupstream = {{ url = \"{url}\", format = \"feedgate\" }}\n"
+        ))
+        .unwrap()
+    };
+    for (listen, fetched) in [
+        ("127.0.0.1:9123", "http://127.0.0.1:9123/feeds/news"),
+        ("0.0.0.0:9123", "http://127.0.0.1:9123/feeds/news"),
+        ("[::]:9123", "http://[::1]:9123/feeds/news"),
+        ("[::1]:9123", "http://[::1]:9123/feeds/news"),
+    ] {
+        let c = toml(listen, "/feeds/news");
+        c.validate().unwrap();
+        assert_eq!(c.upstreams().next().unwrap().1.url, fetched, "{listen}");
+    }
+    // An absolute URL is fetched as written.
+    let c = toml("127.0.0.1:9123", "http://example.org/feeds/news");
+    assert_eq!(
+        c.upstreams().next().unwrap().1.url,
+        "http://example.org/feeds/news"
+    );
+    for (listen, url, says) in [
+        ("127.0.0.1:0", "/feeds/news", "fixed listen port"),
+        ("127.0.0.1:9123", "/feeds/copy", "cannot follow itself"),
+        ("127.0.0.1:9123", "/feeds/nope", "one of [feeds]"),
+        ("127.0.0.1:9123", "/elsewhere", "one of [feeds]"),
+    ] {
+        let e = toml(listen, url).validate().unwrap_err().to_string();
+        assert!(
+            e.contains("feeds.copy.upstream.url") && e.contains(says),
+            "{url}: {e}"
+        );
+    }
 }
 
 #[test]

@@ -222,9 +222,9 @@ impl UpstreamConfig {
     }
 
     /// This table with a path `url` (a feed of this gateway) made absolute:
-    /// `http://` + the address the gateway listens on (`listen`; an
-    /// unspecified address, `0.0.0.0` or `::`, is reached through loopback)
-    /// + the path. So the demo's replica follows the demo wherever
+    /// `http://`, the address the gateway listens on (`listen`; an
+    /// unspecified address, `0.0.0.0` or `::`, is reached through loopback),
+    /// then the path. So the demo's replica follows the demo wherever
     /// `--listen` puts it. An absolute `url` is kept as it is.
     pub fn resolved(&self, listen: SocketAddr) -> UpstreamConfig {
         let mut up = self.clone();

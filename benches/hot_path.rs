@@ -137,6 +137,7 @@ fn document(entries: &[Entry]) -> Document<'_> {
         head_tick: 10_001,
         head_stamp: Some(1_764_073_463_000),
         entries,
+        upstream: None,
     }
 }
 

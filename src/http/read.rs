@@ -29,6 +29,8 @@ use std::borrow::Cow;
 
 const CACHE_IM: HeaderValue = HeaderValue::from_static("no-store, im");
 const IM: HeaderName = HeaderName::from_static("im");
+/// On every answer of an upstream feed whose origin cannot be reached.
+const UPSTREAM: HeaderName = HeaderName::from_static("feedgate-upstream");
 
 /// The answer to a feed read (an upstream feed has synced first, if it had to).
 pub async fn feed_response(
@@ -60,7 +62,7 @@ pub async fn feed_response(
         // Boxed: a poll's future stays the size of a poll.
         return Box::pin(super::sse::stream(app, feed, req.headers(), etag, last_mod)).await;
     }
-    match wait::requested(headers.wait, &q, app.config().max_wait)? {
+    let mut res = match wait::requested(headers.wait, &q, app.config().max_wait)? {
         Some(wait) => {
             let mut poll = wait::LongPoll::start(app, feed, wait);
             loop {
@@ -69,12 +71,46 @@ pub async fn feed_response(
                     Box::pin(answer(app, req, feed, suffix, &q, &headers, who)).await?;
                 match held {
                     Some(held) if poll.next(held).await => {}
-                    _ => return Ok(poll.finish(res)),
+                    _ => break poll.finish(res),
                 }
             }
         }
-        None => Ok(answer(app, req, feed, suffix, &q, &headers, who).await?.0),
+        None => answer(app, req, feed, suffix, &q, &headers, who).await?.0,
+    };
+    if let Some(notice) = feed.upstream().and_then(|u| u.notice()) {
+        res.headers_mut().insert(UPSTREAM, upstream_notice(&notice));
     }
+    Ok(res)
+}
+
+/// `Feedgate-Upstream` as an RFC 8941 item: `failing; failures=N;
+/// last-success="RFC 3339"; error="…"` (no `last-success` before the first
+/// success). The error is a structured-field string: printable ASCII, `"`
+/// and `\` escaped, anything else as `?`.
+fn upstream_notice(n: &crate::render::UpstreamNotice) -> HeaderValue {
+    let sf_string = |s: &str| {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' | '\\' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                ' '..='~' => out.push(c),
+                _ => out.push('?'),
+            }
+        }
+        out.push('"');
+        out
+    };
+    let mut v = format!("failing; failures={}", n.failures);
+    if let Some(at) = &n.last_success {
+        v.push_str(&format!("; last-success={}", sf_string(at)));
+    }
+    v.push_str(&format!("; error={}", sf_string(&n.error)));
+    // Only visible ASCII and spaces: always a valid value.
+    HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static("failing"))
 }
 
 /// The answer to a read that needs no waiting, computed without `await`:

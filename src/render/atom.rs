@@ -51,7 +51,7 @@
 use atom_syndication::{Feed, Link, Person, Text};
 
 use super::atom_entry::write_entries;
-use super::ext::{feed_elements, namespaces, ordered_map, NS_AT};
+use super::ext::{feed_elements, namespaces, ordered_map, own_namespace, NS_AT};
 use super::uri::uri;
 use super::xml::{fixed_secs, text};
 use super::Document;
@@ -87,6 +87,8 @@ pub(crate) fn head(doc: &Document<'_>) -> Vec<u8> {
     } else {
         doc.title
     };
+    let mut namespaces = namespaces(&[("at", NS_AT)]);
+    namespaces.extend(own_namespace(doc));
     let feed = Feed {
         title: Text::plain(text(doc.title)),
         id: text(doc.feed_url),
@@ -98,7 +100,7 @@ pub(crate) fn head(doc: &Document<'_>) -> Vec<u8> {
         links,
         subtitle: (!doc.description.is_empty()).then(|| Text::plain(text(doc.description))),
         extensions: ordered_map(feed_elements(doc)),
-        namespaces: namespaces(&[("at", NS_AT)]),
+        namespaces,
         ..Feed::default()
     };
     let capacity = 2048 + doc.entries.len() * 1024;

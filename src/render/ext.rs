@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 
 #[cfg(test)]
-use super::xml::{attr, escape_html};
-use super::xml::{escape_attr, rfc3339_ms, text};
+use super::xml::escape_html;
+use super::xml::{attr, escape_attr, rfc3339_ms, text};
 use super::{Document, SyncMode};
 #[cfg(test)]
 use crate::model::Entry;
@@ -23,6 +23,8 @@ pub const NS_IBMWCM: &str = "http://purl.org/net/ibmfeedsvc/wcm/1.0";
 pub const NS_SYNC: &str = "http://schemas.sage.com/sdata/sync/2008/1";
 pub const NS_AT: &str = "http://purl.org/atompub/tombstones/1.0";
 pub const NS_ATOM: &str = "http://www.w3.org/2005/Atom";
+/// feedgate's own elements (`feedgate:upstream`); a name, never fetched.
+pub const NS_FEEDGATE: &str = "urn:feedgate:xmlns:1";
 
 /// The single key under which a level's elements are kept in order.
 const ORDERED: &str = "";
@@ -58,7 +60,6 @@ impl El {
     }
 
     /// Add an attribute; `value` is cleaned here.
-    #[cfg(test)]
     pub fn with_attr(mut self, name: &'static str, value: &str) -> El {
         self.attrs.push((name, attr(value)));
         self
@@ -165,7 +166,7 @@ pub(crate) fn feed_elements(doc: &Document<'_>) -> Vec<El> {
         entry.push(El::leaf("sync:stamp", &rfc3339_ms(stamp)));
     }
     entry.push(El::leaf("sync:conflictPriority", "1"));
-    vec![
+    let mut elements = vec![
         El::leaf("ibmfs:etag", doc.etag),
         El::leaf("sync:syncMode", mode),
         El::parent(
@@ -175,7 +176,22 @@ pub(crate) fn feed_elements(doc: &Document<'_>) -> Vec<El> {
                 El::parent("sync:digestEntry", entry),
             ],
         ),
-    ]
+    ];
+    if let Some(n) = doc.upstream {
+        elements.push(
+            El::leaf("feedgate:upstream", &n.error)
+                .with_attr("state", "failing")
+                .with_attr("failures", &n.failures.to_string())
+                .with_attr("last-success", n.last_success.as_deref().unwrap_or("never")),
+        );
+    }
+    elements
+}
+
+/// The root's declaration of feedgate's namespace, when `doc` uses it.
+pub(crate) fn own_namespace(doc: &Document<'_>) -> Option<(String, String)> {
+    doc.upstream
+        .map(|_| ("feedgate".to_owned(), NS_FEEDGATE.to_owned()))
 }
 
 /// Entry-level elements: `ibmwcm:action`, `sync:syncState` (as the crates'

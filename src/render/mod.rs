@@ -121,6 +121,18 @@ pub struct Document<'a> {
     /// Stamp of the head transaction; `None` when the log is empty.
     pub head_stamp: Option<u64>,
     pub entries: &'a [Entry],
+    /// An upstream feed whose origin cannot be reached: `feedgate:upstream`.
+    pub upstream: Option<&'a UpstreamNotice>,
+}
+
+/// What a document of an upstream feed says while its last syncs fail
+/// (the `Feedgate-Upstream` header says the same): how many failed in a
+/// row, the last success (RFC 3339, `None`: never) and the last error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamNotice {
+    pub failures: u64,
+    pub last_success: Option<String>,
+    pub error: String,
 }
 
 /// Render `doc` in `format`: the complete response body.

@@ -50,7 +50,7 @@
 use rss::extension::atom::{AtomExtension, Link};
 use rss::Channel;
 
-use super::ext::{feed_elements, namespaces, ordered_map, NS_ATOM};
+use super::ext::{feed_elements, namespaces, ordered_map, own_namespace, NS_ATOM};
 use super::rss_item::{namespaces_used, write_items};
 use super::uri::uri;
 use super::xml::{imf_date, text};
@@ -94,6 +94,8 @@ pub(crate) fn channel(doc: &Document<'_>) -> Channel {
     if let Some(hub) = doc.hub_url {
         links.push(link("hub", hub, ""));
     }
+    let mut namespaces = namespaces(&[("atom", NS_ATOM)]);
+    namespaces.extend(own_namespace(doc));
     Channel {
         title: text(doc.title),
         link: uri(if doc.link.is_empty() {
@@ -106,7 +108,7 @@ pub(crate) fn channel(doc: &Document<'_>) -> Channel {
         last_build_date: doc.last_modified.map(imf_date),
         extensions: ordered_map(feed_elements(doc)),
         atom_ext: Some(AtomExtension { links }),
-        namespaces: namespaces(&[("atom", NS_ATOM)]),
+        namespaces,
         ..Channel::default()
     }
 }

@@ -285,6 +285,7 @@ impl Generated {
             head_tick: self.head_tick,
             head_stamp: self.head_stamp,
             entries: &self.entries,
+            upstream: None,
         }
     }
 }

@@ -123,6 +123,7 @@ pub fn doc(entries: &[Entry]) -> Document<'_> {
         head_tick: 10,
         head_stamp: Some(T0 + 60_000),
         entries,
+        upstream: None,
     }
 }
 
@@ -142,6 +143,7 @@ pub fn empty_doc() -> Document<'static> {
         head_tick: 1,
         head_stamp: None,
         entries: &[],
+        upstream: None,
     }
 }
 

@@ -171,6 +171,7 @@ fn the_other_tests_documents_render_as_the_reference() {
         head_tick: 10_001,
         head_stamp: Some(1_764_073_463_000),
         entries: &bench,
+        upstream: None,
     };
     assert_same(&d, "bench");
 }

@@ -324,3 +324,43 @@ fn a_mirrored_enclosure_links_where_it_came_from_in_both_formats() {
         .any(|l| l.rel() == "enclosure" && l.href() == "https://gw.example/content/ab12"));
     roxmltree::Document::parse(std::str::from_utf8(&body).unwrap()).expect("well-formed");
 }
+
+/// A failing upstream is said in both formats as `feedgate:upstream`, in
+/// feedgate's namespace, declared only then; its text and attributes are
+/// escaped like every other value.
+#[test]
+fn a_failing_upstream_is_said_in_the_document() {
+    let entries = mixed_entries();
+    let notice = super::UpstreamNotice {
+        failures: 3,
+        last_success: Some("2026-12-07T06:00:00.000Z".into()),
+        error: "connect to 127.0.0.1:9 <refused> & \u{1} gone".into(),
+    };
+    let failing = Document {
+        upstream: Some(&notice),
+        ..doc(&entries)
+    };
+    for format in [Format::Rss, Format::Atom] {
+        let body = String::from_utf8(render(format, &failing)).unwrap();
+        let xml = roxmltree::Document::parse(&body).expect("well-formed");
+        let el = xml
+            .descendants()
+            .find(|n| n.has_tag_name((super::ext::NS_FEEDGATE, "upstream")))
+            .unwrap_or_else(|| panic!("{format:?}: no feedgate:upstream in {body}"));
+        assert_eq!(el.attribute("state"), Some("failing"));
+        assert_eq!(el.attribute("failures"), Some("3"));
+        assert_eq!(
+            el.attribute("last-success"),
+            Some("2026-12-07T06:00:00.000Z")
+        );
+        assert_eq!(el.text(), Some("connect to 127.0.0.1:9 <refused> &  gone"));
+        // At the feed level: a child of the channel / feed.
+        let parent = el.parent_element().unwrap().tag_name().name();
+        assert!(matches!(parent, "channel" | "feed"), "{parent}");
+        let plain = String::from_utf8(render(format, &doc(&entries))).unwrap();
+        assert!(
+            !plain.contains("xmlns:feedgate"),
+            "{format:?}: declared unused"
+        );
+    }
+}

@@ -113,7 +113,6 @@ pub(crate) fn text(s: &str) -> String {
 }
 
 /// Owned, cleaned attribute value.
-#[cfg(test)]
 pub(crate) fn attr(s: &str) -> String {
     clean_attr(s).into_owned()
 }

@@ -245,6 +245,17 @@ impl Syncer {
         let _ = self.done.subscribe().wait_for(|done| *done >= flight).await;
     }
 
+    /// What readers are told while the origin cannot be reached (the last
+    /// sync failed): `None` while it syncs.
+    pub fn notice(&self) -> Option<crate::render::UpstreamNotice> {
+        let s = lock(&self.status);
+        (s.state == "failing").then(|| crate::render::UpstreamNotice {
+            failures: s.consecutive_failures,
+            last_success: s.last_success.clone(),
+            error: s.last_error.clone().unwrap_or_default(),
+        })
+    }
+
     /// The status as `GET /feeds` and `/readyz` show it.
     pub fn status(&self) -> SyncStatus {
         lock(&self.status).clone()

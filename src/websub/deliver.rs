@@ -196,6 +196,8 @@ async fn next(app: &App, sub: &Subscription) -> Result<Next, StoreError> {
         head_tick: out.digest_tick,
         head_stamp: out.digest_stamp,
         entries: &out.page.entries,
+        // Pushed content, not a poll: the notice is for readers (`/feeds`).
+        upstream: None,
     };
     Ok(Next::Document {
         body: render::render(sub.format(), &doc),

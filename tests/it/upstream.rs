@@ -345,3 +345,67 @@ async fn item_reads_sync_a_due_upstream_feed() {
     assert_eq!(item.json(), json!({"id": "a", "title": "A"}));
     assert_eq!(origin.hits(), 1);
 }
+
+/// An origin that cannot be reached is said where consumers look, not only
+/// in `/feeds`: a `Feedgate-Upstream` header on every answer (304s too) and
+/// `feedgate:upstream` in the document, which is then never kept or
+/// cacheable; both go once a sync succeeds again.
+#[tokio::test]
+async fn an_unreachable_origin_is_said_where_consumers_look() {
+    let origin = Origin::start().await;
+    let path = "/items.json";
+    origin.set(path, Reply::json(&items(&[("a", "A"), ("b", "B")])));
+    let app = TestApp::builder()
+        .toml(&mirror(&origin.url(path), "json", ""))
+        .spawn()
+        .await;
+    // The sync's second is over before the read: the page shows both.
+    let first = app.get("/feeds/mirror", &[]).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("feedgate-upstream"), None);
+    let etag = first.header("etag").unwrap().to_string();
+
+    origin.set(path, Reply::Status(503));
+    let r = app.get("/feeds/mirror", &[("If-None-Match", &etag)]).await;
+    assert_eq!(r.status, 304);
+    let said = r
+        .header("feedgate-upstream")
+        .expect("said on a 304")
+        .to_string();
+    assert!(
+        said.starts_with("failing; failures=1; last-success=\"20") && said.ends_with("HTTP 503\""),
+        "{said}"
+    );
+    for target in ["/feeds/mirror", "/feeds/mirror.atom"] {
+        let r = app.get(target, &[]).await;
+        assert_eq!(r.status, 200);
+        let said = r.header("feedgate-upstream").unwrap();
+        assert!(said.starts_with("failing; failures="), "{said}");
+        let body = r.text();
+        assert!(
+            body.contains("xmlns:feedgate=\"urn:feedgate:xmlns:1\"")
+                && body.contains("<feedgate:upstream")
+                && body.contains("state=\"failing\"")
+                && body.contains("HTTP 503"),
+            "{target}: {body}"
+        );
+        assert_eq!(r.feed().entries.len(), 2, "the log is served as it is");
+    }
+    // A full query-form page is immutable while the origin answers; not now.
+    let epoch = etag
+        .trim_matches('"')
+        .rsplit_once('.')
+        .unwrap()
+        .0
+        .to_string();
+    let page = format!("/feeds/mirror?etag={epoch}.0&limit=1");
+    let r = app.get(&page, &[]).await;
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(r.text().contains("<feedgate:upstream"));
+
+    origin.set(path, Reply::json(&items(&[("a", "A"), ("b", "B")])));
+    let r = app.get(&page, &[]).await;
+    assert_eq!(r.header("feedgate-upstream"), None);
+    assert!(!r.text().contains("feedgate:upstream"));
+    assert!(r.header("cache-control").unwrap().contains("immutable"));
+}

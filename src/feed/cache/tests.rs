@@ -29,6 +29,7 @@ fn document(format: Format, head: u64, entries: &[crate::model::Entry]) -> Vec<u
             head_tick: head + 1,
             head_stamp: Some(T0 + head * 1000),
             entries,
+            upstream: None,
         },
     )
 }

@@ -67,6 +67,7 @@ impl FeedRead<'_> {
             head_tick: out.digest_tick,
             head_stamp: out.digest_stamp,
             entries: &page.entries,
+            upstream: self.notice.as_ref(),
         };
         Bytes::from(render::render(self.format, &doc))
     }
@@ -117,7 +118,7 @@ impl FeedRead<'_> {
         } else {
             h.insert(header::VARY, self.vary());
         }
-        let cache_control = if out.immutable {
+        let cache_control = if out.immutable && self.notice.is_none() {
             caching::immutable_cache_control(self.app.auth().enabled())
         } else {
             NO_STORE

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::feed::cache::{Page as CachedPage, PageKey};
 use crate::feed::Feed;
 use crate::protocol::{self, Limits, ReadRequest};
-use crate::render::Format;
+use crate::render::{Format, UpstreamNotice};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::Request;
@@ -42,6 +42,9 @@ pub struct FeedRead<'r> {
     /// processes, another one may have handed it out
     /// ([`crate::store::Log::head_at_least`]).
     pub beyond: Option<u64>,
+    /// The feed's upstream cannot be reached: the page says so, is not
+    /// kept, and is `no-store` (it must not outlive the failure).
+    pub notice: Option<UpstreamNotice>,
 }
 
 impl<'r> FeedRead<'r> {
@@ -85,7 +88,8 @@ impl<'r> FeedRead<'r> {
             _ => None,
         };
         let generation = log.compactions();
-        let slot = protocol::page_slot(cursor, head, log.dropped());
+        let notice = feed.upstream().and_then(|u| u.notice());
+        let slot = protocol::page_slot(cursor, head, log.dropped()).filter(|_| notice.is_none());
         let key = slot.map(|after| PageKey {
             format,
             after,
@@ -114,6 +118,7 @@ impl<'r> FeedRead<'r> {
             key,
             generation,
             beyond,
+            notice,
         })
     }
 

@@ -56,6 +56,7 @@ fn page(entries: &[Entry], etag: &str, mode: SyncMode, next: Option<&str>) -> Ve
             head_tick: 99,
             head_stamp: Some(1_714_564_800_000),
             entries,
+            upstream: None,
         },
     )
 }

@@ -41,6 +41,7 @@ fn page(next: &str) -> Reply {
             head_tick: 3,
             head_stamp: Some(1_714_564_800_000),
             entries: &entries,
+            upstream: None,
         },
     );
     Reply::body(body, "application/atom+xml")

@@ -1,6 +1,6 @@
 """The container image under podman: `scripts/build-image` builds the top-level Dockerfile
-(FROM scratch, static binary, non-root); the image's metadata and files are what the README
-promises; a container starts on the default config; and a container serving the sidecar config
+(FROM scratch, static binary, non-root); the image's metadata and files are what
+docs/operations.md ("Container and sidecar") promises; a container starts on the default config; and a container serving the sidecar config
 (deploy/feedgate.toml) takes pushes, stops on SIGTERM with exit code 0, and a new container on
 the same volume serves the same ETags and items. The static binary resolves an upstream origin's
 host name inside the image, where there is no glibc NSS (through /etc/hosts here).

@@ -1,8 +1,8 @@
 //! The push API's memory budget (`ingest_memory_bytes`): how much memory
 //! requests being received, parsed and applied may take at once.
 //!
-//! What a write costs was measured on the real binary (VmHWM; README,
-//! "Security"): its body, the parsed operations, the copy the store queues,
+//! What a write costs was measured on the real binary (VmHWM;
+//! docs/security.md): its body, the parsed operations, the copy the store queues,
 //! sled's working memory while one atomic batch is applied (sled copies a
 //! tree leaf for every key it inserts and frees the copies only after the
 //! whole batch: ~4.5 KiB per item, whatever the item's size) and the answer.

@@ -166,15 +166,27 @@ pub fn problem_json(status: StatusCode, code: &str, detail: &str) -> String {
 /// message does not hold it already (most messages here quote their
 /// source).
 pub fn one_line(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
+    let mut parts = vec![e.to_string()];
     let mut cause = e.source();
     while let Some(c) = cause {
-        let s = c.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
+        parts.push(c.to_string());
         cause = c.source();
+    }
+    join_causes(parts)
+}
+
+/// Messages joined by `: `, each added only where the line does not hold
+/// it already ([`one_line`] over texts already chosen).
+pub fn join_causes(parts: impl IntoIterator<Item = String>) -> String {
+    let mut out = String::new();
+    for s in parts {
+        if s.is_empty() || out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
     }
     out
 }

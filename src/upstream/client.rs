@@ -186,7 +186,21 @@ pub fn same_origin(configured: &Url, url: &Url) -> bool {
     configured.origin() == url.origin()
 }
 
-/// An error and its causes, without the URL (which may carry credentials).
+/// What the HTTP stack's layers say around a failure without adding to it
+/// ("cannot connect" or "request failed" says as much already).
+const WRAPPERS: [&str; 6] = [
+    "error sending request for url",
+    "error sending request",
+    "client error (Connect)",
+    "client error (SendRequest)",
+    "tcp connect error",
+    "error trying to connect",
+];
+
+/// An error and its causes on one line, each once (`error::join_causes`),
+/// without the URL (which may carry credentials) and without the layers
+/// that only wrap the cause (`WRAPPERS`): `Connection refused (os error 111)`
+/// rather than five levels of it.
 fn chain(e: &reqwest::Error) -> String {
     let mut parts = vec![];
     let mut source: Option<&dyn std::error::Error> = Some(e);
@@ -198,12 +212,16 @@ fn chain(e: &reqwest::Error) -> String {
             }
             _ => err.to_string(),
         };
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
+        parts.push(text);
         source = err.source();
     }
-    parts.join(": ")
+    let kept: Vec<String> = parts
+        .iter()
+        .filter(|p| !WRAPPERS.contains(&p.as_str()))
+        .cloned()
+        .collect();
+    // Nothing but wrappers: say them rather than nothing.
+    crate::error::join_causes(if kept.is_empty() { parts } else { kept })
 }
 
 fn strip_url(text: &str, url: Option<&Url>) -> String {

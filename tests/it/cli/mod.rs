@@ -213,6 +213,27 @@ async fn bad_import_lines_are_named_and_nothing_is_applied() {
         assert_eq!(out.code, 2, "{input:?}: {}", out.stderr);
         assert!(out.stderr.contains(line), "{input:?}: {}", out.stderr);
     }
+    // A JSON array (a batch, as the push API takes it) or an object over
+    // several lines: the format is named, and how to get to it.
+    let hint =
+        "import reads JSON Lines: one object per line; write each item on a line of its own \
+                (from an array: jq -c '.[]' FILE | feedgate import FEED)";
+    for (input, start) in [
+        ("[{\"id\": \"b\"}]\n", "error: line 1: a JSON array, but "),
+        ("[\n  {\"id\": \"b\"}\n]\n", "error: line 1: a JSON array, but "),
+        (
+            "{\n  \"id\": \"b\"\n}\n",
+            "error: line 1: column 1: EOF while parsing an object: the object does not end on its line, but ",
+        ),
+    ] {
+        let out = feedgate(
+            &["import", "news", "--config", &config],
+            input.as_bytes(),
+            &[],
+        );
+        assert_eq!(out.code, 2, "{input:?}: {}", out.stderr);
+        assert_eq!(out.stderr.trim(), format!("{start}{hint}"), "{input:?}");
+    }
     let after = run(&["export", "news", "--config", &config]).stdout;
     assert_eq!(before, after, "no bad input applied anything");
     assert_eq!(after, "{\"id\":\"a\",\"title\":\"A\"}\n");

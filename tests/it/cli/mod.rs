@@ -1,7 +1,7 @@
 //! The operator CLI, driving the real binary:
-//! `check-config`, `export`, `import`, `compact`, their `--help`, exit codes,
-//! and failing fast while a server holds the store (`check-config` in
-//! `check_config.rs`).
+//! `check-config`, `healthcheck`, `export`, `import`, `compact`, their
+//! `--help`, exit codes, and failing fast while a server holds the store
+//! (`check-config` in `check_config.rs`, `healthcheck` in `healthcheck.rs`).
 
 use crate::support::*;
 use std::io::Write;
@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod check_config;
+mod healthcheck;
 
 const BIN: &str = env!("CARGO_BIN_EXE_feedgate");
 
@@ -366,10 +367,54 @@ fn serve_and_the_cli_agree_on_configuration_errors() {
     );
 }
 
+/// The commands beside `serve` say their errors as it does, in one line,
+/// with 2 for bad input and 1 for the rest.
+#[test]
+fn every_command_says_errors_in_one_line_with_its_exit_code() {
+    let out = feedgate(&["hash-secret"], b"", &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: no secret on standard input; ")
+            && out.stderr.lines().count() == 1,
+        "{}",
+        out.stderr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), "");
+    let out = run(&["import", "news", "/no/such.ndjson", "--config", &config]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.trim(),
+        "error: cannot open /no/such.ndjson: No such file or directory (os error 2)"
+    );
+    // A usage error is clap's, exit 2.
+    assert_eq!(run(&["serve", "--no-such-flag"]).code, 2);
+}
+
 #[test]
 fn every_command_has_help() {
     for (cmd, mentions) in [
-        ("check-config", &["--config"][..]),
+        (
+            "check-config",
+            &[
+                "--config",
+                "--print",
+                "--listen",
+                "--data-dir",
+                "--log-format",
+                "--no-access-log",
+            ][..],
+        ),
+        ("healthcheck", &["--url", "--listen", "--timeout"][..]),
+        (
+            "serve",
+            &[
+                "--log-format <LOG_FORMAT>",
+                "--no-access-log",
+                "[env: FEEDGATE_ACCESS_LOG=]",
+            ][..],
+        ),
         ("export", &["<FEED>", "--config", "--data-dir"][..]),
         (
             "import",
@@ -392,6 +437,7 @@ fn every_command_has_help() {
     let out = run(&["--help"]);
     for cmd in [
         "check-config",
+        "healthcheck",
         "export",
         "import",
         "compact",

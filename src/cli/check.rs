@@ -70,13 +70,17 @@ pub fn check_config(args: &CheckConfigArgs, out: &mut impl Write) -> Result<(), 
         Some(_) => format!("postgres {}", config.store_name()),
         None => format!("embedded {}", config.data_dir.display()),
     };
+    // A line of its own: `listen ADDR` stays what scripts read.
     let in_use = if free {
-        ""
+        String::new()
     } else {
-        " (in use now: another process listens there)"
+        format!(
+            "note: {} is in use now (by this config's own server?)\n",
+            config.listen
+        )
     };
     let mut text = format!(
-        "config {source}: ok\nlisten {}{in_use}\ndata_dir {}\nstore {store}\ncredentials {}\nfeeds {}\n",
+        "config {source}: ok\nlisten {}\n{in_use}data_dir {}\nstore {store}\ncredentials {}\nfeeds {}\n",
         config.listen,
         config.data_dir.display(),
         config.credentials.len(),

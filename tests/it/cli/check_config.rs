@@ -308,7 +308,7 @@ fn check_config_tries_the_listen_address() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout.contains(&format!(
-            "\nlisten {addr} (in use now: another process listens there)\n"
+            "\nlisten {addr}\nnote: {addr} is in use now (by this config's own server?)\n"
         )),
         "{}",
         out.stdout

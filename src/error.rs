@@ -175,6 +175,44 @@ pub fn one_line(e: &dyn std::error::Error) -> String {
     join_causes(parts)
 }
 
+/// What the HTTP stack's layers (reqwest, hyper-util, the connector) say
+/// around a failure without adding to it: left out of a one-line message.
+const HTTP_WRAPPERS: [&str; 6] = [
+    "error sending request for url",
+    "error sending request",
+    "client error (Connect)",
+    "client error (SendRequest)",
+    "tcp connect error",
+    "error trying to connect",
+];
+
+/// Whether `message` is one of the HTTP stack's wrappers ([`HTTP_WRAPPERS`]).
+pub fn is_http_wrapper(message: &str) -> bool {
+    HTTP_WRAPPERS.contains(&message)
+}
+
+/// [`one_line`] of an HTTP client's error without the layers that only
+/// wrap its cause (unless they are all there is).
+pub fn one_line_http(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        parts.push(c.to_string());
+        cause = c.source();
+    }
+    without_wrappers(parts)
+}
+
+/// `parts` joined as [`join_causes`] does, the HTTP wrappers left out.
+pub fn without_wrappers(parts: Vec<String>) -> String {
+    let kept: Vec<String> = parts
+        .iter()
+        .filter(|p| !is_http_wrapper(p))
+        .cloned()
+        .collect();
+    join_causes(if kept.is_empty() { parts } else { kept })
+}
+
 /// Messages joined by `: `, each added only where the line does not hold
 /// it already ([`one_line`] over texts already chosen).
 pub fn join_causes(parts: impl IntoIterator<Item = String>) -> String {

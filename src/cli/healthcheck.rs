@@ -4,8 +4,9 @@
 //!
 //! The URL is `--url`, else `http://ADDR/healthz` for the address `--listen`
 //! or else `FEEDGATE_LISTEN` names (an unspecified address, `0.0.0.0` or
-//! `[::]`, is asked on loopback), else `http://127.0.0.1:8080/healthz`. The
-//! config file is not read: a probe does not depend on it.
+//! `[::]`, is asked on loopback; port 0 is refused: the port is picked at
+//! start), else `http://127.0.0.1:8080/healthz`. The config file is not
+//! read: a probe does not depend on it.
 
 use super::{listen_address, runtime, CliError};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -43,6 +44,11 @@ impl HealthcheckArgs {
                 .map_err(|e| CliError::Invalid(format!("FEEDGATE_LISTEN: {e}")))?,
             (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
+        if listen.port() == 0 {
+            return Err(CliError::Invalid(format!(
+                "listen address {listen} has port 0 (a free port, picked at start): give the server's URL with --url"
+            )));
+        }
         Ok(format!(
             "http://{}/healthz",
             loopback_if_unspecified(listen)
@@ -84,7 +90,7 @@ pub fn healthcheck(args: &HealthcheckArgs) -> Result<u16, CliError> {
             } else {
                 failed(format!(
                     "{}; is feedgate serve running and listening there? (--url, --listen)",
-                    crate::error::one_line(&e.without_url())
+                    crate::error::one_line_http(&e.without_url())
                 ))
             }
         })
@@ -131,6 +137,9 @@ mod tests {
             t(&args(Some("http://x:1/readyz"), Some("10.0.0.5:81")), None),
             "http://x:1/readyz"
         );
+        let e = args(None, Some("127.0.0.1:0")).target(None).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("port 0"), "{e}");
         let e = args(None, None).target(Some("localhost:1")).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().starts_with("FEEDGATE_LISTEN: "), "{e}");

@@ -186,21 +186,10 @@ pub fn same_origin(configured: &Url, url: &Url) -> bool {
     configured.origin() == url.origin()
 }
 
-/// What the HTTP stack's layers say around a failure without adding to it
-/// ("cannot connect" or "request failed" says as much already).
-const WRAPPERS: [&str; 6] = [
-    "error sending request for url",
-    "error sending request",
-    "client error (Connect)",
-    "client error (SendRequest)",
-    "tcp connect error",
-    "error trying to connect",
-];
-
 /// An error and its causes on one line, each once (`error::join_causes`),
 /// without the URL (which may carry credentials) and without the layers
-/// that only wrap the cause (`WRAPPERS`): `Connection refused (os error 111)`
-/// rather than five levels of it.
+/// that only wrap the cause (`error::without_wrappers`): `Connection refused
+/// (os error 111)` rather than five levels of it.
 fn chain(e: &reqwest::Error) -> String {
     let mut parts = vec![];
     let mut source: Option<&dyn std::error::Error> = Some(e);
@@ -215,13 +204,7 @@ fn chain(e: &reqwest::Error) -> String {
         parts.push(text);
         source = err.source();
     }
-    let kept: Vec<String> = parts
-        .iter()
-        .filter(|p| !WRAPPERS.contains(&p.as_str()))
-        .cloned()
-        .collect();
-    // Nothing but wrappers: say them rather than nothing.
-    crate::error::join_causes(if kept.is_empty() { parts } else { kept })
+    crate::error::without_wrappers(parts)
 }
 
 fn strip_url(text: &str, url: Option<&Url>) -> String {

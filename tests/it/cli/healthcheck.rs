@@ -44,14 +44,12 @@ async fn healthcheck_exits_0_on_a_healthy_server_and_1_otherwise() {
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("Connection refused")
-            && out
-                .stderr
-                .trim_end()
-                .ends_with("is feedgate serve running and listening there? (--url, --listen)"),
-        "{}",
-        out.stderr
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "error: healthcheck {url}: Connection refused (os error 111); is feedgate serve running and listening there? (--url, --listen)"
+        ),
+        "one line, each cause once"
     );
 }
 

@@ -26,6 +26,11 @@ ENV FEEDGATE_LISTEN=0.0.0.0:8080 \
 USER 65532:65532
 EXPOSE 8080
 VOLUME ["/data"]
+# The image has no shell or curl: the binary probes itself (GET http://127.0.0.1:8080/healthz, from
+# FEEDGATE_LISTEN; exit 0 on 2xx, 1 otherwise). Kept by `podman build --format docker` (OCI
+# images have no HEALTHCHECK).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/feedgate", "healthcheck", "--timeout", "3s"]
 # feedgate drains in-flight requests (shutdown_grace, 10 s by default), flushes and exits 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/feedgate"]

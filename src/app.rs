@@ -33,6 +33,13 @@ pub enum AppError {
     },
     #[error("cannot open the content store: {0}")]
     Content(#[from] crate::content::ContentError),
+    /// The seed file cannot be read or is not a batch (invalid input: exit 2).
+    #[error("cannot seed feed {feed} from {path}: {message}; fix the file or feeds.{feed}.seed (a relative path is relative to the config file)")]
+    BadSeed {
+        feed: String,
+        path: String,
+        message: String,
+    },
     #[error("cannot seed feed {feed} from {path}: {message}")]
     Seed {
         feed: String,
@@ -217,6 +224,7 @@ impl App {
     }
 
     /// Apply each feed's `seed` file once, while its log is empty.
+    /// (`check-config` reads each with [`read_seed`] too.)
     async fn seed(&self) -> Result<(), AppError> {
         for (name, f) in &self.config.feeds {
             let (Some(path), Some(feed)) = (&f.seed, self.feed(name)) else {
@@ -225,16 +233,26 @@ impl App {
             if feed.log().published().seq > 0 {
                 continue;
             }
+            let ops = read_seed(name, path)?;
             let err = |message: String| AppError::Seed {
                 feed: name.clone(),
                 path: path.display().to_string(),
                 message,
             };
-            let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-            let ops = crate::ingest::parse_batch(&bytes).map_err(|e| err(e.to_string()))?;
             let done = feed.append(&ops).await.map_err(|e| err(e.to_string()))?;
             tracing::info!(feed = %name, items = ops.len(), head = done.head, "seeded feed");
         }
         Ok(())
     }
+}
+
+/// The operations of feed `feed`'s seed file at `path` (a push-API batch).
+pub fn read_seed(feed: &str, path: &std::path::Path) -> Result<Vec<crate::store::Op>, AppError> {
+    let err = |message: String| AppError::BadSeed {
+        feed: feed.to_string(),
+        path: path.display().to_string(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    crate::ingest::parse_batch(&bytes).map_err(|e| err(e.to_string()))
 }

@@ -1,6 +1,7 @@
 //! The command line: the arguments of `serve` and of the operator commands
-//! beside it (`check-config`, `export`, `import`, `compact`, `migrate` and
-//! `migrate-schema`), and what the operator commands do (`export` and
+//! beside it (`check-config`, `healthcheck`, `export`, `import`, `compact`,
+//! `migrate` and `migrate-schema`), and what the operator commands do
+//! (`check-config` in `check`, `healthcheck` in `healthcheck`, `export` and
 //! `import` in `transfer`, the migrations in `migrate`); `main` only
 //! dispatches. Every command loads its configuration through
 //! [`Config::load`]: the file, then `FEEDGATE_*` variables, then flags, then
@@ -13,22 +14,28 @@
 //! The offline commands open the configured store directly, embedded or
 //! PostgreSQL. sled locks its directory, so while a server runs on the same
 //! data dir they fail at once with [`CliError::StoreBusy`] instead of
-//! waiting; a PostgreSQL store is shared, so they run beside servers. Exit codes: 0 done, 1 the
-//! store or an I/O operation failed (also: in use), 2 invalid configuration
-//! or input (nothing was changed).
+//! waiting; a PostgreSQL store is shared, so they run beside servers. Exit
+//! codes, the same for `serve` ([`serve_failed`]) and every command: 0 done,
+//! 2 a usage error (clap's), invalid configuration or input (nothing was
+//! changed), 1 everything else: the store, an I/O operation, a data dir that
+//! cannot be written, a listen address that cannot be bound, an unhealthy
+//! server (`healthcheck`).
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, Flags};
 use crate::store::embedded::Embedded;
 use crate::store::postgres::Postgres;
 use crate::store::{Backend, StoreError};
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod check;
+mod healthcheck;
 mod migrate;
 mod transfer;
+pub use check::{check_config, uses_data_dir, ListenError};
+pub use healthcheck::{healthcheck, HealthcheckArgs};
 pub use migrate::{migrate, migrate_schema, MigrateArgs, MigrateSchemaArgs};
 pub use transfer::{export, import, ImportReport};
 
@@ -44,6 +51,12 @@ pub enum CliError {
     StoreBusy { dir: String },
     #[error("store in {dir}: {source}")]
     Store { dir: String, source: StoreError },
+    #[error("healthcheck {url}: {cause}")]
+    Unhealthy { url: String, cause: String },
+    #[error(transparent)]
+    DataDir(#[from] crate::datadir::DataDirError),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -70,8 +83,16 @@ pub struct ConfigArg {
 }
 
 impl ConfigArg {
-    /// [`Config::load`] with this file, the process's environment and `flags`.
+    /// [`Config::load`] with this file, the process's environment and
+    /// `flags`; unknown `FEEDGATE_` variables are logged.
     pub fn load(&self, flags: &Flags) -> Result<Config, CliError> {
+        let config = self.load_quiet(flags)?;
+        config.warn_ignored();
+        Ok(config)
+    }
+
+    /// [`ConfigArg::load`] without the log lines (before the log is set up).
+    pub fn load_quiet(&self, flags: &Flags) -> Result<Config, CliError> {
         Ok(Config::load(
             self.config.as_deref(),
             std::env::vars_os(),
@@ -91,6 +112,12 @@ pub struct ServeArgs {
     /// Directory of the embedded store. Overrides `data_dir` [env: FEEDGATE_DATA_DIR=]
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Log lines as text (default) or one JSON object per line. Overrides `log_format` [env: FEEDGATE_LOG_FORMAT=]
+    #[arg(long, value_enum)]
+    pub log_format: Option<crate::telemetry::LogFormat>,
+    /// No access log (one line per request, target feedgate::access). Overrides `access_log` [env: FEEDGATE_ACCESS_LOG=]
+    #[arg(long = "no-access-log", id = "access_log")]
+    pub no_access_log: bool,
 }
 
 /// `--listen`: an IP address and a port, with what to write instead of a
@@ -107,10 +134,14 @@ pub fn listen_address(s: &str) -> Result<SocketAddr, String> {
 }
 
 impl ServeArgs {
+    /// The configuration, without logging the ignored variables: the log's
+    /// format is part of it ([`Config::warn_ignored`] once it is set up).
     pub fn load(&self) -> Result<Config, CliError> {
-        self.config.load(&Flags {
+        self.config.load_quiet(&Flags {
             listen: self.listen,
             data_dir: self.data_dir.clone(),
+            log_format: self.log_format,
+            access_log: self.no_access_log.then_some(false),
         })
     }
 }
@@ -136,11 +167,14 @@ impl StoreArgs {
     }
 }
 
-/// `feedgate check-config`.
+/// `feedgate check-config`: `serve`'s arguments, and what to print.
 #[derive(Debug, clap::Args)]
 pub struct CheckConfigArgs {
     #[command(flatten)]
-    pub config: ConfigArg,
+    pub serve: ServeArgs,
+    /// Print the effective configuration (file, FEEDGATE_* variables and flags applied) as TOML, secrets redacted, instead of the summary.
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// `feedgate export`.
@@ -170,39 +204,6 @@ pub struct CompactArgs {
     pub feed: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
-}
-
-/// `check-config`: validate and describe the configuration.
-pub fn check_config(args: &CheckConfigArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let config = args.config.load(&Flags::default())?;
-    let source = config
-        .file
-        .as_ref()
-        .map_or("defaults".to_string(), |p| p.display().to_string());
-    let store = match &config.store {
-        Some(_) => format!("postgres {}", config.store_name()),
-        None => format!("embedded {}", config.data_dir.display()),
-    };
-    let mut text = format!(
-        "config {source}: ok\nlisten {}\ndata_dir {}\nstore {store}\ncredentials {}\nfeeds {}\n",
-        config.listen,
-        config.data_dir.display(),
-        config.credentials.len(),
-        config.feeds.len()
-    );
-    for (name, feed) in &config.feeds {
-        let kind = if feed.upstream.is_some() {
-            "upstream"
-        } else {
-            "push"
-        };
-        let title = feed.title.as_deref().unwrap_or(name);
-        text.push_str(&format!("  {name}\t{kind}\t{title:?}\n"));
-    }
-    if let Some(url) = &config.store {
-        text.push_str(&migrate::pending_line(url));
-    }
-    out.write_all(text.as_bytes()).map_err(io("stdout"))
 }
 
 /// What `compact` did to one feed.
@@ -335,7 +336,7 @@ pub fn serve_failed(err: &anyhow::Error) -> ! {
                 .is_some_and(|e| e.exit_code() == 2)
             || matches!(
                 c.downcast_ref::<crate::app::AppError>(),
-                Some(crate::app::AppError::Config(_))
+                Some(crate::app::AppError::Config(_) | crate::app::AppError::BadSeed { .. })
             )
     });
     std::process::exit(if config { 2 } else { 1 })
@@ -372,7 +373,11 @@ mod tests {
         ];
         let mut flags = 0;
         for cmd in commands {
-            for arg in cmd.get_arguments().filter(|a| a.get_long().is_some()) {
+            // `--print` says what to do, not how to configure.
+            let settings = cmd
+                .get_arguments()
+                .filter(|a| a.get_long().is_some() && a.get_id() != "print");
+            for arg in settings {
                 let key = arg.get_id().as_str();
                 assert!(env::known(key), "--{key} sets no config key");
                 let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
@@ -385,6 +390,6 @@ mod tests {
                 flags += 1;
             }
         }
-        assert_eq!(flags, 10);
+        assert_eq!(flags, 16);
     }
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 pub use crate::setting::ConfigError;
 
 pub mod env;
+pub mod print;
 
 /// The whole configuration. Every field has a default, so no file is needed.
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +89,10 @@ pub struct Config {
     /// reconnects: connections rebalance).
     #[serde(with = "duration")]
     pub sse_lifetime: Duration,
+    /// How `serve` writes its log: `text` or `json` (one object per line).
+    pub log_format: crate::telemetry::LogFormat,
+    /// One `info` line per answered request (target `feedgate::access`).
+    pub access_log: bool,
     /// The WebSub hub (`crate::websub`): off unless `allow` names origins.
     pub websub: crate::websub::WebSubConfig,
     pub feeds: BTreeMap<String, FeedConfig>,
@@ -96,6 +101,10 @@ pub struct Config {
     /// The file this was read from (`None`: no file, defaults).
     #[serde(skip)]
     pub file: Option<PathBuf>,
+    /// `FEEDGATE_` variables that name no key: ignored, and logged by
+    /// [`Config::warn_ignored`] once the log is set up.
+    #[serde(skip)]
+    pub ignored: Vec<String>,
 }
 
 impl Default for Config {
@@ -124,10 +133,13 @@ impl Default for Config {
             sse_heartbeat: Duration::from_secs(15),
             sse_retry: Duration::from_secs(2),
             sse_lifetime: Duration::from_secs(300),
+            log_format: crate::telemetry::LogFormat::Text,
+            access_log: true,
             websub: crate::websub::WebSubConfig::default(),
             feeds: BTreeMap::new(),
             credentials: BTreeMap::new(),
             file: None,
+            ignored: Vec::new(),
         }
     }
 }
@@ -201,6 +213,10 @@ pub struct Flags {
     pub listen: Option<SocketAddr>,
     /// `--data-dir`.
     pub data_dir: Option<PathBuf>,
+    /// `--log-format`.
+    pub log_format: Option<crate::telemetry::LogFormat>,
+    /// `--no-access-log` (`Some(false)`).
+    pub access_log: Option<bool>,
 }
 
 impl Flags {
@@ -211,6 +227,12 @@ impl Flags {
         if let Some(dir) = &self.data_dir {
             config.data_dir.clone_from(dir);
         }
+        if let Some(format) = self.log_format {
+            config.log_format = format;
+        }
+        if let Some(on) = self.access_log {
+            config.access_log = on;
+        }
     }
 }
 
@@ -218,7 +240,8 @@ impl Config {
     /// The configuration as every command uses it: the defaults, then the
     /// TOML `file` (else the one `FEEDGATE_CONFIG` names, else none), then
     /// the `FEEDGATE_*` variables of `env`, then `flags`; validated,
-    /// credentials included. Unknown `FEEDGATE_` variables are logged.
+    /// credentials included. Unknown `FEEDGATE_` variables are kept in
+    /// `ignored` (the log may not be set up yet: its format is configured).
     ///
     /// `env` is the process environment (`std::env::vars_os()`) in the
     /// binary; tests pass their own.
@@ -237,12 +260,19 @@ impl Config {
             Some(path) => Config::from_file(path)?,
             None => Config::default(),
         };
-        vars.apply(&mut config)?;
+        config.ignored = vars.apply(&mut config)?;
         flags.apply(&mut config);
         config.validate()?;
         let feeds: Vec<&str> = config.feeds.keys().map(String::as_str).collect();
         crate::auth::Auth::from_config(&config.credentials, &feeds)?;
         Ok(config)
+    }
+
+    /// Log the `FEEDGATE_` variables that name no key (a typo in a deployment).
+    pub fn warn_ignored(&self) {
+        for name in &self.ignored {
+            tracing::warn!(variable = %name, "unknown FEEDGATE_ variable ignored");
+        }
     }
 
     /// Read a TOML file.

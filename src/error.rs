@@ -166,15 +166,65 @@ pub fn problem_json(status: StatusCode, code: &str, detail: &str) -> String {
 /// message does not hold it already (most messages here quote their
 /// source).
 pub fn one_line(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
+    let mut parts = vec![e.to_string()];
     let mut cause = e.source();
     while let Some(c) = cause {
-        let s = c.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
+        parts.push(c.to_string());
         cause = c.source();
+    }
+    join_causes(parts)
+}
+
+/// What the HTTP stack's layers (reqwest, hyper-util, the connector) say
+/// around a failure without adding to it: left out of a one-line message.
+const HTTP_WRAPPERS: [&str; 6] = [
+    "error sending request for url",
+    "error sending request",
+    "client error (Connect)",
+    "client error (SendRequest)",
+    "tcp connect error",
+    "error trying to connect",
+];
+
+/// Whether `message` is one of the HTTP stack's wrappers ([`HTTP_WRAPPERS`]).
+pub fn is_http_wrapper(message: &str) -> bool {
+    HTTP_WRAPPERS.contains(&message)
+}
+
+/// [`one_line`] of an HTTP client's error without the layers that only
+/// wrap its cause (unless they are all there is).
+pub fn one_line_http(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        parts.push(c.to_string());
+        cause = c.source();
+    }
+    without_wrappers(parts)
+}
+
+/// `parts` joined as [`join_causes`] does, the HTTP wrappers left out.
+pub fn without_wrappers(parts: Vec<String>) -> String {
+    let kept: Vec<String> = parts
+        .iter()
+        .filter(|p| !is_http_wrapper(p))
+        .cloned()
+        .collect();
+    join_causes(if kept.is_empty() { parts } else { kept })
+}
+
+/// Messages joined by `: `, each added only where the line does not hold
+/// it already ([`one_line`] over texts already chosen).
+pub fn join_causes(parts: impl IntoIterator<Item = String>) -> String {
+    let mut out = String::new();
+    for s in parts {
+        if s.is_empty() || out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
     }
     out
 }

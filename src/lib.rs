@@ -20,7 +20,8 @@
 //! | [`waiting`] | the waiting room of long-polls and event streams: `max_waiting`, connection slots given back, shutdown |
 //! | [`websub`] | the WebSub hub: verification of intent, stored subscriptions, one delivering process, deliveries |
 //! | [`background`] | compaction passes beside the server |
-//! | [`config`], [`app`], [`clock`], [`cli`] | configuration, the application state, time, offline commands |
+//! | [`config`], [`app`], [`clock`], [`cli`] | configuration, the application state, time, offline commands and `healthcheck` |
+//! | [`telemetry`], [`datadir`] | the log (text or JSON, the access log's target); the data dir's write probe and the cleanup of a failed start |
 //!
 //! # How a poll flows
 //!
@@ -64,6 +65,7 @@ pub mod config;
 pub mod consumers;
 pub mod content;
 pub mod cursor;
+pub mod datadir;
 pub mod error;
 pub mod feed;
 pub mod http;
@@ -76,6 +78,7 @@ pub mod server;
 pub mod setting;
 pub mod store;
 mod sync;
+pub mod telemetry;
 pub mod upstream;
 pub mod waiting;
 pub mod websub;

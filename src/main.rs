@@ -1,6 +1,9 @@
-//! The `feedgate` binary: parse flags, start tracing, then for `serve` load
-//! the config ([`feedgate::config::Config::load`]), bind and hand over to
-//! [`feedgate::server::run`]; the operator commands run in [`feedgate::cli`].
+//! The `feedgate` binary: parse flags, then for `serve` load the config
+//! ([`feedgate::config::Config::load`]), start the log in its format
+//! ([`feedgate::telemetry`]), check the data dir, build, bind and hand over
+//! to [`feedgate::server::run`] (a start that fails removes the data dir it
+//! created: [`feedgate::datadir::Created`]); the operator commands run in
+//! [`feedgate::cli`].
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -33,9 +36,15 @@ enum Command {
     /// Print the SHA-256 of a secret read from standard input (one line), as
     /// `token_sha256` / `password_sha256` in the config want it.
     HashSecret,
-    /// Load and validate the configuration (file, then FEEDGATE_* variables) as
-    /// `serve` would, and print a summary. Exits 2 naming the bad key.
+    /// Check what `serve` would check before serving (the configuration from
+    /// file, FEEDGATE_* variables and flags; seed files; that the data dir is
+    /// writable; the listen address) and print a summary, or with --print the
+    /// effective configuration. Exits 2 naming the bad key, 1 for other problems.
     CheckConfig(feedgate::cli::CheckConfigArgs),
+    /// GET a running server's /healthz (default http://127.0.0.1:8080/healthz,
+    /// or the --listen / FEEDGATE_LISTEN address): exit 0 on a 2xx answer, 1
+    /// otherwise, saying why. For container health checks without curl.
+    Healthcheck(feedgate::cli::HealthcheckArgs),
     /// Write a feed's current items as NDJSON (one push-API item per line, by id)
     /// to standard output. Needs the store, so not while a server runs on it.
     Export(feedgate::cli::ExportArgs),
@@ -54,23 +63,13 @@ enum Command {
     MigrateSchema(feedgate::cli::MigrateSchemaArgs),
 }
 
-/// Colour in the log only on a terminal, and not when `NO_COLOR` is set
-/// (no-color.org): files, pipes and journald get plain text.
-fn colour() -> bool {
-    use std::io::IsTerminal;
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(colour())
-        .init();
+    // `serve` sets its log up once its configuration (which holds the log's
+    // format) is loaded; the other commands write text.
+    if !matches!(cli.command, Command::Serve(_)) {
+        feedgate::telemetry::init(feedgate::telemetry::LogFormat::Text);
+    }
     match cli.command {
         Command::Serve(args) => {
             serve(args).unwrap_or_else(|e| feedgate::cli::serve_failed(&e));
@@ -79,6 +78,12 @@ fn main() -> anyhow::Result<()> {
         Command::CheckConfig(args) => {
             feedgate::cli::check_config(&args, &mut std::io::stdout().lock())
                 .unwrap_or_else(|e| feedgate::cli::exit(&e));
+            Ok(())
+        }
+        Command::Healthcheck(args) => {
+            let status =
+                feedgate::cli::healthcheck(&args).unwrap_or_else(|e| feedgate::cli::exit(&e));
+            println!("healthy: HTTP {status}");
             Ok(())
         }
         Command::Export(args) => {
@@ -90,8 +95,12 @@ fn main() -> anyhow::Result<()> {
         Command::Import(args) => {
             let report = match args.file.as_deref() {
                 Some(path) if path != std::path::Path::new("-") => {
-                    let file = std::fs::File::open(path)
-                        .with_context(|| format!("cannot open {}", path.display()))?;
+                    let file = std::fs::File::open(path).unwrap_or_else(|source| {
+                        feedgate::cli::exit(&feedgate::cli::CliError::Io {
+                            what: format!("cannot open {}", path.display()),
+                            source,
+                        })
+                    });
                     feedgate::cli::import(&args, std::io::BufReader::new(file))
                 }
                 _ => feedgate::cli::import(&args, std::io::stdin().lock()),
@@ -128,11 +137,18 @@ fn main() -> anyhow::Result<()> {
         }
         Command::HashSecret => {
             let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .context("cannot read the secret from stdin")?;
+            if let Err(source) = std::io::stdin().read_line(&mut line) {
+                feedgate::cli::exit(&feedgate::cli::CliError::Io {
+                    what: "cannot read the secret from standard input".into(),
+                    source,
+                });
+            }
             let secret = line.trim_end_matches(['\r', '\n']);
-            anyhow::ensure!(!secret.is_empty(), "no secret on standard input");
+            if secret.is_empty() {
+                feedgate::cli::exit(&feedgate::cli::CliError::Invalid(
+                    "no secret on standard input; pipe it in: printf %s \"$SECRET\" | feedgate hash-secret".into(),
+                ));
+            }
             println!("{}", feedgate::auth::hash_secret(secret));
             Ok(())
         }
@@ -141,16 +157,36 @@ fn main() -> anyhow::Result<()> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.load()?;
+    feedgate::telemetry::init(config.log_format);
+    config.warn_ignored();
+    if feedgate::cli::uses_data_dir(&config) {
+        feedgate::datadir::probe(&config.data_dir)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    // What this start creates of the data dir, removed again if it fails.
+    let created = feedgate::datadir::Created::before_start(&config.data_dir);
+    let started = runtime.block_on(async move {
         let listen = config.listen;
         let app = Arc::new(App::build(config, Arc::new(SystemClock)).await?);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+            .map_err(|source| feedgate::cli::ListenError {
+                addr: listen,
+                source,
+            })?;
+        anyhow::Ok((app, listener))
+    });
+    let (app, listener) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            created.undo();
+            return Err(e);
+        }
+    };
+    runtime.block_on(async move {
         let addr = listener.local_addr()?;
         if !app.auth().enabled() && !addr.ip().is_loopback() {
             tracing::warn!(
@@ -161,6 +197,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         // Before the line that says it listens: a SIGTERM from then on is graceful.
         let shutdown = feedgate::server::shutdown_signal(exit_now);
+        // Sorted by name, as the configuration's table holds them.
         let feeds: Vec<&str> = app.feeds().iter().map(|f| f.name()).collect();
         tracing::info!(store = %app.config().store_name(), ?feeds, "listening on http://{addr}");
         feedgate::server::run(listener, app, shutdown).await?;

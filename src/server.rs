@@ -140,7 +140,8 @@ impl Connection {
     ) {
         let conn = registered.conn.clone();
         let app = self.app.clone();
-        let service = service_fn(move |req| track(&conn, http::serve(&app, req)));
+        let peer = self.stream.peer_addr().ok();
+        let service = service_fn(move |req| track(&conn, http::serve(&app, req, peer)));
         let stream = Slot::new(slots, permit)
             .scope(self.run(&registered, service))
             .await;

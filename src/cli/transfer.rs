@@ -92,6 +92,10 @@ pub fn import(args: &ImportArgs, input: impl BufRead) -> Result<ImportReport, Cl
     Ok(report)
 }
 
+/// How to turn a JSON array or pretty-printed objects into JSON Lines.
+const JSON_LINES_HINT: &str =
+    "write each item on a line of its own (from an array: jq -c '.[]' FILE | feedgate import FEED)";
+
 /// The ops of an NDJSON input, with the line number of each.
 fn parse_ndjson(input: impl BufRead) -> Result<(Vec<Op>, Vec<usize>), CliError> {
     let (mut ops, mut lines) = (Vec::new(), Vec::new());
@@ -105,10 +109,23 @@ fn parse_ndjson(input: impl BufRead) -> Result<(Vec<Op>, Vec<usize>), CliError> 
             continue;
         }
         let bad = |m: &str| CliError::Invalid(format!("line {n}: {}", without_position(m)));
+        // A JSON array (a push-API batch, a pretty-printed export) is the
+        // likeliest mistake: say what the format is and how to get there.
+        if line.trim_start().starts_with('[') {
+            return Err(bad(&format!(
+                "a JSON array, but import reads JSON Lines: one object per line; {JSON_LINES_HINT}"
+            )));
+        }
         // One JSON value per line (with the column where it breaks), then
         // checked as one element of a batch.
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&line) {
             let column = e.column();
+            if e.is_eof() {
+                return Err(bad(&format!(
+                    "column {column}: {e}: the object does not end on its line, but import reads JSON Lines: one object per line; {JSON_LINES_HINT}",
+                    e = without_position(&e.to_string())
+                )));
+            }
             return Err(bad(&format!("column {column}: {e}")));
         }
         if !line.trim_start().starts_with('{') {

@@ -2,12 +2,14 @@
 //! the config key it sets. Every top-level key with a single value has one,
 //! `FEEDGATE_` + the key in capitals (`FEEDGATE_MAX_BODY_BYTES` sets
 //! `max_body_bytes`; the key's letter case does not matter), and `FEEDGATE_CONFIG`
-//! names the file. An unknown `FEEDGATE_` variable is logged, so a typo in a
+//! names the file. An unknown `FEEDGATE_` variable is logged (by the caller,
+//! once the log is set up: [`super::Config::warn_ignored`]), so a typo in a
 //! deployment shows. Flags are clap's; they only carry their value here
 //! ([`super::Flags`]).
 
 use super::Config;
 use crate::setting::{parse_duration, ConfigError};
+use crate::telemetry::LogFormat;
 use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +34,8 @@ enum Slot<'a> {
     Text(&'a mut Option<String>),
     Count(&'a mut usize),
     Time(&'a mut Duration),
+    Switch(&'a mut bool),
+    Format(&'a mut LogFormat),
 }
 
 /// The key `key` of `c`, if a variable may set it.
@@ -60,6 +64,8 @@ fn slot<'a>(c: &'a mut Config, key: &str) -> Option<Slot<'a>> {
         "sse_retry" => Slot::Time(&mut c.sse_retry),
         "sse_lifetime" => Slot::Time(&mut c.sse_lifetime),
         "content_downloads" => Slot::Count(&mut c.content_downloads),
+        "log_format" => Slot::Format(&mut c.log_format),
+        "access_log" => Slot::Switch(&mut c.access_log),
         _ => return None,
     })
 }
@@ -78,6 +84,17 @@ impl Slot<'_> {
             Slot::Count(n) => *n = text.trim().parse().map_err(|e| format!("{e}"))?,
             Slot::Time(d) => {
                 *d = parse_duration(text).ok_or_else(|| format!("invalid duration {text:?}"))?
+            }
+            Slot::Switch(b) => {
+                *b = match text.trim() {
+                    "true" | "1" | "on" | "yes" => true,
+                    "false" | "0" | "off" | "no" => false,
+                    other => return Err(format!("{other:?} is not true or false")),
+                }
+            }
+            Slot::Format(f) => {
+                *f = LogFormat::parse(text)
+                    .ok_or_else(|| format!("{text:?} is not a log format (text or json)"))?
             }
             Slot::Path(_) => {}
         }
@@ -114,8 +131,9 @@ impl Vars {
     }
 
     /// Set the keys the variables name. An invalid value is an error naming
-    /// the variable; an unknown variable is logged and skipped.
-    pub fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
+    /// the variable; an unknown variable is skipped, and returned.
+    pub fn apply(&self, config: &mut Config) -> Result<Vec<String>, ConfigError> {
+        let mut ignored = Vec::new();
         for (name, value) in &self.0 {
             let key = key(name).unwrap_or_default();
             if key == "config" {
@@ -125,10 +143,10 @@ impl Vars {
                 Some(slot) => slot
                     .set(value)
                     .map_err(|message| ConfigError::invalid(name, message))?,
-                None => tracing::warn!(variable = %name, "unknown FEEDGATE_ variable ignored"),
+                None => ignored.push(name.clone()),
             }
         }
-        Ok(())
+        Ok(ignored)
     }
 }
 
@@ -167,6 +185,29 @@ mod tests {
         for k in keys {
             let table = k == "feeds" || k == "credentials" || k == "websub";
             assert_eq!(known(k), !table, "{k}");
+        }
+    }
+
+    #[test]
+    fn switches_and_log_formats() {
+        let mut c = Config::default();
+        assert!(c.access_log);
+        let ignored = Vars::new([
+            ("FEEDGATE_ACCESS_LOG", "false"),
+            ("FEEDGATE_LOG_FORMAT", "json"),
+            ("FEEDGATE_NO_SUCH_KEY", "1"),
+        ])
+        .apply(&mut c)
+        .unwrap();
+        assert!(!c.access_log);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(ignored, ["FEEDGATE_NO_SUCH_KEY"]);
+        for (var, value) in [
+            ("FEEDGATE_ACCESS_LOG", "maybe"),
+            ("FEEDGATE_LOG_FORMAT", "xml"),
+        ] {
+            let e = Vars::new([(var, value)]).apply(&mut c).unwrap_err();
+            assert!(e.to_string().contains(var), "{e}");
         }
     }
 

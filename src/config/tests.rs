@@ -139,6 +139,7 @@ fn load_layers_flags_over_environment_over_file_over_defaults() {
     let flags = Flags {
         listen: None,
         data_dir: Some(PathBuf::from("from-flag")),
+        ..Flags::default()
     };
     let c = Config::load(Some(&path), env, &flags).unwrap();
     // A flag beats the environment, which beats the file, which beats the defaults.
@@ -155,7 +156,7 @@ fn load_layers_flags_over_environment_over_file_over_defaults() {
     // And a flag beats the file without any variable.
     let flags = Flags {
         listen: Some(SocketAddr::from(([127, 0, 0, 1], 3))),
-        data_dir: None,
+        ..Flags::default()
     };
     let c = Config::load(Some(&path), NO_ENV, &flags).unwrap();
     assert_eq!(c.listen, SocketAddr::from(([127, 0, 0, 1], 3)));

@@ -10,6 +10,7 @@
 //! no-store` (PROTOCOL §3 Caches); the decisions the handlers make are in
 //! `cursor`, `protocol`, `ingest` and `store`.
 
+mod access;
 mod body;
 mod content;
 mod outgoing;
@@ -37,11 +38,12 @@ use crate::error::ApiError;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use route::{parse_route, Access, Handler, Later, Now, Target};
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -78,11 +80,11 @@ impl Future for Reply {
 /// dropped before this returns: hyper can then reuse its read buffer (the
 /// request's URI and headers borrow it) instead of allocating a new one for
 /// the next read.
-pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
+pub fn serve(app: &Arc<App>, req: Request<Incoming>, peer: Option<SocketAddr>) -> Reply {
     if let Err(e) = host::check(req.version(), req.headers()) {
-        let debug = debug_start(&req);
+        let access = access::start(app, &req, peer);
         let res = e.into_response();
-        finish(app, "unknown", &res, debug);
+        finish(app, "unknown", &res, access);
         return Reply::Now(Some(res));
     }
     let now = match parse_route(req.uri().path()).map(|r| r.target(req.method())) {
@@ -90,21 +92,21 @@ pub fn serve(app: &Arc<App>, req: Request<Incoming>) -> Reply {
         Ok((target, Handler::Later(Later::Feed(name, format)))) => {
             match feed_now(app, &req, &target, name, format) {
                 Some(res) => {
-                    finish(app, target.label, &res, debug_start(&req));
+                    finish(app, target.label, &res, access::start(app, &req, peer));
                     return Reply::Now(Some(res));
                 }
-                None => return later_reply(app, req),
+                None => return later_reply(app, req, peer),
             }
         }
-        Ok(_) => return later_reply(app, req),
+        Ok(_) => return later_reply(app, req, peer),
         Err(e) => Err(e),
     };
-    let debug = debug_start(&req);
+    let access = access::start(app, &req, peer);
     let label = now.as_ref().map_or("unknown", |(target, _)| target.label);
     let res = now
         .and_then(|(target, h)| answer_now(app, &req, &target, h))
         .unwrap_or_else(ApiError::into_response);
-    finish(app, label, &res, debug);
+    finish(app, label, &res, access);
     Reply::Now(Some(res))
 }
 
@@ -125,9 +127,9 @@ fn feed_now(
 }
 
 /// The future that answers a request that waits.
-fn later_reply(app: &Arc<App>, req: Request<Incoming>) -> Reply {
+fn later_reply(app: &Arc<App>, req: Request<Incoming>, peer: Option<SocketAddr>) -> Reply {
     let app = app.clone();
-    Reply::Later(Box::pin(async move { answer_later(&app, req).await }))
+    Reply::Later(Box::pin(async move { answer_later(&app, req, peer).await }))
 }
 
 /// The `route` label of `feedgate_http_requests_total` for a request path.
@@ -135,27 +137,15 @@ pub fn route_label(path: &str) -> &'static str {
     parse_route(path).map_or("unknown", |r| r.label())
 }
 
-/// What the debug log line needs, taken only when it is written.
-type Debug = Option<(Method, String, std::time::Instant)>;
-
-fn debug_start(req: &Request<Incoming>) -> Debug {
-    tracing::enabled!(tracing::Level::DEBUG).then(|| {
-        let target = redacted_target(req.uri()).into_owned();
-        (req.method().clone(), target, std::time::Instant::now())
-    })
-}
-
-/// Count the answer and write the debug log line.
-fn finish(app: &App, label: &'static str, res: &Res, debug: Debug) {
+/// Count the answer and write its access log line.
+fn finish(app: &App, label: &'static str, res: &Res, access: Option<access::Started>) {
     app.metrics().request(label, res.status().as_u16());
-    if let Some((method, target, started)) = debug {
-        tracing::debug!(%method, %target, status = res.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
-    }
+    access::finish(access, res);
 }
 
 /// [`serve`] for a request that may wait.
-async fn answer_later(app: &Arc<App>, req: Request<Incoming>) -> Res {
-    let debug = debug_start(&req);
+async fn answer_later(app: &Arc<App>, req: Request<Incoming>, peer: Option<SocketAddr>) -> Res {
+    let access = access::start(app, &req, peer);
     // The route borrows the path from a clone of the URI (reference-counted,
     // no copy), so the request itself can move into its handler.
     let uri = req.uri().clone();
@@ -164,7 +154,7 @@ async fn answer_later(app: &Arc<App>, req: Request<Incoming>) -> Res {
         Err(e) => ("unknown", Err(e)),
     };
     let res = res.unwrap_or_else(ApiError::into_response);
-    finish(app, label, &res, debug);
+    finish(app, label, &res, access);
     res
 }
 

@@ -59,15 +59,20 @@ pub(super) async fn over_cap(
         .keep_alive(false)
         .header_read_timeout(OVER_CAP_HEAD_TIMEOUT.min(app.config().header_read_timeout));
     let registered = conns.register(false);
-    let service = service_fn(move |req| answer_over_cap(&app, req));
+    let peer = conn.stream.peer_addr().ok();
+    let service = service_fn(move |req| answer_over_cap(&app, req, peer));
     conn.run(&registered, service).await;
     drop(extra);
 }
 
 /// The probes as usual; anything else `503 overloaded`.
-fn answer_over_cap(app: &Arc<App>, req: hyper::Request<hyper::body::Incoming>) -> Reply {
+fn answer_over_cap(
+    app: &Arc<App>,
+    req: hyper::Request<hyper::body::Incoming>,
+    peer: Option<SocketAddr>,
+) -> Reply {
     if matches!(req.uri().path(), "/healthz" | "/readyz") {
-        return http::serve(app, req);
+        return http::serve(app, req, peer);
     }
     shed(app, Rejection::Overloaded);
     let route = http::route_label(req.uri().path());

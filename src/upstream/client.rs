@@ -186,7 +186,10 @@ pub fn same_origin(configured: &Url, url: &Url) -> bool {
     configured.origin() == url.origin()
 }
 
-/// An error and its causes, without the URL (which may carry credentials).
+/// An error and its causes on one line, each once (`error::join_causes`),
+/// without the URL (which may carry credentials) and without the layers
+/// that only wrap the cause (`error::without_wrappers`): `Connection refused
+/// (os error 111)` rather than five levels of it.
 fn chain(e: &reqwest::Error) -> String {
     let mut parts = vec![];
     let mut source: Option<&dyn std::error::Error> = Some(e);
@@ -198,12 +201,10 @@ fn chain(e: &reqwest::Error) -> String {
             }
             _ => err.to_string(),
         };
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
+        parts.push(text);
         source = err.source();
     }
-    parts.join(": ")
+    crate::error::without_wrappers(parts)
 }
 
 fn strip_url(text: &str, url: Option<&Url>) -> String {

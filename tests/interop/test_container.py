@@ -162,6 +162,9 @@ def test_image_is_static_non_root_and_configured_by_environment(image, figures, 
     assert meta["Volumes"] == {"/data": {}}
     assert meta["Entrypoint"] == ["/usr/local/bin/feedgate"] and meta["Cmd"] == ["serve"]
     assert meta.get("StopSignal") == "SIGTERM"
+    # The binary is its own probe (no curl in the image); kept by `build --format docker`.
+    health = json.loads(podman("image", "inspect", "--format", "{{json .HealthCheck}}", image).stdout)
+    assert health["Test"] == ["CMD", "/usr/local/bin/feedgate", "healthcheck", "--timeout", "3s"], health
     env = dict(e.split("=", 1) for e in meta["Env"])
     assert env["FEEDGATE_LISTEN"] == "0.0.0.0:8080"
     assert env["FEEDGATE_DATA_DIR"] == "/data"
@@ -191,6 +194,11 @@ def test_default_config_starts_without_feeds(image, containers, figures):
     figures["start to /readyz"] = f"{c.ready_after * 1000:.0f} ms"
     resp = request("GET", c.base + "/feeds")
     assert resp.status == 200 and resp.json() == {"feeds": []}, resp
+    # The image's HEALTHCHECK command, run now: the server answers /healthz. (Here the test's
+    # FEEDGATE_LISTEN has port 0, so the probe is given the URL; the image's 8080 needs none.)
+    probe = podman("exec", c.name, "/usr/local/bin/feedgate", "healthcheck", "--timeout", "3s",
+                   "--url", c.base + "/healthz")
+    assert probe.stdout.strip() == "healthy: HTTP 200", probe
     assert c.stop() == 0, c.logs()
     assert "\x1b[" not in c.logs(raw=True), "container logs carry no colour codes"
 

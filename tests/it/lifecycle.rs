@@ -258,3 +258,82 @@ async fn no_colour_codes_in_a_piped_log() {
     );
     assert!(!logs.contains('\u{1b}'), "{logs:?}");
 }
+
+/// A start that fails (here: the port is taken) removes the data dir it
+/// created, and only that: a data dir that was there before stays.
+#[test]
+fn a_failed_start_leaves_no_data_dir_behind() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("new/data");
+    let serve = |data: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_feedgate"))
+            .args(["serve", "--listen", &listen, "--data-dir"])
+            .arg(data)
+            .env("NO_COLOR", "1")
+            .env_remove("FEEDGATE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = serve(&fresh);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "error: cannot listen on {listen}: Address already in use (os error 98); another process \
+             listens there (another feedgate serve?): stop it or set listen / FEEDGATE_LISTEN / --listen to another port"
+        )
+    );
+    assert!(!dir.path().join("new").exists(), "created, then removed");
+    assert!(dir.path().exists());
+
+    // A data dir that existed (a store in it, here) is kept, store and all.
+    let existing = dir.path().join("kept");
+    let mut p = start(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            existing.to_str().unwrap(),
+        ],
+        &[],
+    );
+    p.term();
+    assert_eq!(p.wait_exit(), 0);
+    let names = || -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(&existing)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    };
+    let before = names();
+    assert!(!before.is_empty());
+    let out = serve(&existing);
+    assert_eq!(out.status.code(), Some(1));
+    let after = names();
+    for name in &before {
+        assert!(
+            after.contains(name),
+            "{name:?} removed from an existing data dir"
+        );
+    }
+    drop(taken);
+}
+
+/// The startup line lists the feeds sorted by name, whatever the file's order.
+#[tokio::test]
+async fn the_startup_line_lists_feeds_by_name() {
+    let (_dir, config) =
+        binary::config_file("[feeds.zeta]\n[feeds.alpha]\n[feeds.mid]\n[feeds.beta]\n");
+    let mut p = binary::serve(&config, &[]);
+    let line = p.startup.last().unwrap().clone();
+    assert!(
+        line.contains(r#"feeds=["alpha", "beta", "mid", "zeta"]"#),
+        "{line}"
+    );
+    p.term();
+    assert_eq!(p.wait_exit(), 0);
+}

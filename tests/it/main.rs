@@ -4,6 +4,7 @@
 
 mod support;
 
+mod access_log;
 mod auth;
 mod bad_input;
 mod cache_control;

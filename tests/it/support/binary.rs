@@ -53,7 +53,9 @@ pub fn start(args: &[&str], env: &[(&str, &str)]) -> Proc {
         let addr = line
             .split("listening on http://")
             .nth(1)
-            .map(|rest| rest.split_whitespace().next().unwrap().parse().unwrap());
+            // Text (`… http://ADDR store=…`) or JSON (`… http://ADDR","store":…`).
+            .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '"').next())
+            .map(|addr| addr.parse().unwrap());
         startup.push(line);
         if let Some(addr) = addr {
             return Proc {

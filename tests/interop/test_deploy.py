@@ -229,6 +229,12 @@ def test_check_config_applies_the_examples_environment(example):
     r = subprocess.run([binary(), "check-config", "--config", str(CONFIG)], capture_output=True, text=True,
                        timeout=30, stdin=subprocess.DEVNULL, cwd=REPO,
                        env=clean | env | {"RUST_LOG": "info", "NO_COLOR": "1"})
+    data_dir = env["FEEDGATE_DATA_DIR"]
+    if not os.path.isdir(data_dir) and not os.access(os.path.dirname(data_dir) or "/", os.W_OK):
+        # check-config probes the data dir (or the parent it would be created in) as serve
+        # does: without root, the example's /data cannot be made here, and it says so by name.
+        assert r.returncode == 1 and f"error: data dir {data_dir}:" in r.stderr, r
+        return
     assert r.returncode == 0, r
     assert re.search(rf"^listen\s+{re.escape(env['FEEDGATE_LISTEN'])}$", r.stdout, re.M), r.stdout
     assert re.search(rf"^data_dir\s+{re.escape(env['FEEDGATE_DATA_DIR'])}$", r.stdout, re.M), r.stdout

@@ -317,31 +317,6 @@ impl Config {
         })
     }
 
-    /// A path `url` is a feed of this gateway: it needs a fixed port to be
-    /// reached at, and another feed of this config to follow.
-    fn check_own_upstream(&self, name: &str, path: &str) -> Result<(), ConfigError> {
-        let key = format!("feeds.{name}.upstream.url");
-        if self.listen.port() == 0 {
-            return Err(ConfigError::invalid(
-                key,
-                format!("{path:?} names a feed of this gateway, which needs a fixed listen port (not 0)"),
-            ));
-        }
-        let target = path
-            .split(['?', '#'])
-            .next()
-            .and_then(|p| p.strip_prefix("/feeds/"))
-            .map(|f| f.trim_end_matches(".rss").trim_end_matches(".atom"));
-        match target {
-            Some(f) if f == name => Err(ConfigError::invalid(key, "a feed cannot follow itself")),
-            Some(f) if self.feeds.contains_key(f) => Ok(()),
-            _ => Err(ConfigError::invalid(
-                key,
-                format!("{path:?}: a path names a feed of this gateway, /feeds/NAME with NAME one of [feeds]"),
-            )),
-        }
-    }
-
     /// Check what serde cannot: names, ranges, URLs.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, feed) in &self.feeds {
@@ -360,9 +335,7 @@ impl Config {
             }
             if let Some(upstream) = &feed.upstream {
                 upstream.validate(&format!("feeds.{name}.upstream"))?;
-                if upstream.is_own() {
-                    self.check_own_upstream(name, &upstream.url)?;
-                }
+                upstream.check_own(name, self.listen, |f| self.feeds.contains_key(f))?;
                 if feed.seed.is_some() {
                     return Err(ConfigError::invalid(
                         format!("feeds.{name}.seed"),

@@ -239,9 +239,39 @@ impl UpstreamConfig {
         up
     }
 
-    /// Whether `url` names a feed of this gateway (a path).
-    pub fn is_own(&self) -> bool {
-        self.url.starts_with('/')
+    /// A path `url` (a feed of this gateway, the table of feed `name`)
+    /// needs a fixed `listen` port to be reached at, and must name another
+    /// feed of the config (`exists`).
+    pub fn check_own(
+        &self,
+        name: &str,
+        listen: SocketAddr,
+        exists: impl Fn(&str) -> bool,
+    ) -> Result<(), ConfigError> {
+        let path = &self.url;
+        if !path.starts_with('/') {
+            return Ok(());
+        }
+        let key = format!("feeds.{name}.upstream.url");
+        if listen.port() == 0 {
+            return Err(ConfigError::invalid(
+                key,
+                format!("{path:?} names a feed of this gateway, which needs a fixed listen port (not 0)"),
+            ));
+        }
+        let target = path
+            .split(['?', '#'])
+            .next()
+            .and_then(|p| p.strip_prefix("/feeds/"))
+            .map(|f| f.trim_end_matches(".rss").trim_end_matches(".atom"));
+        match target {
+            Some(f) if f == name => Err(ConfigError::invalid(key, "a feed cannot follow itself")),
+            Some(f) if exists(f) => Ok(()),
+            _ => Err(ConfigError::invalid(
+                key,
+                format!("{path:?}: a path names a feed of this gateway, /feeds/NAME with NAME one of [feeds]"),
+            )),
+        }
     }
 
     /// What a stored sync state depends on besides the origin's answers: a

@@ -166,13 +166,14 @@ pub fn problem_json(status: StatusCode, code: &str, detail: &str) -> String {
 /// message does not hold it already (most messages here quote their
 /// source).
 pub fn one_line(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        parts.push(c.to_string());
-        cause = c.source();
-    }
-    join_causes(parts)
+    join_causes(messages(e))
+}
+
+/// The messages of `e` and of each of its causes, outermost first.
+fn messages(e: &dyn std::error::Error) -> Vec<String> {
+    std::iter::successors(Some(e), |e| e.source())
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// What the HTTP stack's layers (reqwest, hyper-util, the connector) say
@@ -187,20 +188,14 @@ const HTTP_WRAPPERS: [&str; 6] = [
 ];
 
 /// Whether `message` is one of the HTTP stack's wrappers ([`HTTP_WRAPPERS`]).
-pub fn is_http_wrapper(message: &str) -> bool {
+fn is_http_wrapper(message: &str) -> bool {
     HTTP_WRAPPERS.contains(&message)
 }
 
 /// [`one_line`] of an HTTP client's error without the layers that only
 /// wrap its cause (unless they are all there is).
 pub fn one_line_http(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        parts.push(c.to_string());
-        cause = c.source();
-    }
-    without_wrappers(parts)
+    without_wrappers(messages(e))
 }
 
 /// `parts` joined as [`join_causes`] does, the HTTP wrappers left out.
